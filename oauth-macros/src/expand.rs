@@ -1,0 +1,105 @@
+//! Expansion of `#[requires_scope(..)]`: parse, check, then rewrite the handler with a guard
+//! parameter whose type carries the requirement.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::{FnArg, Item, ItemFn};
+
+use crate::requirement::Args;
+
+/// The hidden guard parameter's name. Rocket's codegen needs a plain identifier there; the leading
+/// underscore keeps `unused_variables` quiet.
+const GUARD_PARAM: &str = "__oauth_scope_guard";
+
+pub(crate) fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
+    let requirement = syn::parse2::<Args>(args).and_then(|Args(r)| r.check().map(|()| r));
+    let function = parse_function(item);
+    let (requirement, mut function) = match (requirement, function) {
+        (Ok(r), Ok(f)) => (r, f),
+        (Err(mut a), Err(b)) => {
+            a.combine(b);
+            return Err(a);
+        }
+        (Err(e), _) | (_, Err(e)) => return Err(e),
+    };
+
+    // Stacked attributes each get their own requirement type; the outer one still sees the inner
+    // ones among the function's attributes, which numbers them apart.
+    let stacked = function.attrs.iter().filter(|a| a.path().is_ident("requires_scope")).count()
+        + function
+            .attrs
+            .iter()
+            .filter(|a| {
+                a.path().segments.last().is_some_and(|s| s.ident == "requires_scope")
+                    && !a.path().is_ident("requires_scope")
+            })
+            .count();
+    let span = Span::call_site();
+    let marker = format_ident!("__RequiresScope_{}_{}", function.sig.ident, stacked, span = span);
+    let vis = &function.vis;
+    let runtime = requirement.to_runtime();
+    let doc = format!("**OAuth 2.0:** requires the scope requirement {}.", requirement.describe());
+
+    let param = format_ident!("{}", GUARD_PARAM, span = span);
+    let guard: FnArg = syn::parse_quote_spanned! {span=>
+        #param: ::oauth_runtime::ScopeGuard<#marker>
+    };
+    function.sig.inputs.insert(0, guard);
+    function.attrs.push(syn::parse_quote!(#[doc = ""]));
+    function.attrs.push(syn::parse_quote!(#[doc = #doc]));
+
+    Ok(quote_spanned! {span=>
+        #[doc(hidden)]
+        #[allow(non_camel_case_types)]
+        #[derive(Debug, Clone, Copy)]
+        #vis struct #marker;
+
+        impl ::oauth_runtime::ScopeRequirement for #marker {
+            const REQUIREMENT: &'static ::oauth_runtime::Requirement = &#runtime;
+        }
+
+        #function
+    })
+}
+
+fn parse_function(item: TokenStream) -> syn::Result<ItemFn> {
+    let function = match syn::parse2::<Item>(item) {
+        Ok(Item::Fn(function)) => function,
+        Ok(other) => {
+            return Err(syn::Error::new(
+                item_keyword_span(&other),
+                "#[requires_scope] goes on a request handler function, such as \
+                 `async fn list_photos(..)`; it cannot protect this item",
+            ));
+        }
+        Err(err) => return Err(err),
+    };
+    if let Some(FnArg::Receiver(receiver)) = function.sig.inputs.first() {
+        return Err(syn::Error::new(
+            receiver.span(),
+            "#[requires_scope] protects free handler functions, not methods with `self`: \
+             move the handler out of the `impl` block and pass what it needs as state",
+        ));
+    }
+    Ok(function)
+}
+
+fn item_keyword_span(item: &Item) -> Span {
+    let tokens = quote!(#item);
+    // Point at the item's first token after its attributes and visibility, which is its keyword
+    // (`struct`, `mod`, `const`, ...), rather than at the whole item.
+    let first = match item {
+        Item::Struct(s) => s.struct_token.span,
+        Item::Enum(e) => e.enum_token.span,
+        Item::Mod(m) => m.mod_token.span,
+        Item::Const(c) => c.const_token.span,
+        Item::Static(s) => s.static_token.span,
+        Item::Impl(i) => i.impl_token.span,
+        Item::Trait(t) => t.trait_token.span,
+        Item::Type(t) => t.type_token.span,
+        Item::Use(u) => u.use_token.span,
+        _ => tokens.span(),
+    };
+    first
+}

@@ -1,0 +1,226 @@
+//! Parsing and compile-time checking of a scope requirement: the arguments of
+//! `#[requires_scope(..)]`.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{ToTokens, quote, quote_spanned};
+use syn::parse::{Parse, ParseStream};
+use syn::punctuated::Punctuated;
+use syn::{Ident, LitStr, Token};
+
+use crate::scope_grammar::{self, Invalid};
+
+/// A requirement as written in the attribute.
+pub(crate) enum Requirement {
+    Scope(LitStr),
+    All(Group),
+    Any(Group),
+}
+
+/// The parenthesised list of `all(..)` / `any(..)`, or the attribute's own argument list.
+pub(crate) struct Group {
+    pub(crate) keyword: Span,
+    pub(crate) items: Vec<Requirement>,
+}
+
+/// The attribute's arguments: a list that must all hold.
+pub(crate) struct Args(pub(crate) Requirement);
+
+impl Parse for Args {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        let span = input.span();
+        let mut items = parse_list(input)?;
+        match items.len() {
+            0 => Err(syn::Error::new(
+                span,
+                "no scope given: write the scopes the handler needs, such as \
+                 `#[requires_scope(\"photos:read\")]`",
+            )),
+            1 => Ok(Args(items.remove(0))),
+            _ => Ok(Args(Requirement::All(Group { keyword: span, items }))),
+        }
+    }
+}
+
+fn parse_list(input: ParseStream<'_>) -> syn::Result<Vec<Requirement>> {
+    let list = Punctuated::<Requirement, Token![,]>::parse_terminated(input)?;
+    Ok(list.into_iter().collect())
+}
+
+impl Parse for Requirement {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        if input.peek(LitStr) {
+            return Ok(Requirement::Scope(input.parse()?));
+        }
+        if input.peek(syn::Lit) {
+            let lit: syn::Lit = input.parse()?;
+            return Err(syn::Error::new_spanned(
+                lit,
+                "expected a scope as a string literal, such as `\"photos:read\"`",
+            ));
+        }
+        if input.peek(Ident) && input.peek2(syn::token::Paren) {
+            let keyword: Ident = input.parse()?;
+            let content;
+            syn::parenthesized!(content in input);
+            let items = parse_list(&content)?;
+            let group = Group { keyword: keyword.span(), items };
+            return match keyword.to_string().as_str() {
+                "all" => Ok(Requirement::All(group)),
+                "any" => Ok(Requirement::Any(group)),
+                other => Err(syn::Error::new(
+                    keyword.span(),
+                    format!(
+                        "unknown keyword `{other}`: write `all(..)` when every scope is needed \
+                         or `any(..)` when one of them is enough"
+                    ),
+                )),
+            };
+        }
+        let tokens: TokenStream = input.parse::<proc_macro2::TokenTree>()?.into_token_stream();
+        Err(syn::Error::new_spanned(
+            tokens,
+            "expected a scope as a string literal, such as `\"photos:read\"`, \
+             or `all(..)` / `any(..)` of them",
+        ))
+    }
+}
+
+impl Requirement {
+    /// Every grammar, emptiness and duplicate error in the tree, combined into one so the user
+    /// sees all of them in a single build.
+    pub(crate) fn check(&self) -> syn::Result<()> {
+        let mut errors: Option<syn::Error> = None;
+        self.collect_errors(&mut |e| match &mut errors {
+            Some(all) => all.combine(e),
+            None => errors = Some(e),
+        });
+        errors.map_or(Ok(()), Err)
+    }
+
+    fn collect_errors(&self, push: &mut impl FnMut(syn::Error)) {
+        match self {
+            Requirement::Scope(lit) => {
+                if let Err(invalid) = scope_grammar::check(&lit.value()) {
+                    push(syn::Error::new(lit.span(), describe(&invalid)));
+                }
+            }
+            Requirement::All(group) | Requirement::Any(group) => {
+                if group.items.is_empty() {
+                    let name = if matches!(self, Requirement::All(_)) { "all" } else { "any" };
+                    push(syn::Error::new(
+                        group.keyword,
+                        format!("`{name}()` is empty: name at least one scope, such as `{name}(\"photos:read\")`"),
+                    ));
+                }
+                let mut seen: Vec<String> = Vec::new();
+                for item in &group.items {
+                    item.collect_errors(push);
+                    if let Requirement::Scope(lit) = item {
+                        let value = lit.value();
+                        if seen.contains(&value) {
+                            push(syn::Error::new(
+                                lit.span(),
+                                format!("scope `{value}` is listed twice in the same requirement: remove one"),
+                            ));
+                        } else {
+                            seen.push(value);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The requirement as the attribute would spell it; used in the generated documentation.
+    pub(crate) fn describe(&self) -> String {
+        match self {
+            Requirement::Scope(lit) => format!("`{}`", lit.value()),
+            Requirement::All(g) => format!("all of ({})", describe_items(&g.items)),
+            Requirement::Any(g) => format!("any of ({})", describe_items(&g.items)),
+        }
+    }
+
+    /// A constant expression of type `oauth_runtime::Requirement`.
+    pub(crate) fn to_runtime(&self) -> TokenStream {
+        match self {
+            Requirement::Scope(lit) => {
+                let span = lit.span();
+                quote_spanned! {span=>
+                    ::oauth_runtime::Requirement::Scope(::oauth_runtime::ScopeToken::from_static(#lit))
+                }
+            }
+            Requirement::All(g) => group_to_runtime(quote!(All), g),
+            Requirement::Any(g) => group_to_runtime(quote!(Any), g),
+        }
+    }
+}
+
+fn group_to_runtime(variant: TokenStream, group: &Group) -> TokenStream {
+    let items = group.items.iter().map(Requirement::to_runtime);
+    quote! {
+        ::oauth_runtime::Requirement::#variant(::std::borrow::Cow::Borrowed(&[#(#items),*]))
+    }
+}
+
+fn describe_items(items: &[Requirement]) -> String {
+    items.iter().map(Requirement::describe).collect::<Vec<_>>().join(", ")
+}
+
+fn describe(invalid: &Invalid) -> String {
+    match invalid {
+        Invalid::Empty => "empty scope: a scope needs at least one character, such as \
+                           `\"photos:read\"`"
+            .to_owned(),
+        Invalid::Char { ch, index } => {
+            let hint = if *ch == ' ' {
+                "; scopes are separated by commas, not spaces: write `\"a\", \"b\"`"
+            } else {
+                "; scopes use printable ASCII except space, `\"` and `\\` (RFC 6749 §3.3)"
+            };
+            format!("invalid character {ch:?} at byte {index} of the scope{hint}")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(src: &str) -> syn::Result<Requirement> {
+        let args: Args = syn::parse_str(src)?;
+        args.0.check()?;
+        Ok(args.0)
+    }
+
+    #[test]
+    fn single_scope_is_not_wrapped() {
+        assert!(matches!(parse(r#""photos:read""#), Ok(Requirement::Scope(_))));
+    }
+
+    #[test]
+    fn several_scopes_mean_all() {
+        let r = parse(r#""a", "b""#).ok().map(|r| r.describe());
+        assert_eq!(r.as_deref(), Some("all of (`a`, `b`)"));
+    }
+
+    #[test]
+    fn nesting_parses() {
+        let r = parse(r#"all(any("a", "b"), "c")"#).ok().map(|r| r.describe());
+        assert_eq!(r.as_deref(), Some("all of (any of (`a`, `b`), `c`)"));
+    }
+
+    #[test]
+    fn errors_are_combined() {
+        let err = parse(r#""", "a b", "c", "c""#).err().map(|e| e.into_iter().count());
+        assert_eq!(err, Some(3));
+    }
+
+    #[test]
+    fn empty_and_unknown() {
+        assert!(parse("").is_err());
+        assert!(parse("any()").is_err());
+        assert!(parse(r#"one_of("a")"#).is_err());
+        assert!(parse("42").is_err());
+        assert!(parse("PHOTOS_READ").is_err());
+    }
+}
