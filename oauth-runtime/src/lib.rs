@@ -1,1 +1,91 @@
+//! Protect API handlers with OAuth 2.0 scopes.
+//!
+//! One attribute above a handler rejects requests without a token, with a bad token or with too
+//! few scopes, each with the RFC 6750 answer (401, 400 or 403 and a precise `WWW-Authenticate`),
+//! and hands the handler the verified [`Claims`]:
+//!
+//! ```
+//! use oauth_runtime::{Claims, requires_scope};
+//!
+//! #[requires_scope("photos:read")]
+//! async fn list_photos(claims: Claims) -> String {
+//!     format!("photos of {}", claims.subject().unwrap_or("?"))
+//! }
+//! ```
+//!
+//! The pieces, one module each:
+//! - scopes and requirements: [`ScopeToken`], [`ScopeSet`], [`Requirement`];
+//! - verification: the [`TokenVerifier`] trait, [`JwtVerifier`] and its [`Key`]s, [`Claims`];
+//! - answers: [`AuthError`] and [`ErrorResponse`];
+//! - the installed configuration, [`Authenticator`], and the typed [`ScopeGuard`];
+//! - framework adapters behind cargo features: `axum` (default).
+//!
+//! The core (everything but the adapters) depends on no web framework.
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+#![warn(missing_docs)]
+
+mod authenticator;
+mod bearer;
+mod claims;
+mod error;
+mod guard;
+mod jwt;
+mod keys;
+mod requirement;
+mod scope;
+mod verify;
+
+#[cfg(feature = "axum")]
+pub mod axum;
+
+pub use authenticator::{Authenticator, AuthenticatorBuilder, AuthenticatorError};
+pub use claims::{Claims, ScopeClaim};
+pub use error::{AuthError, ErrorResponse};
+pub use guard::ScopeGuard;
+pub use jwt::{ConfigError, DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_LEN, JwtVerifier, JwtVerifierBuilder, VerifiedJws};
+pub use keys::{Key, KeyError, keys_from_jwk_set};
+pub use requirement::{Requirement, ScopeRequirement, Unsatisfied};
+pub use scope::{ScopeError, ScopeSet, ScopeToken};
+pub use verify::{TokenVerifier, VerifyError};
+
+/// The JOSE signature algorithms (from `jsonwebtoken`).
+pub use jsonwebtoken::Algorithm;
+
+/// For implementing [`TokenVerifier`] without depending on `async-trait` yourself.
+pub use async_trait::async_trait;
+
+/// Requires OAuth 2.0 scopes for a request handler.
+///
+/// ```
+/// use oauth_runtime::{Claims, requires_scope};
+///
+/// // One scope.
+/// #[requires_scope("photos:read")]
+/// async fn list_photos(claims: Claims) -> String { String::new() }
+///
+/// // Several: all of them are needed.
+/// #[requires_scope("photos:write", "photos:delete")]
+/// async fn delete_photo() {}
+///
+/// // One of several is enough; `all` and `any` nest.
+/// #[requires_scope(any("photos:read", "albums:read"))]
+/// async fn list_albums() {}
+///
+/// #[requires_scope(all(any("photos:read", "albums:read"), "profile"))]
+/// async fn profile_with_albums() {}
+/// ```
+///
+/// The attribute adds a first parameter of type [`ScopeGuard`], so the check runs before any
+/// other extractor, and a zero-sized type standing for the requirement, named after the function.
+/// Everything else about the function stays as written: attributes, docs, visibility, generics,
+/// `where` clauses, `async`, parameters and return type. The required scopes are appended to the
+/// function's documentation.
+///
+/// Scopes are checked at compile time against RFC 6749 §3.3 (printable ASCII except space, `"`
+/// and `\`); empty scopes, duplicates in one list, unknown keywords and non-literals are compile
+/// errors that point at the offending token.
+///
+/// Put it on free functions: the requirement type is defined beside the function, which an `impl`
+/// block does not allow. On Rocket, put it above the route attribute.
+pub use oauth_macros::requires_scope;

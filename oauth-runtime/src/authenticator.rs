@@ -1,0 +1,180 @@
+//! The installed configuration: which verifier, which realm, how rejections look. Framework
+//! adapters hand it the request's credentials and turn its answers into responses.
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::bearer;
+use crate::claims::Claims;
+use crate::error::{AuthError, ErrorResponse};
+use crate::jwt::DEFAULT_MAX_TOKEN_LEN;
+use crate::requirement::Requirement;
+use crate::verify::TokenVerifier;
+
+type Customize = dyn Fn(&AuthError, ErrorResponse) -> ErrorResponse + Send + Sync;
+
+/// Verifies bearer tokens for protected handlers. Install one per application: on axum with
+/// [`Authenticator::layer`], on Rocket with its fairing. Cheap to clone.
+///
+/// ```
+/// use oauth_runtime::{Algorithm, Authenticator, ErrorResponse, JwtVerifier, Key};
+///
+/// let verifier = JwtVerifier::builder()
+///     .issuer("https://auth.example.com")
+///     .audience("photos-api")
+///     .key(Key::hmac(Algorithm::HS256, b"a secret of at least thirty-two bytes!")?)
+///     .build()?;
+/// let authenticator = Authenticator::builder(verifier)
+///     .realm("photos")
+///     // Replace the JSON body of every rejection, keeping status and challenge.
+///     .map_response(|error, standard| ErrorResponse {
+///         body: format!(r#"{{"message":"{}"}}"#, error.status()),
+///         ..standard
+///     })
+///     .build()?;
+/// # let _ = authenticator;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
+pub struct Authenticator(Arc<Inner>);
+
+struct Inner {
+    verifier: Arc<dyn TokenVerifier>,
+    realm: Option<String>,
+    max_token_len: usize,
+    customize: Option<Box<Customize>>,
+}
+
+impl fmt::Debug for Authenticator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Authenticator")
+            .field("realm", &self.0.realm)
+            .field("max_token_len", &self.0.max_token_len)
+            .field("custom_responses", &self.0.customize.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why an [`Authenticator`] could not be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuthenticatorError {
+    /// The realm must fit in an HTTP quoted-string without escapes.
+    #[error("realm {0:?} must be printable ASCII without `\"` or `\\`")]
+    InvalidRealm(String),
+}
+
+/// Builds an [`Authenticator`].
+#[must_use]
+pub struct AuthenticatorBuilder {
+    verifier: Arc<dyn TokenVerifier>,
+    realm: Option<String>,
+    max_token_len: usize,
+    customize: Option<Box<Customize>>,
+}
+
+impl fmt::Debug for AuthenticatorBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthenticatorBuilder").field("realm", &self.realm).finish_non_exhaustive()
+    }
+}
+
+impl AuthenticatorBuilder {
+    /// The `realm` of every challenge (RFC 6750 §3).
+    pub fn realm(mut self, realm: impl Into<String>) -> Self {
+        self.realm = Some(realm.into());
+        self
+    }
+
+    /// Tokens longer than this many bytes are refused before verification (default 16 KiB).
+    pub fn max_token_len(mut self, max: usize) -> Self {
+        self.max_token_len = max;
+        self
+    }
+
+    /// Rewrites every rejection: receives the reason and the standard answer, returns the one to
+    /// send. Used identically by every framework adapter.
+    pub fn map_response(
+        mut self,
+        f: impl Fn(&AuthError, ErrorResponse) -> ErrorResponse + Send + Sync + 'static,
+    ) -> Self {
+        self.customize = Some(Box::new(f));
+        self
+    }
+
+    /// Checks the configuration.
+    pub fn build(self) -> Result<Authenticator, AuthenticatorError> {
+        if let Some(realm) = &self.realm {
+            if !realm.bytes().all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\') {
+                return Err(AuthenticatorError::InvalidRealm(realm.clone()));
+            }
+        }
+        Ok(Authenticator(Arc::new(Inner {
+            verifier: self.verifier,
+            realm: self.realm,
+            max_token_len: self.max_token_len,
+            customize: self.customize,
+        })))
+    }
+}
+
+impl Authenticator {
+    /// An authenticator with the default settings.
+    pub fn new(verifier: impl TokenVerifier) -> Authenticator {
+        Authenticator(Arc::new(Inner {
+            verifier: Arc::new(verifier),
+            realm: None,
+            max_token_len: DEFAULT_MAX_TOKEN_LEN,
+            customize: None,
+        }))
+    }
+
+    /// Starts a builder.
+    pub fn builder(verifier: impl TokenVerifier) -> AuthenticatorBuilder {
+        AuthenticatorBuilder {
+            verifier: Arc::new(verifier),
+            realm: None,
+            max_token_len: DEFAULT_MAX_TOKEN_LEN,
+            customize: None,
+        }
+    }
+
+    /// The verifier.
+    pub fn verifier(&self) -> &Arc<dyn TokenVerifier> {
+        &self.0.verifier
+    }
+
+    /// Finds the request's bearer token (RFC 6750 §2.1: the `Authorization` header, whose values
+    /// are given here, checked against a token in `query`) and verifies it.
+    pub async fn authenticate<'a>(
+        &self,
+        authorization: impl Iterator<Item = &'a [u8]>,
+        query: Option<&str>,
+    ) -> Result<Claims, AuthError> {
+        let token = bearer::extract(authorization, query, self.0.max_token_len)?;
+        Ok(self.0.verifier.verify(token).await?)
+    }
+
+    /// Checks verified claims against a requirement.
+    pub fn authorize(&self, claims: &Claims, required: &Requirement) -> Result<(), AuthError> {
+        if required.is_satisfied_by(claims.scopes()) {
+            return Ok(());
+        }
+        Err(AuthError::InsufficientScope { required: required.clone(), granted: claims.scopes().clone() })
+    }
+
+    /// The answer to send for `error`: the standard RFC 6750 one, passed through
+    /// [`AuthenticatorBuilder::map_response`] when set. Also logs the rejection at debug level
+    /// (500s at error level), with its reason and never the token.
+    pub fn reject(&self, error: &AuthError) -> ErrorResponse {
+        match error {
+            AuthError::NotConfigured => tracing::error!("{error}"),
+            _ => tracing::debug!(reason = %error, "request rejected"),
+        }
+        let standard = ErrorResponse::new(error, self.0.realm.as_deref());
+        match &self.0.customize {
+            Some(f) => f(error, standard),
+            None => standard,
+        }
+    }
+}

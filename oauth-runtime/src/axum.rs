@@ -1,0 +1,135 @@
+//! axum integration: [`ScopeGuard`] and [`Claims`] as extractors, and the layer that installs an
+//! [`Authenticator`].
+//!
+//! ```
+//! use axum::{Json, Router, routing::get};
+//! use oauth_runtime::{Algorithm, Authenticator, Claims, JwtVerifier, Key, requires_scope};
+//!
+//! #[requires_scope("photos:read")]
+//! async fn list_photos(claims: Claims) -> Json<Vec<String>> {
+//!     Json(vec![format!("photos of {}", claims.subject().unwrap_or("?"))])
+//! }
+//!
+//! // Optional authentication: `None` without a token, a 401 for a bad one.
+//! async fn greet(claims: Option<Claims>) -> String {
+//!     match claims {
+//!         Some(c) => format!("hello {}", c.subject().unwrap_or("?")),
+//!         None => "hello stranger".into(),
+//!     }
+//! }
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let verifier = JwtVerifier::builder()
+//!     .issuer("https://auth.example.com")
+//!     .audience("photos-api")
+//!     .key(Key::hmac(Algorithm::HS256, b"a secret of at least thirty-two bytes!")?)
+//!     .build()?;
+//! let authenticator = Authenticator::new(verifier);
+//!
+//! let app: Router = Router::new()
+//!     .route("/photos", get(list_photos))
+//!     .route("/hello", get(greet))
+//!     .layer(authenticator.layer());
+//! # let _ = app;
+//! # Ok(())
+//! # }
+//! ```
+
+use axum::Extension;
+use axum::extract::{FromRequestParts, OptionalFromRequestParts};
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+use crate::authenticator::Authenticator;
+use crate::claims::Claims;
+use crate::error::{AuthError, ErrorResponse};
+use crate::guard::ScopeGuard;
+use crate::requirement::ScopeRequirement;
+
+impl Authenticator {
+    /// The layer that makes this authenticator available to every route below it:
+    /// `router.layer(authenticator.layer())`. Protected routes without it answer 500 and log
+    /// what to add; they never pass unchecked.
+    pub fn layer(&self) -> Extension<Authenticator> {
+        Extension(self.clone())
+    }
+}
+
+/// The answer to a rejected request: status, `WWW-Authenticate` and JSON body.
+#[derive(Debug)]
+pub struct AuthRejection(pub ErrorResponse);
+
+impl IntoResponse for AuthRejection {
+    fn into_response(self) -> Response {
+        let ErrorResponse { status, www_authenticate, body } = self.0;
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut response = (status, body).into_response();
+        let headers = response.headers_mut();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        if let Some(challenge) = www_authenticate.and_then(|c| HeaderValue::try_from(c).ok()) {
+            headers.insert(WWW_AUTHENTICATE, challenge);
+        }
+        response
+    }
+}
+
+/// Claims verified earlier in this request, so that a second extractor does not verify again.
+/// Private so that nothing but our own extractors can put claims there.
+#[derive(Clone)]
+struct Verified(Claims);
+
+fn authenticator(parts: &Parts) -> Result<Authenticator, AuthRejection> {
+    parts.extensions.get::<Authenticator>().cloned().ok_or_else(|| {
+        let error = AuthError::NotConfigured;
+        tracing::error!(path = %parts.uri.path(), "{error}");
+        AuthRejection(ErrorResponse::new(&error, None))
+    })
+}
+
+async fn verify(parts: &mut Parts, authenticator: &Authenticator) -> Result<Claims, AuthError> {
+    if let Some(Verified(claims)) = parts.extensions.get::<Verified>() {
+        return Ok(claims.clone());
+    }
+    let headers = parts.headers.get_all(AUTHORIZATION).iter().map(HeaderValue::as_bytes);
+    let claims = authenticator.authenticate(headers, parts.uri.query()).await?;
+    parts.extensions.insert(Verified(claims.clone()));
+    Ok(claims)
+}
+
+impl<S: Send + Sync, R: ScopeRequirement> FromRequestParts<S> for ScopeGuard<R> {
+    type Rejection = AuthRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let authenticator = authenticator(parts)?;
+        verify(parts, &authenticator)
+            .await
+            .and_then(|claims| ScopeGuard::check(&authenticator, claims))
+            .map_err(|e| AuthRejection(authenticator.reject(&e)))
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Claims {
+    type Rejection = AuthRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let authenticator = authenticator(parts)?;
+        verify(parts, &authenticator).await.map_err(|e| AuthRejection(authenticator.reject(&e)))
+    }
+}
+
+impl<S: Send + Sync> OptionalFromRequestParts<S> for Claims {
+    type Rejection = AuthRejection;
+
+    /// `None` when the request carries no bearer token; a token that is present but bad is still
+    /// rejected, so a client cannot downgrade itself to anonymous by sending garbage.
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Option<Self>, Self::Rejection> {
+        let authenticator = authenticator(parts)?;
+        match verify(parts, &authenticator).await {
+            Ok(claims) => Ok(Some(claims)),
+            Err(AuthError::MissingToken) => Ok(None),
+            Err(e) => Err(AuthRejection(authenticator.reject(&e))),
+        }
+    }
+}

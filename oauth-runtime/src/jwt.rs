@@ -1,0 +1,355 @@
+//! JWT access-token verification with keys known up front (RFC 7519, RFC 8725, RFC 9068).
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::Algorithm;
+
+use crate::claims::{Claims, ScopeClaim};
+use crate::keys::{Key, KeyError, keys_from_jwk_set};
+use crate::verify::{TokenVerifier, VerifyError};
+
+/// Tokens longer than this are refused before any decoding. Large enough for Keycloak and Entra
+/// ID tokens that carry many roles and groups, small enough that a hostile token costs nothing.
+pub const DEFAULT_MAX_TOKEN_LEN: usize = 16 * 1024;
+
+/// The clock skew tolerated on `exp` and `nbf` unless configured otherwise.
+pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(60);
+
+/// Why a [`JwtVerifier`] could not be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// No verification key was given.
+    #[error("no verification key: add one with .key(..) or .jwk_set_json(..)")]
+    NoKeys,
+    /// The issuer check was neither configured nor explicitly turned off.
+    #[error("no issuer: call .issuer(\"https://your-issuer\") or, to accept tokens from any issuer, .allow_any_issuer()")]
+    NoIssuer,
+    /// The audience check was neither configured nor explicitly turned off.
+    #[error("no audience: call .audience(\"your-api\") or, to accept tokens for any audience, .allow_any_audience()")]
+    NoAudience,
+    /// A key could not be used.
+    #[error(transparent)]
+    Key(#[from] KeyError),
+}
+
+#[derive(Debug, Clone)]
+enum Check {
+    OneOf(Vec<String>),
+    Any,
+}
+
+/// The header members we read. Unknown members are ignored (RFC 7515 §4), duplicates refused.
+#[derive(serde::Deserialize)]
+struct Header {
+    alg: String,
+    #[serde(default)]
+    kid: Option<String>,
+    #[serde(default)]
+    typ: Option<String>,
+    #[serde(default)]
+    crit: Option<serde_json::Value>,
+}
+
+/// A JWS whose signature verified: its header's `typ` and its decoded payload.
+#[derive(Debug)]
+pub struct VerifiedJws {
+    /// The header's `typ`, if any.
+    pub typ: Option<String>,
+    /// The payload bytes, base64url-decoded.
+    pub payload: Vec<u8>,
+}
+
+/// Verifies JWT access tokens signed with keys given up front.
+///
+/// ```
+/// use oauth_runtime::{Algorithm, JwtVerifier, Key};
+///
+/// let verifier = JwtVerifier::builder()
+///     .issuer("https://auth.example.com")
+///     .audience("photos-api")
+///     .key(Key::hmac(Algorithm::HS256, b"a secret of at least thirty-two bytes!")?)
+///     .build()?;
+///
+/// let token = jsonwebtoken::encode(
+///     &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+///     &serde_json::json!({
+///         "iss": "https://auth.example.com", "aud": "photos-api", "sub": "alice",
+///         "exp": 4102444800u64, "scope": "photos:read",
+///     }),
+///     &jsonwebtoken::EncodingKey::from_secret(b"a secret of at least thirty-two bytes!"),
+/// )?;
+/// let claims = verifier.verify_token(&token)?;
+/// assert!(claims.has_scope("photos:read"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct JwtVerifier {
+    keys: Vec<Key>,
+    issuer: Check,
+    audience: Check,
+    leeway: i64,
+    rfc9068: bool,
+    scope_claim: ScopeClaim,
+    max_token_len: usize,
+}
+
+/// Builds a [`JwtVerifier`]; see there.
+#[derive(Debug)]
+#[must_use]
+pub struct JwtVerifierBuilder {
+    keys: Vec<Key>,
+    error: Option<ConfigError>,
+    issuer: Option<Check>,
+    audience: Option<Check>,
+    leeway: Duration,
+    rfc9068: bool,
+    scope_claim: ScopeClaim,
+    max_token_len: usize,
+}
+
+impl JwtVerifierBuilder {
+    /// The exact `iss` tokens must carry.
+    pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.issuer = Some(Check::OneOf(vec![issuer.into()]));
+        self
+    }
+
+    /// Accepts tokens from any issuer. Only sound when the keys belong to one issuer alone.
+    pub fn allow_any_issuer(mut self) -> Self {
+        self.issuer = Some(Check::Any);
+        self
+    }
+
+    /// An audience this API answers to; call again to accept several. A token passes when its
+    /// `aud` names at least one of them.
+    pub fn audience(mut self, audience: impl Into<String>) -> Self {
+        match &mut self.audience {
+            Some(Check::OneOf(list)) => list.push(audience.into()),
+            _ => self.audience = Some(Check::OneOf(vec![audience.into()])),
+        }
+        self
+    }
+
+    /// Accepts tokens for any audience. Tokens minted for another API then work here too.
+    pub fn allow_any_audience(mut self) -> Self {
+        self.audience = Some(Check::Any);
+        self
+    }
+
+    /// Adds a verification key.
+    pub fn key(mut self, key: Key) -> Self {
+        self.keys.push(key);
+        self
+    }
+
+    /// Adds several verification keys.
+    pub fn keys(mut self, keys: impl IntoIterator<Item = Key>) -> Self {
+        self.keys.extend(keys);
+        self
+    }
+
+    /// Adds the usable keys of a JWK Set given as JSON text; unusable keys are skipped.
+    pub fn jwk_set_json(mut self, json: &str) -> Self {
+        match keys_from_jwk_set(json) {
+            Ok(keys) => self.keys.extend(keys),
+            Err(e) => self.error = self.error.or(Some(ConfigError::Key(e))),
+        }
+        self
+    }
+
+    /// Clock skew tolerated on `exp` and `nbf` (default 60 s).
+    pub fn leeway(mut self, leeway: Duration) -> Self {
+        self.leeway = leeway;
+        self
+    }
+
+    /// Strict RFC 9068: `typ` must be `at+jwt` and `iss`, `sub`, `aud`, `exp`, `iat`, `jti` and
+    /// `client_id` must be present. Keeps ID tokens and other JWTs from passing as access tokens.
+    pub fn require_rfc9068(mut self, strict: bool) -> Self {
+        self.rfc9068 = strict;
+        self
+    }
+
+    /// Where the scopes are (default: `scope`, else `scp`).
+    pub fn scope_claim(mut self, claim: ScopeClaim) -> Self {
+        self.scope_claim = claim;
+        self
+    }
+
+    /// The longest token accepted, in bytes (default 16 KiB).
+    pub fn max_token_len(mut self, max: usize) -> Self {
+        self.max_token_len = max;
+        self
+    }
+
+    /// Checks the configuration.
+    pub fn build(self) -> Result<JwtVerifier, ConfigError> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        if self.keys.is_empty() {
+            return Err(ConfigError::NoKeys);
+        }
+        Ok(JwtVerifier {
+            keys: self.keys,
+            issuer: self.issuer.ok_or(ConfigError::NoIssuer)?,
+            audience: self.audience.ok_or(ConfigError::NoAudience)?,
+            leeway: i64::try_from(self.leeway.as_secs()).unwrap_or(i64::MAX),
+            rfc9068: self.rfc9068,
+            scope_claim: self.scope_claim,
+            max_token_len: self.max_token_len,
+        })
+    }
+}
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+fn b64(part: &str, what: &'static str) -> Result<Vec<u8>, VerifyError> {
+    URL_SAFE_NO_PAD.decode(part).map_err(|_| VerifyError::Malformed(what))
+}
+
+impl JwtVerifier {
+    /// Starts a builder. Issuer and audience must be set or explicitly waived; at least one key
+    /// is needed.
+    pub fn builder() -> JwtVerifierBuilder {
+        JwtVerifierBuilder {
+            keys: Vec::new(),
+            error: None,
+            issuer: None,
+            audience: None,
+            leeway: DEFAULT_LEEWAY,
+            rfc9068: false,
+            scope_claim: ScopeClaim::Standard,
+            max_token_len: DEFAULT_MAX_TOKEN_LEN,
+        }
+    }
+
+    /// The signature layer alone: checks the compact JWS structure, picks the key by `kid` and
+    /// `alg` and verifies the signature. Claims are not looked at.
+    pub fn verify_signature(&self, token: &str) -> Result<VerifiedJws, VerifyError> {
+        if token.len() > self.max_token_len {
+            return Err(VerifyError::TooLarge { max: self.max_token_len });
+        }
+        let mut parts = token.split('.');
+        let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(VerifyError::Malformed("a signed JWT has exactly three segments"));
+        };
+        let header: Header = serde_json::from_slice(&b64(header_b64, "header is not base64url")?)
+            .map_err(|_| VerifyError::Malformed("header is not a JSON object of the JWS form"))?;
+        if header.crit.is_some() {
+            return Err(VerifyError::UnsupportedCritical);
+        }
+        // `none` and anything unknown stop here; there is no key for them.
+        let alg: Algorithm = header
+            .alg
+            .parse()
+            .map_err(|_| VerifyError::UnsupportedAlgorithm(header.alg.clone()))?;
+        let key = self.select_key(alg, header.kid.as_deref())?;
+        let signature = b64(signature_b64, "signature is not base64url")?;
+        let signed = &token.as_bytes()[..header_b64.len() + 1 + payload_b64.len()];
+        if !key.verify(signed, &signature) {
+            return Err(VerifyError::InvalidSignature);
+        }
+        Ok(VerifiedJws { typ: header.typ, payload: b64(payload_b64, "payload is not base64url")? })
+    }
+
+    fn select_key(&self, alg: Algorithm, kid: Option<&str>) -> Result<&Key, VerifyError> {
+        // With a kid, keys carrying that kid are the candidates; keys configured without a kid
+        // stand in when none does, so a single static key works with issuers that always set one.
+        let named: Vec<&Key> = match kid {
+            Some(kid) => self.keys.iter().filter(|k| k.kid() == Some(kid)).collect(),
+            None => Vec::new(),
+        };
+        let pool: Vec<&Key> = if named.is_empty() {
+            self.keys.iter().filter(|k| kid.is_none() || k.kid().is_none()).collect()
+        } else {
+            named
+        };
+        let mut fitting = pool.iter().filter(|k| k.algorithm() == alg);
+        match (fitting.next(), fitting.next()) {
+            (Some(key), None) => Ok(key),
+            (Some(_), Some(_)) => Err(VerifyError::AmbiguousKey),
+            (None, _) => match pool.first() {
+                Some(other) => Err(VerifyError::AlgorithmMismatch {
+                    token: format!("{alg:?}"),
+                    key: format!("{:?}", other.algorithm()),
+                }),
+                None => Err(VerifyError::UnknownKey { kid: kid.map(str::to_owned) }),
+            },
+        }
+    }
+
+    /// Verifies the signature, then the claims: `exp` (required), `nbf`, `iss`, `aud`, and in
+    /// strict RFC 9068 mode `typ` and the claims that RFC requires.
+    pub fn verify_token(&self, token: &str) -> Result<Claims, VerifyError> {
+        let jws = self.verify_signature(token)?;
+        if self.rfc9068 {
+            let typ = jws.typ.as_deref().unwrap_or_default();
+            // RFC 9068 §4: "at+jwt", or the full media type; media types are case-insensitive.
+            if !typ.eq_ignore_ascii_case("at+jwt") && !typ.eq_ignore_ascii_case("application/at+jwt") {
+                return Err(VerifyError::InvalidType);
+            }
+        }
+        let json: serde_json::Value = serde_json::from_slice(&jws.payload)
+            .map_err(|_| VerifyError::Malformed("payload is not JSON"))?;
+        let claims = Claims::from_json(json, &self.scope_claim)?;
+        self.validate(&claims, now())?;
+        Ok(claims)
+    }
+
+    fn validate(&self, claims: &Claims, now: i64) -> Result<(), VerifyError> {
+        let exp = claims.expires_at().ok_or_else(|| VerifyError::MissingClaim("exp".into()))?;
+        if now >= exp.saturating_add(self.leeway) {
+            return Err(VerifyError::Expired);
+        }
+        if let Some(nbf) = claims.not_before() {
+            if now.saturating_add(self.leeway) < nbf {
+                return Err(VerifyError::NotYetValid);
+            }
+        }
+        if let Check::OneOf(issuers) = &self.issuer {
+            let iss = claims.issuer().ok_or_else(|| VerifyError::MissingClaim("iss".into()))?;
+            if !issuers.iter().any(|i| i == iss) {
+                return Err(VerifyError::InvalidIssuer);
+            }
+        }
+        if let Check::OneOf(audiences) = &self.audience {
+            if claims.audience().is_empty() {
+                return Err(VerifyError::MissingClaim("aud".into()));
+            }
+            if !claims.audience().iter().any(|a| audiences.contains(a)) {
+                return Err(VerifyError::InvalidAudience);
+            }
+        }
+        if self.rfc9068 {
+            let present = [
+                ("iss", claims.issuer().is_some()),
+                ("sub", claims.subject().is_some()),
+                ("aud", !claims.audience().is_empty()),
+                ("iat", claims.issued_at().is_some()),
+                ("jti", claims.jwt_id().is_some()),
+                ("client_id", claims.client_id().is_some()),
+            ];
+            if let Some((name, _)) = present.iter().find(|(_, ok)| !ok) {
+                return Err(VerifyError::MissingClaim((*name).to_owned()));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl TokenVerifier for JwtVerifier {
+    async fn verify(&self, token: &str) -> Result<Claims, VerifyError> {
+        self.verify_token(token)
+    }
+}

@@ -1,0 +1,435 @@
+//! Verification keys: where they come from (PEM, DER, JWK, a shared secret) and which one
+//! algorithm each is for.
+//!
+//! Each key is bound to exactly one algorithm when it is made, and a token is only checked with a
+//! key whose algorithm equals the token's `alg` (RFC 8725 §3.1). That is what makes algorithm
+//! confusion impossible: an RSA public key is never used as an HMAC secret, whatever the token
+//! header says.
+
+use std::fmt;
+use std::sync::Arc;
+
+use aws_lc_rs::signature::{self as sig, ParsedPublicKey, RsaPublicKeyComponents};
+use aws_lc_rs::{constant_time, hmac};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::Algorithm;
+use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, KeyOperations, PublicKeyUse};
+
+/// Why key material was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyError {
+    /// The PEM text could not be read.
+    #[error("invalid PEM: {0}")]
+    Pem(String),
+    /// A PEM block of a kind we do not take, such as a private key or a certificate.
+    #[error("PEM block `{0}` is not a public key: give a `PUBLIC KEY` (SubjectPublicKeyInfo) or `RSA PUBLIC KEY` block")]
+    PemLabel(String),
+    /// The DER structure could not be read.
+    #[error("invalid DER public key: {0}")]
+    Der(String),
+    /// A key type we do not verify with.
+    #[error("unsupported key type: {0}")]
+    UnsupportedKeyType(String),
+    /// An elliptic curve we do not verify with.
+    #[error("unsupported curve: {0} (supported: P-256, P-384, Ed25519)")]
+    UnsupportedCurve(String),
+    /// The algorithm cannot be used with this kind of key.
+    #[error("algorithm {alg} cannot be used with {key} key")]
+    Incompatible {
+        /// The algorithm asked for.
+        alg: String,
+        /// The kind of key.
+        key: &'static str,
+    },
+    /// An HMAC secret shorter than the hash output (RFC 7518 §3.2).
+    #[error("{alg} needs a secret of at least {min} bytes (RFC 7518 §3.2)")]
+    WeakSecret {
+        /// The algorithm.
+        alg: String,
+        /// The minimum length in bytes.
+        min: usize,
+    },
+    /// The cryptographic library rejected the key (bad point, too small a modulus, ...).
+    #[error("key rejected: {0}")]
+    Rejected(String),
+    /// A JWK marked for something other than signature verification.
+    #[error("JWK is not for verifying signatures (`use` or `key_ops`)")]
+    NotForSignatures,
+    /// A JWK that is not valid JSON or lacks members.
+    #[error("invalid JWK: {0}")]
+    Jwk(String),
+}
+
+/// Where the key came from, kept so the key can be re-bound to another algorithm of its family.
+#[derive(Clone)]
+enum Material {
+    /// PKCS#1 `RSAPublicKey` DER.
+    RsaDer(Vec<u8>),
+    /// Big-endian modulus and exponent.
+    RsaComponents { n: Vec<u8>, e: Vec<u8> },
+    /// Uncompressed point.
+    Ec { curve: Curve, point: Vec<u8> },
+    /// 32 raw bytes.
+    Ed25519(Vec<u8>),
+    Secret(Vec<u8>),
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Curve {
+    P256,
+    P384,
+}
+
+enum Prepared {
+    Public(ParsedPublicKey),
+    Hmac(hmac::Key),
+}
+
+/// A key that verifies token signatures with one algorithm.
+///
+/// ```
+/// use oauth_runtime::{Algorithm, Key};
+///
+/// let key = Key::hmac(Algorithm::HS256, b"a secret of at least thirty-two bytes!")?
+///     .with_kid("2024-01");
+/// assert_eq!(key.algorithm(), Algorithm::HS256);
+/// assert_eq!(key.kid(), Some("2024-01"));
+///
+/// // An HMAC secret can never be re-bound to an RSA or EC algorithm.
+/// assert!(key.clone().with_algorithm(Algorithm::RS256).is_err());
+/// # Ok::<(), oauth_runtime::KeyError>(())
+/// ```
+#[derive(Clone)]
+pub struct Key {
+    kid: Option<String>,
+    alg: Algorithm,
+    material: Material,
+    // Shared so that clones do not parse the key again.
+    prepared: Arc<Prepared>,
+}
+
+impl fmt::Debug for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Key")
+            .field("kid", &self.kid)
+            .field("alg", &self.alg)
+            .field("type", &self.key_type())
+            .finish()
+    }
+}
+
+const OID_RSA: spki::ObjectIdentifier = spki::ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
+const OID_EC: spki::ObjectIdentifier = spki::ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
+const OID_P256: spki::ObjectIdentifier = spki::ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
+const OID_P384: spki::ObjectIdentifier = spki::ObjectIdentifier::new_unwrap("1.3.132.0.34");
+const OID_ED25519: spki::ObjectIdentifier = spki::ObjectIdentifier::new_unwrap("1.3.101.112");
+
+impl Key {
+    /// A shared HMAC secret for `HS256`, `HS384` or `HS512`. The secret must be at least as long
+    /// as the hash output (RFC 7518 §3.2).
+    pub fn hmac(alg: Algorithm, secret: &[u8]) -> Result<Key, KeyError> {
+        Key::prepare(Material::Secret(secret.to_vec()), alg)
+    }
+
+    /// A public key in PEM: `PUBLIC KEY` (SubjectPublicKeyInfo: RSA, P-256, P-384, Ed25519) or
+    /// `RSA PUBLIC KEY` (PKCS#1). The algorithm defaults to RS256, ES256, ES384 or EdDSA by key
+    /// type; change it with [`Key::with_algorithm`].
+    pub fn from_pem(pem: impl AsRef<[u8]>) -> Result<Key, KeyError> {
+        let block = pem::parse(pem.as_ref()).map_err(|e| KeyError::Pem(e.to_string()))?;
+        match block.tag() {
+            "PUBLIC KEY" => Key::from_der(block.contents()),
+            "RSA PUBLIC KEY" => Key::prepare(Material::RsaDer(block.contents().to_vec()), Algorithm::RS256),
+            other => Err(KeyError::PemLabel(other.to_owned())),
+        }
+    }
+
+    /// A public key as DER-encoded SubjectPublicKeyInfo.
+    pub fn from_der(der: &[u8]) -> Result<Key, KeyError> {
+        let info = spki::SubjectPublicKeyInfoRef::try_from(der).map_err(|e| KeyError::Der(e.to_string()))?;
+        let bits = info
+            .subject_public_key
+            .as_bytes()
+            .ok_or_else(|| KeyError::Der("public key bit string has unused bits".into()))?
+            .to_vec();
+        let oid = info.algorithm.oid;
+        if oid == OID_RSA {
+            Key::prepare(Material::RsaDer(bits), Algorithm::RS256)
+        } else if oid == OID_ED25519 {
+            Key::prepare(Material::Ed25519(bits), Algorithm::EdDSA)
+        } else if oid == OID_EC {
+            let curve_oid = info
+                .algorithm
+                .parameters_oid()
+                .map_err(|_| KeyError::Der("EC key without a named curve".into()))?;
+            let curve = if curve_oid == OID_P256 {
+                Curve::P256
+            } else if curve_oid == OID_P384 {
+                Curve::P384
+            } else {
+                return Err(KeyError::UnsupportedCurve(curve_oid.to_string()));
+            };
+            Key::prepare(Material::Ec { curve, point: bits }, curve.algorithm())
+        } else {
+            Err(KeyError::UnsupportedKeyType(oid.to_string()))
+        }
+    }
+
+    /// A JSON Web Key (RFC 7517). Its `kid` and `alg` are taken over; a key whose `use` is not
+    /// `sig`, or whose `key_ops` lack `verify`, is refused.
+    pub fn from_jwk(jwk: &Jwk) -> Result<Key, KeyError> {
+        let common = &jwk.common;
+        if matches!(common.public_key_use, Some(ref u) if *u != PublicKeyUse::Signature) {
+            return Err(KeyError::NotForSignatures);
+        }
+        if matches!(common.key_operations, Some(ref ops) if !ops.contains(&KeyOperations::Verify)) {
+            return Err(KeyError::NotForSignatures);
+        }
+        let b64 = |field: &str, value: &str| {
+            URL_SAFE_NO_PAD
+                .decode(value)
+                .map_err(|_| KeyError::Jwk(format!("`{field}` is not base64url")))
+        };
+        let (material, default_alg) = match &jwk.algorithm {
+            AlgorithmParameters::RSA(p) => {
+                let n = b64("n", &p.n)?;
+                let e = b64("e", &p.e)?;
+                (Material::RsaComponents { n, e }, Algorithm::RS256)
+            }
+            AlgorithmParameters::EllipticCurve(p) => {
+                let curve = match p.curve {
+                    EllipticCurve::P256 => Curve::P256,
+                    EllipticCurve::P384 => Curve::P384,
+                    ref other => return Err(KeyError::UnsupportedCurve(format!("{other:?}"))),
+                };
+                let (x, y) = (b64("x", &p.x)?, b64("y", &p.y)?);
+                if x.len() != curve.coordinate_len() || y.len() != curve.coordinate_len() {
+                    return Err(KeyError::Jwk("EC coordinates have the wrong length".into()));
+                }
+                let point = [&[0x04][..], &x, &y].concat();
+                (Material::Ec { curve, point }, curve.algorithm())
+            }
+            AlgorithmParameters::OctetKeyPair(p) => {
+                if p.curve != EllipticCurve::Ed25519 {
+                    return Err(KeyError::UnsupportedCurve(format!("{:?}", p.curve)));
+                }
+                (Material::Ed25519(b64("x", &p.x)?), Algorithm::EdDSA)
+            }
+            AlgorithmParameters::OctetKey(p) => (Material::Secret(b64("k", &p.value)?), Algorithm::HS256),
+            _ => {
+                return Err(KeyError::UnsupportedKeyType("unknown kty".into()));
+            }
+        };
+        let alg = match &common.key_algorithm {
+            None => default_alg,
+            Some(alg) => {
+                let name = alg.to_string();
+                name.parse::<Algorithm>().map_err(|_| KeyError::Incompatible {
+                    alg: name,
+                    key: material.kind(),
+                })?
+            }
+        };
+        let key = Key::prepare(material, alg)?;
+        Ok(match &common.key_id {
+            Some(kid) => key.with_kid(kid.clone()),
+            None => key,
+        })
+    }
+
+    /// A JSON Web Key given as JSON text.
+    pub fn from_jwk_json(json: &str) -> Result<Key, KeyError> {
+        let jwk: Jwk = serde_json::from_str(json).map_err(|e| KeyError::Jwk(e.to_string()))?;
+        Key::from_jwk(&jwk)
+    }
+
+    /// Sets the key id that tokens name in their `kid` header.
+    pub fn with_kid(mut self, kid: impl Into<String>) -> Key {
+        self.kid = Some(kid.into());
+        self
+    }
+
+    /// Binds the key to another algorithm of its family: an RSA key to `PS256`, say. Refused
+    /// across families (RFC 8725 §3.1).
+    pub fn with_algorithm(self, alg: Algorithm) -> Result<Key, KeyError> {
+        let kid = self.kid;
+        Key::prepare(self.material, alg).map(|k| Key { kid, ..k })
+    }
+
+    /// The one algorithm this key verifies.
+    pub fn algorithm(&self) -> Algorithm {
+        self.alg
+    }
+
+    /// The key id, if any.
+    pub fn kid(&self) -> Option<&str> {
+        self.kid.as_deref()
+    }
+
+    fn key_type(&self) -> &'static str {
+        self.material.kind()
+    }
+
+    fn prepare(material: Material, alg: Algorithm) -> Result<Key, KeyError> {
+        use Algorithm as A;
+        let incompatible = || KeyError::Incompatible { alg: format!("{alg:?}"), key: material.kind() };
+        let rejected = |e: aws_lc_rs::error::KeyRejected| KeyError::Rejected(e.to_string());
+        let prepared = match &material {
+            Material::Secret(secret) => {
+                let (hmac_alg, min) = match alg {
+                    A::HS256 => (hmac::HMAC_SHA256, 32),
+                    A::HS384 => (hmac::HMAC_SHA384, 48),
+                    A::HS512 => (hmac::HMAC_SHA512, 64),
+                    _ => return Err(incompatible()),
+                };
+                if secret.len() < min {
+                    return Err(KeyError::WeakSecret { alg: format!("{alg:?}"), min });
+                }
+                Prepared::Hmac(hmac::Key::new(hmac_alg, secret))
+            }
+            Material::RsaDer(_) | Material::RsaComponents { .. } => {
+                let params: &'static sig::RsaParameters = match alg {
+                    A::RS256 => &sig::RSA_PKCS1_2048_8192_SHA256,
+                    A::RS384 => &sig::RSA_PKCS1_2048_8192_SHA384,
+                    A::RS512 => &sig::RSA_PKCS1_2048_8192_SHA512,
+                    A::PS256 => &sig::RSA_PSS_2048_8192_SHA256,
+                    A::PS384 => &sig::RSA_PSS_2048_8192_SHA384,
+                    A::PS512 => &sig::RSA_PSS_2048_8192_SHA512,
+                    _ => return Err(incompatible()),
+                };
+                let parsed = match &material {
+                    Material::RsaComponents { n, e } => {
+                        RsaPublicKeyComponents { n: n.as_slice(), e: e.as_slice() }.to_parsed_public_key(params)
+                    }
+                    Material::RsaDer(der) => ParsedPublicKey::new(params, der),
+                    _ => return Err(incompatible()),
+                };
+                Prepared::Public(parsed.map_err(rejected)?)
+            }
+            Material::Ec { curve, point } => {
+                if alg != curve.algorithm() {
+                    return Err(incompatible());
+                }
+                let params: &'static sig::EcdsaVerificationAlgorithm = match curve {
+                    Curve::P256 => &sig::ECDSA_P256_SHA256_FIXED,
+                    Curve::P384 => &sig::ECDSA_P384_SHA384_FIXED,
+                };
+                Prepared::Public(ParsedPublicKey::new(params, point).map_err(rejected)?)
+            }
+            Material::Ed25519(raw) => {
+                if alg != A::EdDSA {
+                    return Err(incompatible());
+                }
+                if raw.len() != 32 {
+                    return Err(KeyError::Rejected("Ed25519 public keys are 32 bytes".into()));
+                }
+                Prepared::Public(ParsedPublicKey::new(&sig::ED25519, raw).map_err(rejected)?)
+            }
+        };
+        Ok(Key { kid: None, alg, material, prepared: Arc::new(prepared) })
+    }
+
+    /// Whether `signature` is this key's signature of `message`. HMAC tags are compared in
+    /// constant time.
+    pub(crate) fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
+        match &*self.prepared {
+            Prepared::Public(key) => key.verify_sig(message, signature).is_ok(),
+            Prepared::Hmac(key) => {
+                let tag = hmac::sign(key, message);
+                constant_time::verify_slices_are_equal(tag.as_ref(), signature).is_ok()
+            }
+        }
+    }
+}
+
+impl Material {
+    fn kind(&self) -> &'static str {
+        match self {
+            Material::RsaDer(_) | Material::RsaComponents { .. } => "an RSA",
+            Material::Ec { curve: Curve::P256, .. } => "a P-256",
+            Material::Ec { curve: Curve::P384, .. } => "a P-384",
+            Material::Ed25519(_) => "an Ed25519",
+            Material::Secret(_) => "an HMAC secret",
+        }
+    }
+}
+
+impl Curve {
+    fn algorithm(self) -> Algorithm {
+        match self {
+            Curve::P256 => Algorithm::ES256,
+            Curve::P384 => Algorithm::ES384,
+        }
+    }
+
+    fn coordinate_len(self) -> usize {
+        match self {
+            Curve::P256 => 32,
+            Curve::P384 => 48,
+        }
+    }
+}
+
+/// Reads a JWK Set (RFC 7517 §5), keeping every key that can verify signatures and skipping,
+/// with a debug log, those that cannot (encryption keys, unknown types), so one odd key does not
+/// take the whole set down.
+pub fn keys_from_jwk_set(json: &str) -> Result<Vec<Key>, KeyError> {
+    #[derive(serde::Deserialize)]
+    struct Set {
+        keys: Vec<serde_json::Value>,
+    }
+    let set: Set = serde_json::from_str(json).map_err(|e| KeyError::Jwk(e.to_string()))?;
+    let mut keys = Vec::with_capacity(set.keys.len());
+    for (index, value) in set.keys.into_iter().enumerate() {
+        let parsed = serde_json::from_value::<Jwk>(value)
+            .map_err(|e| KeyError::Jwk(e.to_string()))
+            .and_then(|jwk| Key::from_jwk(&jwk));
+        match parsed {
+            Ok(key) => keys.push(key),
+            Err(error) => tracing::debug!(index, %error, "skipping a JWK that cannot verify signatures"),
+        }
+    }
+    Ok(keys)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc7518_section_3_2_short_hmac_secrets_are_refused() {
+        assert!(matches!(Key::hmac(Algorithm::HS256, &[0; 31]), Err(KeyError::WeakSecret { .. })));
+        assert!(Key::hmac(Algorithm::HS256, &[0; 32]).is_ok());
+        assert!(matches!(Key::hmac(Algorithm::HS512, &[0; 63]), Err(KeyError::WeakSecret { .. })));
+    }
+
+    #[test]
+    fn rfc8725_section_3_1_keys_stay_in_their_family() {
+        let secret = Key::hmac(Algorithm::HS256, &[7; 64]).expect("valid");
+        for alg in [Algorithm::RS256, Algorithm::ES256, Algorithm::EdDSA, Algorithm::PS256] {
+            assert!(secret.clone().with_algorithm(alg).is_err(), "{alg:?}");
+        }
+        assert!(secret.with_algorithm(Algorithm::HS512).is_ok());
+    }
+
+    #[test]
+    fn private_keys_and_garbage_are_refused_with_a_clear_error() {
+        let private = "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n";
+        assert_eq!(Key::from_pem(private).err(), Some(KeyError::PemLabel("PRIVATE KEY".into())));
+        assert!(matches!(Key::from_pem("not pem"), Err(KeyError::Pem(_))));
+        assert!(matches!(Key::from_der(b"\x30\x03\x02\x01\x00"), Err(KeyError::Der(_))));
+    }
+
+    #[test]
+    fn jwk_use_enc_is_refused_and_sets_skip_it() {
+        let enc = r#"{"kty":"oct","k":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA","use":"enc"}"#;
+        assert_eq!(Key::from_jwk_json(enc).err(), Some(KeyError::NotForSignatures));
+        let set = format!(
+            r#"{{"keys":[{enc},{{"kty":"oct","k":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA","kid":"s"}},{{"kty":"XYZ"}}]}}"#
+        );
+        let keys = keys_from_jwk_set(&set).expect("set parses");
+        assert_eq!(keys.len(), 1);
+        assert_eq!(keys[0].kid(), Some("s"));
+    }
+}

@@ -1,0 +1,276 @@
+//! What a handler needs: one scope, all of several, any of several, nested.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use crate::scope::{ScopeSet, ScopeToken};
+
+/// A scope requirement. `#[requires_scope]` builds these as constants; they can also be built at
+/// run time.
+///
+/// ```
+/// use oauth_runtime::{Requirement, ScopeSet, ScopeToken};
+///
+/// // all(any("photos:read", "albums:read"), "profile")
+/// let req = Requirement::all([
+///     Requirement::any([
+///         Requirement::Scope(ScopeToken::from_static("photos:read")),
+///         Requirement::Scope(ScopeToken::from_static("albums:read")),
+///     ]),
+///     Requirement::Scope(ScopeToken::from_static("profile")),
+/// ]);
+///
+/// let granted: ScopeSet = "albums:read".parse()?;
+/// let unmet = req.check(&granted).unwrap_err();
+/// assert_eq!(unmet.residual().to_string(), "profile");
+/// assert!(req.is_satisfied_by(&"albums:read profile".parse()?));
+/// # Ok::<(), oauth_runtime::ScopeError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Requirement {
+    /// This one scope.
+    Scope(ScopeToken),
+    /// Every one of these.
+    All(Cow<'static, [Requirement]>),
+    /// At least one of these.
+    Any(Cow<'static, [Requirement]>),
+}
+
+/// A type that stands for a requirement known at compile time. `#[requires_scope]` generates one
+/// per handler; `ScopeGuard<R>` reads it.
+pub trait ScopeRequirement: Send + Sync + 'static {
+    /// The requirement.
+    const REQUIREMENT: &'static Requirement;
+}
+
+/// The part of a requirement that a scope set does not meet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unsatisfied {
+    residual: Requirement,
+}
+
+impl Unsatisfied {
+    /// What is still needed, as a requirement: for `all(a, b)` with `a` granted, this is `b`.
+    pub fn residual(&self) -> &Requirement {
+        &self.residual
+    }
+
+    /// The distinct scopes that appear in the residual requirement.
+    pub fn missing(&self) -> Vec<&ScopeToken> {
+        self.residual.scopes()
+    }
+}
+
+impl Requirement {
+    /// All of `items`.
+    pub fn all(items: impl IntoIterator<Item = Requirement>) -> Self {
+        Requirement::All(Cow::Owned(items.into_iter().collect()))
+    }
+
+    /// Any of `items`.
+    pub fn any(items: impl IntoIterator<Item = Requirement>) -> Self {
+        Requirement::Any(Cow::Owned(items.into_iter().collect()))
+    }
+
+    /// Whether `granted` meets the requirement. Allocates nothing. An empty `all()` holds and an
+    /// empty `any()` does not (the macro refuses both).
+    pub fn is_satisfied_by(&self, granted: &ScopeSet) -> bool {
+        match self {
+            Requirement::Scope(s) => granted.contains(s.as_str()),
+            Requirement::All(items) => items.iter().all(|r| r.is_satisfied_by(granted)),
+            Requirement::Any(items) => items.iter().any(|r| r.is_satisfied_by(granted)),
+        }
+    }
+
+    /// Checks `granted`, telling what is missing when it falls short.
+    pub fn check(&self, granted: &ScopeSet) -> Result<(), Unsatisfied> {
+        match self.residual(granted) {
+            None => Ok(()),
+            Some(residual) => Err(Unsatisfied { residual }),
+        }
+    }
+
+    fn residual(&self, granted: &ScopeSet) -> Option<Requirement> {
+        match self {
+            Requirement::Scope(s) => (!granted.contains(s.as_str())).then(|| self.clone()),
+            Requirement::All(items) => {
+                let mut unmet: Vec<Requirement> =
+                    items.iter().filter_map(|r| r.residual(granted)).collect();
+                match unmet.len() {
+                    0 => None,
+                    1 => unmet.pop(),
+                    _ => Some(Requirement::All(Cow::Owned(unmet))),
+                }
+            }
+            Requirement::Any(items) => {
+                let mut unmet = Vec::with_capacity(items.len());
+                for item in items.iter() {
+                    unmet.push(item.residual(granted)?);
+                }
+                match unmet.len() {
+                    1 => unmet.pop(),
+                    _ => Some(Requirement::Any(Cow::Owned(unmet))),
+                }
+            }
+        }
+    }
+
+    /// The distinct scopes the requirement mentions, in order of first appearance.
+    pub fn scopes(&self) -> Vec<&ScopeToken> {
+        let mut out = Vec::new();
+        self.collect_scopes(&mut out);
+        out
+    }
+
+    fn collect_scopes<'a>(&'a self, out: &mut Vec<&'a ScopeToken>) {
+        match self {
+            Requirement::Scope(s) => {
+                if !out.contains(&s) {
+                    out.push(s);
+                }
+            }
+            Requirement::All(items) | Requirement::Any(items) => {
+                items.iter().for_each(|r| r.collect_scopes(out));
+            }
+        }
+    }
+
+    /// A set of scopes that meets the requirement, chosen small: every branch of an `all`, and of
+    /// an `any` the branch that needs the fewest scopes (the first on a tie). This is what a
+    /// client should ask for, so it is what the `scope` attribute of an `insufficient_scope`
+    /// challenge (RFC 6750 §3) names.
+    ///
+    /// ```
+    /// use oauth_runtime::{Requirement, ScopeToken};
+    ///
+    /// let req = Requirement::any([
+    ///     Requirement::all([
+    ///         Requirement::Scope(ScopeToken::from_static("a")),
+    ///         Requirement::Scope(ScopeToken::from_static("b")),
+    ///     ]),
+    ///     Requirement::Scope(ScopeToken::from_static("c")),
+    /// ]);
+    /// assert_eq!(req.sufficient_scopes().to_string(), "c");
+    /// ```
+    pub fn sufficient_scopes(&self) -> ScopeSet {
+        match self {
+            Requirement::Scope(s) => std::iter::once(s.clone()).collect(),
+            Requirement::All(items) => {
+                let mut set = ScopeSet::new();
+                for item in items.iter() {
+                    set.extend(item.sufficient_scopes().iter().cloned());
+                }
+                set
+            }
+            Requirement::Any(items) => items
+                .iter()
+                .map(Requirement::sufficient_scopes)
+                .reduce(|best, next| if next.len() < best.len() { next } else { best })
+                .unwrap_or_default(),
+        }
+    }
+}
+
+impl fmt::Display for Requirement {
+    /// `photos:read`, `all(a, b)`, `any(a, all(b, c))`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (name, items) = match self {
+            Requirement::Scope(s) => return f.write_str(s.as_str()),
+            Requirement::All(items) => ("all", items),
+            Requirement::Any(items) => ("any", items),
+        };
+        write!(f, "{name}(")?;
+        for (i, item) in items.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "{item}")?;
+        }
+        f.write_str(")")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn s(name: &'static str) -> Requirement {
+        Requirement::Scope(ScopeToken::from_static(name))
+    }
+
+    fn set(s: &str) -> ScopeSet {
+        s.parse().expect("valid scopes")
+    }
+
+    #[test]
+    fn const_requirements_build() {
+        const R: &Requirement = &Requirement::All(Cow::Borrowed(&[
+            Requirement::Scope(ScopeToken::from_static("photos:write")),
+            Requirement::Scope(ScopeToken::from_static("photos:delete")),
+        ]));
+        assert_eq!(R.to_string(), "all(photos:write, photos:delete)");
+        assert!(R.is_satisfied_by(&set("photos:delete photos:write")));
+        let missing = R.check(&set("photos:write")).err();
+        assert_eq!(missing.map(|m| m.residual().to_string()), Some("photos:delete".into()));
+    }
+
+    #[test]
+    fn any_reports_every_unmet_alternative() {
+        let r = Requirement::any([s("photos:read"), Requirement::all([s("albums:read"), s("x")])]);
+        let unmet = r.check(&set("x")).err().map(|u| u.residual().to_string());
+        assert_eq!(unmet.as_deref(), Some("any(photos:read, albums:read)"));
+        assert!(r.check(&set("albums:read x")).is_ok());
+    }
+
+    #[test]
+    fn sufficient_scopes_prefer_the_smallest_alternative() {
+        let r = Requirement::all([Requirement::any([s("a"), s("b")]), s("c")]);
+        assert_eq!(r.sufficient_scopes().to_string(), "a c");
+        assert_eq!(r.scopes().len(), 3);
+    }
+
+    fn requirement() -> impl Strategy<Value = Requirement> {
+        let leaf = prop::sample::select(vec!["a", "b", "c", "d", "e"]).prop_map(s);
+        leaf.prop_recursive(4, 32, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 1..4).prop_map(Requirement::all),
+                prop::collection::vec(inner, 1..4).prop_map(Requirement::any),
+            ]
+        })
+    }
+
+    fn granted() -> impl Strategy<Value = ScopeSet> {
+        prop::sample::subsequence(vec!["a", "b", "c", "d", "e"], 0..=5)
+            .prop_map(|v| ScopeSet::try_from_iter(v).expect("valid"))
+    }
+
+    proptest! {
+        #[test]
+        fn check_agrees_with_is_satisfied_by(r in requirement(), g in granted()) {
+            prop_assert_eq!(r.check(&g).is_ok(), r.is_satisfied_by(&g));
+        }
+
+        #[test]
+        fn granting_the_residual_scopes_satisfies(r in requirement(), g in granted()) {
+            if let Err(unmet) = r.check(&g) {
+                let mut more = g.clone();
+                more.extend(unmet.residual().sufficient_scopes().iter().cloned());
+                prop_assert!(r.is_satisfied_by(&more), "{} with {} + residual {}", r, g, unmet.residual());
+                prop_assert!(!unmet.missing().is_empty());
+            }
+        }
+
+        #[test]
+        fn sufficient_scopes_satisfy(r in requirement()) {
+            prop_assert!(r.is_satisfied_by(&r.sufficient_scopes()));
+        }
+
+        #[test]
+        fn more_scopes_never_hurt(r in requirement(), g in granted(), extra in granted()) {
+            let mut more = g.clone();
+            more.extend(extra.iter().cloned());
+            prop_assert!(!r.is_satisfied_by(&g) || r.is_satisfied_by(&more));
+        }
+    }
+}

@@ -1,0 +1,133 @@
+//! The verifier abstraction: turn a bearer token into verified [`Claims`] or say why not.
+
+use std::sync::Arc;
+
+use crate::claims::Claims;
+
+/// Why a token was not accepted. Every variant but [`VerifyError::Unavailable`] is an
+/// `invalid_token` answer (RFC 6750 §3.1). The `Display` text is for logs and never contains the
+/// token; [`VerifyError::description`] is the shorter text sent to clients.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum VerifyError {
+    /// Not a well-formed compact JWS (segments, base64url, JSON).
+    #[error("malformed token: {0}")]
+    Malformed(&'static str),
+    /// Longer than the configured maximum; rejected before any decoding.
+    #[error("token is longer than {max} bytes")]
+    TooLarge {
+        /// The configured maximum.
+        max: usize,
+    },
+    /// `alg` names an algorithm we never accept (`none`, unknown names).
+    #[error("algorithm {0:?} is not accepted")]
+    UnsupportedAlgorithm(String),
+    /// The header's `alg` is not the algorithm of the key that matches the token.
+    #[error("token algorithm {token} does not match the key's algorithm {key}")]
+    AlgorithmMismatch {
+        /// What the token claims.
+        token: String,
+        /// What the key is for.
+        key: String,
+    },
+    /// No configured key has the token's `kid` (or, without `kid`, its algorithm).
+    #[error("no key matches the token (kid {kid:?})")]
+    UnknownKey {
+        /// The token's `kid`, if any.
+        kid: Option<String>,
+    },
+    /// Without a `kid`, more than one key could have signed the token.
+    #[error("token names no kid and several keys fit")]
+    AmbiguousKey,
+    /// The signature does not verify.
+    #[error("invalid signature")]
+    InvalidSignature,
+    /// The header has a `crit` extension we do not understand (RFC 7515 §4.1.11).
+    #[error("unsupported critical header parameter")]
+    UnsupportedCritical,
+    /// `exp` is in the past (beyond the leeway).
+    #[error("token expired")]
+    Expired,
+    /// `nbf` is in the future (beyond the leeway).
+    #[error("token not valid yet")]
+    NotYetValid,
+    /// `iss` is not the configured issuer.
+    #[error("unexpected issuer")]
+    InvalidIssuer,
+    /// `aud` names none of the configured audiences.
+    #[error("unexpected audience")]
+    InvalidAudience,
+    /// A required claim is absent.
+    #[error("missing claim `{0}`")]
+    MissingClaim(String),
+    /// A claim has the wrong JSON type or an invalid value.
+    #[error("invalid claim `{0}`")]
+    InvalidClaim(String),
+    /// The `typ` header is not what strict RFC 9068 mode requires.
+    #[error("token type is not accepted (RFC 9068 requires at+jwt)")]
+    InvalidType,
+    /// The authorization server says the token is not active (RFC 7662).
+    #[error("token is not active")]
+    Inactive,
+    /// The verifier could not reach what it needs (a key set, an introspection endpoint).
+    #[error("token verification unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl VerifyError {
+    /// A short, stable description safe to send to clients in `error_description`. Coarser than
+    /// `Display`: clients learn that a token expired, not which check of ours failed.
+    pub fn description(&self) -> &'static str {
+        match self {
+            VerifyError::Expired => "the access token expired",
+            VerifyError::NotYetValid => "the access token is not valid yet",
+            VerifyError::Unavailable(_) => "the access token cannot be verified right now",
+            _ => "the access token is invalid",
+        }
+    }
+}
+
+/// Verifies bearer tokens. Implemented by [`JwtVerifier`](crate::JwtVerifier); implement it for
+/// other token formats.
+///
+/// ```
+/// use oauth_runtime::{Claims, ScopeClaim, TokenVerifier, VerifyError};
+///
+/// /// Accepts one fixed token, for a demo.
+/// struct Fixed;
+///
+/// #[oauth_runtime::async_trait]
+/// impl TokenVerifier for Fixed {
+///     async fn verify(&self, token: &str) -> Result<Claims, VerifyError> {
+///         if token != "let-me-in" {
+///             return Err(VerifyError::InvalidSignature);
+///         }
+///         let json = serde_json::json!({ "sub": "demo", "scope": "photos:read" });
+///         Claims::from_json(json, &ScopeClaim::Standard)
+///     }
+/// }
+/// # let claims = futures_lite_block_on(Fixed.verify("let-me-in")).unwrap();
+/// # assert!(claims.scopes().contains("photos:read"));
+/// # fn futures_lite_block_on<F: std::future::Future>(f: F) -> F::Output {
+/// #     tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
+/// # }
+/// ```
+#[async_trait::async_trait]
+pub trait TokenVerifier: Send + Sync + 'static {
+    /// Verifies `token` and returns its claims.
+    async fn verify(&self, token: &str) -> Result<Claims, VerifyError>;
+}
+
+#[async_trait::async_trait]
+impl<T: TokenVerifier + ?Sized> TokenVerifier for Arc<T> {
+    async fn verify(&self, token: &str) -> Result<Claims, VerifyError> {
+        (**self).verify(token).await
+    }
+}
+
+#[async_trait::async_trait]
+impl<T: TokenVerifier + ?Sized> TokenVerifier for Box<T> {
+    async fn verify(&self, token: &str) -> Result<Claims, VerifyError> {
+        (**self).verify(token).await
+    }
+}
