@@ -26,20 +26,35 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenS
 
     // Stacked attributes each get their own requirement type; the outer one still sees the inner
     // ones among the function's attributes, which numbers them apart.
-    let stacked = function.attrs.iter().filter(|a| a.path().is_ident("requires_scope")).count()
+    let stacked = function
+        .attrs
+        .iter()
+        .filter(|a| a.path().is_ident("requires_scope"))
+        .count()
         + function
             .attrs
             .iter()
             .filter(|a| {
-                a.path().segments.last().is_some_and(|s| s.ident == "requires_scope")
+                a.path()
+                    .segments
+                    .last()
+                    .is_some_and(|s| s.ident == "requires_scope")
                     && !a.path().is_ident("requires_scope")
             })
             .count();
     let span = Span::call_site();
-    let marker = format_ident!("__RequiresScope_{}_{}", function.sig.ident, stacked, span = span);
+    let marker = format_ident!(
+        "__RequiresScope_{}_{}",
+        function.sig.ident,
+        stacked,
+        span = span
+    );
     let vis = &function.vis;
     let runtime = requirement.to_runtime();
-    let doc = format!("**OAuth 2.0:** requires the scope requirement {}.", requirement.describe());
+    let doc = format!(
+        "**OAuth 2.0:** requires the scope requirement {}.",
+        requirement.describe()
+    );
 
     let param = format_ident!("{}", GUARD_PARAM, span = span);
     let guard: FnArg = syn::parse_quote_spanned! {span=>
@@ -89,7 +104,7 @@ fn item_keyword_span(item: &Item) -> Span {
     let tokens = quote!(#item);
     // Point at the item's first token after its attributes and visibility, which is its keyword
     // (`struct`, `mod`, `const`, ...), rather than at the whole item.
-    let first = match item {
+    match item {
         Item::Struct(s) => s.struct_token.span,
         Item::Enum(e) => e.enum_token.span,
         Item::Mod(m) => m.mod_token.span,
@@ -100,6 +115,5 @@ fn item_keyword_span(item: &Item) -> Span {
         Item::Type(t) => t.type_token.span,
         Item::Use(u) => u.use_token.span,
         _ => tokens.span(),
-    };
-    first
+    }
 }

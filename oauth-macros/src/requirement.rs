@@ -36,7 +36,10 @@ impl Parse for Args {
                  `#[requires_scope(\"photos:read\")]`",
             )),
             1 => Ok(Args(items.remove(0))),
-            _ => Ok(Args(Requirement::All(Group { keyword: span, items }))),
+            _ => Ok(Args(Requirement::All(Group {
+                keyword: span,
+                items,
+            }))),
         }
     }
 }
@@ -63,7 +66,10 @@ impl Parse for Requirement {
             let content;
             syn::parenthesized!(content in input);
             let items = parse_list(&content)?;
-            let group = Group { keyword: keyword.span(), items };
+            let group = Group {
+                keyword: keyword.span(),
+                items,
+            };
             return match keyword.to_string().as_str() {
                 "all" => Ok(Requirement::All(group)),
                 "any" => Ok(Requirement::Any(group)),
@@ -106,10 +112,16 @@ impl Requirement {
             }
             Requirement::All(group) | Requirement::Any(group) => {
                 if group.items.is_empty() {
-                    let name = if matches!(self, Requirement::All(_)) { "all" } else { "any" };
+                    let name = if matches!(self, Requirement::All(_)) {
+                        "all"
+                    } else {
+                        "any"
+                    };
                     push(syn::Error::new(
                         group.keyword,
-                        format!("`{name}()` is empty: name at least one scope, such as `{name}(\"photos:read\")`"),
+                        format!(
+                            "`{name}()` is empty: name at least one scope, such as `{name}(\"photos:read\")`"
+                        ),
                     ));
                 }
                 let mut seen: Vec<String> = Vec::new();
@@ -120,7 +132,9 @@ impl Requirement {
                         if seen.contains(&value) {
                             push(syn::Error::new(
                                 lit.span(),
-                                format!("scope `{value}` is listed twice in the same requirement: remove one"),
+                                format!(
+                                    "scope `{value}` is listed twice in the same requirement: remove one"
+                                ),
                             ));
                         } else {
                             seen.push(value);
@@ -163,7 +177,11 @@ fn group_to_runtime(variant: TokenStream, group: &Group) -> TokenStream {
 }
 
 fn describe_items(items: &[Requirement]) -> String {
-    items.iter().map(Requirement::describe).collect::<Vec<_>>().join(", ")
+    items
+        .iter()
+        .map(Requirement::describe)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn describe(invalid: &Invalid) -> String {
@@ -194,7 +212,10 @@ mod tests {
 
     #[test]
     fn single_scope_is_not_wrapped() {
-        assert!(matches!(parse(r#""photos:read""#), Ok(Requirement::Scope(_))));
+        assert!(matches!(
+            parse(r#""photos:read""#),
+            Ok(Requirement::Scope(_))
+        ));
     }
 
     #[test]
@@ -205,13 +226,17 @@ mod tests {
 
     #[test]
     fn nesting_parses() {
-        let r = parse(r#"all(any("a", "b"), "c")"#).ok().map(|r| r.describe());
+        let r = parse(r#"all(any("a", "b"), "c")"#)
+            .ok()
+            .map(|r| r.describe());
         assert_eq!(r.as_deref(), Some("all of (any of (`a`, `b`), `c`)"));
     }
 
     #[test]
     fn errors_are_combined() {
-        let err = parse(r#""", "a b", "c", "c""#).err().map(|e| e.into_iter().count());
+        let err = parse(r#""", "a b", "c", "c""#)
+            .err()
+            .map(|e| e.into_iter().count());
         assert_eq!(err, Some(3));
     }
 

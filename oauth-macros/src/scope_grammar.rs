@@ -31,7 +31,13 @@ mod tests {
 
     #[test]
     fn accepts_rfc6749_section_3_3_tokens() {
-        for ok in ["photos:read", "a", "https://api.example.com/read", "!#[]~", "openid"] {
+        for ok in [
+            "photos:read",
+            "a",
+            "https://api.example.com/read",
+            "!#[]~",
+            "openid",
+        ] {
             assert_eq!(check(ok), Ok(()), "{ok}");
         }
     }
@@ -44,6 +50,12 @@ mod tests {
         assert_eq!(check("a\\b"), Err(Invalid::Char { ch: '\\', index: 1 }));
         assert_eq!(check("é"), Err(Invalid::Char { ch: 'é', index: 0 }));
         assert_eq!(check("tab\t"), Err(Invalid::Char { ch: '\t', index: 3 }));
-        assert_eq!(check("\x7f"), Err(Invalid::Char { ch: '\x7f', index: 0 }));
+        assert_eq!(
+            check("\x7f"),
+            Err(Invalid::Char {
+                ch: '\x7f',
+                index: 0
+            })
+        );
     }
 }

@@ -75,7 +75,9 @@ pub struct AuthenticatorBuilder {
 
 impl fmt::Debug for AuthenticatorBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AuthenticatorBuilder").field("realm", &self.realm).finish_non_exhaustive()
+        f.debug_struct("AuthenticatorBuilder")
+            .field("realm", &self.realm)
+            .finish_non_exhaustive()
     }
 }
 
@@ -104,10 +106,12 @@ impl AuthenticatorBuilder {
 
     /// Checks the configuration.
     pub fn build(self) -> Result<Authenticator, AuthenticatorError> {
-        if let Some(realm) = &self.realm {
-            if !realm.bytes().all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\') {
-                return Err(AuthenticatorError::InvalidRealm(realm.clone()));
-            }
+        if let Some(realm) = &self.realm
+            && !realm
+                .bytes()
+                .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
+        {
+            return Err(AuthenticatorError::InvalidRealm(realm.clone()));
         }
         Ok(Authenticator(Arc::new(Inner {
             verifier: self.verifier,
@@ -160,7 +164,10 @@ impl Authenticator {
         if required.is_satisfied_by(claims.scopes()) {
             return Ok(());
         }
-        Err(AuthError::InsufficientScope { required: required.clone(), granted: claims.scopes().clone() })
+        Err(AuthError::InsufficientScope {
+            required: required.clone(),
+            granted: claims.scopes().clone(),
+        })
     }
 
     /// The answer to send for `error`: the standard RFC 6750 one, passed through

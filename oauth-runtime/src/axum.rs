@@ -63,7 +63,11 @@ pub struct AuthRejection(pub ErrorResponse);
 
 impl IntoResponse for AuthRejection {
     fn into_response(self) -> Response {
-        let ErrorResponse { status, www_authenticate, body } = self.0;
+        let ErrorResponse {
+            status,
+            www_authenticate,
+            body,
+        } = self.0;
         let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut response = (status, body).into_response();
         let headers = response.headers_mut();
@@ -81,19 +85,29 @@ impl IntoResponse for AuthRejection {
 struct Verified(Claims);
 
 fn authenticator(parts: &Parts) -> Result<Authenticator, AuthRejection> {
-    parts.extensions.get::<Authenticator>().cloned().ok_or_else(|| {
-        let error = AuthError::NotConfigured;
-        tracing::error!(path = %parts.uri.path(), "{error}");
-        AuthRejection(ErrorResponse::new(&error, None))
-    })
+    parts
+        .extensions
+        .get::<Authenticator>()
+        .cloned()
+        .ok_or_else(|| {
+            let error = AuthError::NotConfigured;
+            tracing::error!(path = %parts.uri.path(), "{error}");
+            AuthRejection(ErrorResponse::new(&error, None))
+        })
 }
 
 async fn verify(parts: &mut Parts, authenticator: &Authenticator) -> Result<Claims, AuthError> {
     if let Some(Verified(claims)) = parts.extensions.get::<Verified>() {
         return Ok(claims.clone());
     }
-    let headers = parts.headers.get_all(AUTHORIZATION).iter().map(HeaderValue::as_bytes);
-    let claims = authenticator.authenticate(headers, parts.uri.query()).await?;
+    let headers = parts
+        .headers
+        .get_all(AUTHORIZATION)
+        .iter()
+        .map(HeaderValue::as_bytes);
+    let claims = authenticator
+        .authenticate(headers, parts.uri.query())
+        .await?;
     parts.extensions.insert(Verified(claims.clone()));
     Ok(claims)
 }
@@ -115,7 +129,9 @@ impl<S: Send + Sync> FromRequestParts<S> for Claims {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let authenticator = authenticator(parts)?;
-        verify(parts, &authenticator).await.map_err(|e| AuthRejection(authenticator.reject(&e)))
+        verify(parts, &authenticator)
+            .await
+            .map_err(|e| AuthRejection(authenticator.reject(&e)))
     }
 }
 
@@ -124,7 +140,10 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for Claims {
 
     /// `None` when the request carries no bearer token; a token that is present but bad is still
     /// rejected, so a client cannot downgrade itself to anonymous by sending garbage.
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Option<Self>, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        _state: &S,
+    ) -> Result<Option<Self>, Self::Rejection> {
         let authenticator = authenticator(parts)?;
         match verify(parts, &authenticator).await {
             Ok(claims) => Ok(Some(claims)),

@@ -10,13 +10,16 @@ const SCHEME_SLACK: usize = 32;
 fn is_b64token(token: &str) -> bool {
     let body = token.trim_end_matches('=');
     !body.is_empty()
-        && body
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/'))
+        && body.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
+        })
 }
 
 fn query_has_access_token(query: Option<&str>) -> bool {
-    query.is_some_and(|q| q.split('&').any(|pair| pair.split('=').next() == Some("access_token")))
+    query.is_some_and(|q| {
+        q.split('&')
+            .any(|pair| pair.split('=').next() == Some("access_token"))
+    })
 }
 
 /// Extracts the one bearer token of a request from its `Authorization` header values and its URI
@@ -36,20 +39,30 @@ pub(crate) fn extract<'a>(
             ));
         }
         (None, _) => return Err(AuthError::MissingToken),
-        (Some(_), Some(_)) => return Err(AuthError::InvalidRequest("more than one Authorization header")),
+        (Some(_), Some(_)) => {
+            return Err(AuthError::InvalidRequest(
+                "more than one Authorization header",
+            ));
+        }
         (Some(_), None) if in_query => {
-            return Err(AuthError::InvalidRequest("the access token was sent in more than one place"));
+            return Err(AuthError::InvalidRequest(
+                "the access token was sent in more than one place",
+            ));
         }
         (Some(header), None) => header,
     };
     // A header far longer than any acceptable token is refused before it is even decoded.
     if header.len() > max_len.saturating_add(SCHEME_SLACK) {
-        return Err(AuthError::InvalidToken(VerifyError::TooLarge { max: max_len }));
+        return Err(AuthError::InvalidToken(VerifyError::TooLarge {
+            max: max_len,
+        }));
     }
     let header = std::str::from_utf8(header)
         .ok()
         .filter(|h| h.is_ascii())
-        .ok_or(AuthError::InvalidRequest("the Authorization header is not ASCII"))?;
+        .ok_or(AuthError::InvalidRequest(
+            "the Authorization header is not ASCII",
+        ))?;
     let (scheme, rest) = header.split_once(' ').unwrap_or((header, ""));
     if !scheme.eq_ignore_ascii_case("bearer") {
         // Another scheme (Basic, DPoP, ...): no bearer credentials were offered.
@@ -60,13 +73,19 @@ pub(crate) fn extract<'a>(
         return Err(AuthError::InvalidRequest("the Bearer scheme needs a token"));
     }
     if token.len() > max_len {
-        return Err(AuthError::InvalidToken(VerifyError::TooLarge { max: max_len }));
+        return Err(AuthError::InvalidToken(VerifyError::TooLarge {
+            max: max_len,
+        }));
     }
     if token.contains(' ') {
-        return Err(AuthError::InvalidRequest("more than one token in the Authorization header"));
+        return Err(AuthError::InvalidRequest(
+            "more than one token in the Authorization header",
+        ));
     }
     if !is_b64token(token) {
-        return Err(AuthError::InvalidRequest("the token has characters a bearer token cannot have"));
+        return Err(AuthError::InvalidRequest(
+            "the token has characters a bearer token cannot have",
+        ));
     }
     Ok(token)
 }
@@ -87,10 +106,22 @@ mod tests {
         assert_eq!(one("Basic dXNlcjpwYXNz"), Err(AuthError::MissingToken));
         assert!(matches!(one("Bearer"), Err(AuthError::InvalidRequest(_))));
         assert!(matches!(one("Bearer "), Err(AuthError::InvalidRequest(_))));
-        assert!(matches!(one("Bearer a b"), Err(AuthError::InvalidRequest(_))));
-        assert!(matches!(one("Bearer a=b"), Err(AuthError::InvalidRequest(_))));
-        assert!(matches!(one("Bearer ==="), Err(AuthError::InvalidRequest(_))));
-        assert!(matches!(one("Bearer \"a\""), Err(AuthError::InvalidRequest(_))));
+        assert!(matches!(
+            one("Bearer a b"),
+            Err(AuthError::InvalidRequest(_))
+        ));
+        assert!(matches!(
+            one("Bearer a=b"),
+            Err(AuthError::InvalidRequest(_))
+        ));
+        assert!(matches!(
+            one("Bearer ==="),
+            Err(AuthError::InvalidRequest(_))
+        ));
+        assert!(matches!(
+            one("Bearer \"a\""),
+            Err(AuthError::InvalidRequest(_))
+        ));
         assert!(matches!(
             extract(std::iter::once(&b"Bearer \xff"[..]), None, 100),
             Err(AuthError::InvalidRequest(_))
@@ -100,18 +131,36 @@ mod tests {
     #[test]
     fn oversized_tokens_are_refused_before_inspection() {
         let long = format!("Bearer {}", "\u{e9}".repeat(100));
-        assert_eq!(one(&long), Err(AuthError::InvalidToken(VerifyError::TooLarge { max: 100 })));
+        assert_eq!(
+            one(&long),
+            Err(AuthError::InvalidToken(VerifyError::TooLarge { max: 100 }))
+        );
         let long = format!("Bearer {}", "a".repeat(101));
-        assert_eq!(one(&long), Err(AuthError::InvalidToken(VerifyError::TooLarge { max: 100 })));
+        assert_eq!(
+            one(&long),
+            Err(AuthError::InvalidToken(VerifyError::TooLarge { max: 100 }))
+        );
     }
 
     #[test]
     fn rfc6750_section_3_1_more_than_one_method_or_header() {
         let two = [&b"Bearer a"[..], &b"Bearer b"[..]];
-        assert!(matches!(extract(two.into_iter(), None, 100), Err(AuthError::InvalidRequest(_))));
+        assert!(matches!(
+            extract(two.into_iter(), None, 100),
+            Err(AuthError::InvalidRequest(_))
+        ));
         let h = [&b"Bearer a"[..]];
-        assert!(matches!(extract(h.into_iter(), Some("x=1&access_token=a"), 100), Err(AuthError::InvalidRequest(_))));
-        assert!(matches!(extract(std::iter::empty(), Some("access_token=a"), 100), Err(AuthError::InvalidRequest(_))));
-        assert_eq!(extract(std::iter::empty(), Some("access=a"), 100), Err(AuthError::MissingToken));
+        assert!(matches!(
+            extract(h.into_iter(), Some("x=1&access_token=a"), 100),
+            Err(AuthError::InvalidRequest(_))
+        ));
+        assert!(matches!(
+            extract(std::iter::empty(), Some("access_token=a"), 100),
+            Err(AuthError::InvalidRequest(_))
+        ));
+        assert_eq!(
+            extract(std::iter::empty(), Some("access=a"), 100),
+            Err(AuthError::MissingToken)
+        );
     }
 }

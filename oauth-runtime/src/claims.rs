@@ -218,7 +218,11 @@ fn date_claim(raw: &Map<String, Value>, name: &str) -> Result<Option<i64>, Verif
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(n)) => n
             .as_i64()
-            .or_else(|| n.as_f64().filter(|f| f.is_finite() && f.abs() < 1e15).map(|f| f.floor() as i64))
+            .or_else(|| {
+                n.as_f64()
+                    .filter(|f| f.is_finite() && f.abs() < 1e15)
+                    .map(|f| f.floor() as i64)
+            })
             .map(Some)
             .ok_or_else(|| VerifyError::InvalidClaim(name.to_owned())),
         Some(_) => Err(VerifyError::InvalidClaim(name.to_owned())),
@@ -242,12 +246,21 @@ mod tests {
         // Entra ID
         assert_eq!(scopes(json!({"scp": "a b"}), &std).as_deref(), Ok("a b"));
         // Okta
-        assert_eq!(scopes(json!({"scp": ["a", "b"]}), &std).as_deref(), Ok("a b"));
+        assert_eq!(
+            scopes(json!({"scp": ["a", "b"]}), &std).as_deref(),
+            Ok("a b")
+        );
         // Auth0
         let auth0 = ScopeClaim::named("permissions");
-        assert_eq!(scopes(json!({"permissions": ["a"], "scope": "x"}), &auth0).as_deref(), Ok("a"));
+        assert_eq!(
+            scopes(json!({"permissions": ["a"], "scope": "x"}), &auth0).as_deref(),
+            Ok("a")
+        );
         // `scope` wins over `scp`.
-        assert_eq!(scopes(json!({"scope": "a", "scp": "b"}), &std).as_deref(), Ok("a"));
+        assert_eq!(
+            scopes(json!({"scope": "a", "scp": "b"}), &std).as_deref(),
+            Ok("a")
+        );
         assert_eq!(scopes(json!({}), &std).as_deref(), Ok(""));
     }
 

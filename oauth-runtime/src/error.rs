@@ -101,7 +101,9 @@ impl ErrorResponse {
         let code = error.error_code();
         let description = error.description();
         let scope = match error {
-            AuthError::InsufficientScope { required, .. } => Some(required.sufficient_scopes().to_string()),
+            AuthError::InsufficientScope { required, .. } => {
+                Some(required.sufficient_scopes().to_string())
+            }
             _ => None,
         };
 
@@ -119,7 +121,11 @@ impl ErrorResponse {
             if let Some(scope) = &scope {
                 params.push(format!("scope=\"{scope}\""));
             }
-            if params.is_empty() { "Bearer".to_owned() } else { format!("Bearer {}", params.join(", ")) }
+            if params.is_empty() {
+                "Bearer".to_owned()
+            } else {
+                format!("Bearer {}", params.join(", "))
+            }
         });
 
         let mut body = serde_json::Map::new();
@@ -133,7 +139,11 @@ impl ErrorResponse {
         if let Some(scope) = scope {
             body.insert("scope".into(), scope.into());
         }
-        ErrorResponse { status: error.status(), www_authenticate, body: serde_json::Value::Object(body).to_string() }
+        ErrorResponse {
+            status: error.status(),
+            www_authenticate,
+            body: serde_json::Value::Object(body).to_string(),
+        }
     }
 }
 
@@ -146,7 +156,10 @@ mod tests {
     #[test]
     fn rfc6750_section_3_1_no_credentials_gets_no_error_code() {
         let r = ErrorResponse::new(&AuthError::MissingToken, None);
-        assert_eq!((r.status, r.www_authenticate.as_deref()), (401, Some("Bearer")));
+        assert_eq!(
+            (r.status, r.www_authenticate.as_deref()),
+            (401, Some("Bearer"))
+        );
         let r = ErrorResponse::new(&AuthError::MissingToken, Some("api"));
         assert_eq!(r.www_authenticate.as_deref(), Some("Bearer realm=\"api\""));
     }
@@ -157,7 +170,10 @@ mod tests {
             Requirement::Scope(ScopeToken::from_static("photos:write")),
             Requirement::Scope(ScopeToken::from_static("photos:delete")),
         ];
-        let e = AuthError::InsufficientScope { required: Requirement::All(Cow::Borrowed(&BOTH)), granted: ScopeSet::new() };
+        let e = AuthError::InsufficientScope {
+            required: Requirement::All(Cow::Borrowed(&BOTH)),
+            granted: ScopeSet::new(),
+        };
         let r = ErrorResponse::new(&e, None);
         assert_eq!(r.status, 403);
         assert_eq!(
@@ -174,8 +190,14 @@ mod tests {
     fn misconfiguration_and_outage_carry_no_challenge() {
         let r = ErrorResponse::new(&AuthError::NotConfigured, None);
         assert_eq!((r.status, r.www_authenticate), (500, None));
-        let r = ErrorResponse::new(&AuthError::InvalidToken(VerifyError::Unavailable("down".into())), None);
+        let r = ErrorResponse::new(
+            &AuthError::InvalidToken(VerifyError::Unavailable("down".into())),
+            None,
+        );
         assert_eq!((r.status, r.www_authenticate), (503, None));
-        assert!(!r.body.contains("down"), "internal reasons stay in the logs");
+        assert!(
+            !r.body.contains("down"),
+            "internal reasons stay in the logs"
+        );
     }
 }

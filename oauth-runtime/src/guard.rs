@@ -23,7 +23,10 @@ impl<R: ScopeRequirement> ScopeGuard<R> {
     /// Checks already verified claims against `R` with `authenticator`'s rules.
     pub fn check(authenticator: &Authenticator, claims: Claims) -> Result<Self, AuthError> {
         authenticator.authorize(&claims, R::REQUIREMENT)?;
-        Ok(ScopeGuard { claims, _requirement: PhantomData })
+        Ok(ScopeGuard {
+            claims,
+            _requirement: PhantomData,
+        })
     }
 
     /// The requirement this guard enforces.

@@ -25,10 +25,14 @@ pub enum ConfigError {
     #[error("no verification key: add one with .key(..) or .jwk_set_json(..)")]
     NoKeys,
     /// The issuer check was neither configured nor explicitly turned off.
-    #[error("no issuer: call .issuer(\"https://your-issuer\") or, to accept tokens from any issuer, .allow_any_issuer()")]
+    #[error(
+        "no issuer: call .issuer(\"https://your-issuer\") or, to accept tokens from any issuer, .allow_any_issuer()"
+    )]
     NoIssuer,
     /// The audience check was neither configured nor explicitly turned off.
-    #[error("no audience: call .audience(\"your-api\") or, to accept tokens for any audience, .allow_any_audience()")]
+    #[error(
+        "no audience: call .audience(\"your-api\") or, to accept tokens for any audience, .allow_any_audience()"
+    )]
     NoAudience,
     /// A key could not be used.
     #[error(transparent)]
@@ -212,7 +216,9 @@ fn now() -> i64 {
 }
 
 fn b64(part: &str, what: &'static str) -> Result<Vec<u8>, VerifyError> {
-    URL_SAFE_NO_PAD.decode(part).map_err(|_| VerifyError::Malformed(what))
+    URL_SAFE_NO_PAD
+        .decode(part)
+        .map_err(|_| VerifyError::Malformed(what))
 }
 
 impl JwtVerifier {
@@ -235,16 +241,22 @@ impl JwtVerifier {
     /// `alg` and verifies the signature. Claims are not looked at.
     pub fn verify_signature(&self, token: &str) -> Result<VerifiedJws, VerifyError> {
         if token.len() > self.max_token_len {
-            return Err(VerifyError::TooLarge { max: self.max_token_len });
+            return Err(VerifyError::TooLarge {
+                max: self.max_token_len,
+            });
         }
         let mut parts = token.split('.');
         let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) =
             (parts.next(), parts.next(), parts.next(), parts.next())
         else {
-            return Err(VerifyError::Malformed("a signed JWT has exactly three segments"));
+            return Err(VerifyError::Malformed(
+                "a signed JWT has exactly three segments",
+            ));
         };
         let header: Header = serde_json::from_slice(&b64(header_b64, "header is not base64url")?)
-            .map_err(|_| VerifyError::Malformed("header is not a JSON object of the JWS form"))?;
+            .map_err(|_| {
+            VerifyError::Malformed("header is not a JSON object of the JWS form")
+        })?;
         if header.crit.is_some() {
             return Err(VerifyError::UnsupportedCritical);
         }
@@ -259,7 +271,10 @@ impl JwtVerifier {
         if !key.verify(signed, &signature) {
             return Err(VerifyError::InvalidSignature);
         }
-        Ok(VerifiedJws { typ: header.typ, payload: b64(payload_b64, "payload is not base64url")? })
+        Ok(VerifiedJws {
+            typ: header.typ,
+            payload: b64(payload_b64, "payload is not base64url")?,
+        })
     }
 
     fn select_key(&self, alg: Algorithm, kid: Option<&str>) -> Result<&Key, VerifyError> {
@@ -270,7 +285,10 @@ impl JwtVerifier {
             None => Vec::new(),
         };
         let pool: Vec<&Key> = if named.is_empty() {
-            self.keys.iter().filter(|k| kid.is_none() || k.kid().is_none()).collect()
+            self.keys
+                .iter()
+                .filter(|k| kid.is_none() || k.kid().is_none())
+                .collect()
         } else {
             named
         };
@@ -283,7 +301,9 @@ impl JwtVerifier {
                     token: format!("{alg:?}"),
                     key: format!("{:?}", other.algorithm()),
                 }),
-                None => Err(VerifyError::UnknownKey { kid: kid.map(str::to_owned) }),
+                None => Err(VerifyError::UnknownKey {
+                    kid: kid.map(str::to_owned),
+                }),
             },
         }
     }
@@ -295,7 +315,9 @@ impl JwtVerifier {
         if self.rfc9068 {
             let typ = jws.typ.as_deref().unwrap_or_default();
             // RFC 9068 §4: "at+jwt", or the full media type; media types are case-insensitive.
-            if !typ.eq_ignore_ascii_case("at+jwt") && !typ.eq_ignore_ascii_case("application/at+jwt") {
+            if !typ.eq_ignore_ascii_case("at+jwt")
+                && !typ.eq_ignore_ascii_case("application/at+jwt")
+            {
                 return Err(VerifyError::InvalidType);
             }
         }
@@ -307,17 +329,21 @@ impl JwtVerifier {
     }
 
     fn validate(&self, claims: &Claims, now: i64) -> Result<(), VerifyError> {
-        let exp = claims.expires_at().ok_or_else(|| VerifyError::MissingClaim("exp".into()))?;
+        let exp = claims
+            .expires_at()
+            .ok_or_else(|| VerifyError::MissingClaim("exp".into()))?;
         if now >= exp.saturating_add(self.leeway) {
             return Err(VerifyError::Expired);
         }
-        if let Some(nbf) = claims.not_before() {
-            if now.saturating_add(self.leeway) < nbf {
-                return Err(VerifyError::NotYetValid);
-            }
+        if let Some(nbf) = claims.not_before()
+            && now.saturating_add(self.leeway) < nbf
+        {
+            return Err(VerifyError::NotYetValid);
         }
         if let Check::OneOf(issuers) = &self.issuer {
-            let iss = claims.issuer().ok_or_else(|| VerifyError::MissingClaim("iss".into()))?;
+            let iss = claims
+                .issuer()
+                .ok_or_else(|| VerifyError::MissingClaim("iss".into()))?;
             if !issuers.iter().any(|i| i == iss) {
                 return Err(VerifyError::InvalidIssuer);
             }

@@ -24,7 +24,9 @@ pub enum KeyError {
     #[error("invalid PEM: {0}")]
     Pem(String),
     /// A PEM block of a kind we do not take, such as a private key or a certificate.
-    #[error("PEM block `{0}` is not a public key: give a `PUBLIC KEY` (SubjectPublicKeyInfo) or `RSA PUBLIC KEY` block")]
+    #[error(
+        "PEM block `{0}` is not a public key: give a `PUBLIC KEY` (SubjectPublicKeyInfo) or `RSA PUBLIC KEY` block"
+    )]
     PemLabel(String),
     /// The DER structure could not be read.
     #[error("invalid DER public key: {0}")]
@@ -68,9 +70,15 @@ enum Material {
     /// PKCS#1 `RSAPublicKey` DER.
     RsaDer(Vec<u8>),
     /// Big-endian modulus and exponent.
-    RsaComponents { n: Vec<u8>, e: Vec<u8> },
+    RsaComponents {
+        n: Vec<u8>,
+        e: Vec<u8>,
+    },
     /// Uncompressed point.
-    Ec { curve: Curve, point: Vec<u8> },
+    Ec {
+        curve: Curve,
+        point: Vec<u8>,
+    },
     /// 32 raw bytes.
     Ed25519(Vec<u8>),
     Secret(Vec<u8>),
@@ -82,6 +90,8 @@ enum Curve {
     P384,
 }
 
+// Each key is built once and shared behind an `Arc`, so the size difference costs nothing.
+#[allow(clippy::large_enum_variant)]
 enum Prepared {
     Public(ParsedPublicKey),
     Hmac(hmac::Key),
@@ -140,14 +150,18 @@ impl Key {
         let block = pem::parse(pem.as_ref()).map_err(|e| KeyError::Pem(e.to_string()))?;
         match block.tag() {
             "PUBLIC KEY" => Key::from_der(block.contents()),
-            "RSA PUBLIC KEY" => Key::prepare(Material::RsaDer(block.contents().to_vec()), Algorithm::RS256),
+            "RSA PUBLIC KEY" => Key::prepare(
+                Material::RsaDer(block.contents().to_vec()),
+                Algorithm::RS256,
+            ),
             other => Err(KeyError::PemLabel(other.to_owned())),
         }
     }
 
     /// A public key as DER-encoded SubjectPublicKeyInfo.
     pub fn from_der(der: &[u8]) -> Result<Key, KeyError> {
-        let info = spki::SubjectPublicKeyInfoRef::try_from(der).map_err(|e| KeyError::Der(e.to_string()))?;
+        let info = spki::SubjectPublicKeyInfoRef::try_from(der)
+            .map_err(|e| KeyError::Der(e.to_string()))?;
         let bits = info
             .subject_public_key
             .as_bytes()
@@ -216,7 +230,9 @@ impl Key {
                 }
                 (Material::Ed25519(b64("x", &p.x)?), Algorithm::EdDSA)
             }
-            AlgorithmParameters::OctetKey(p) => (Material::Secret(b64("k", &p.value)?), Algorithm::HS256),
+            AlgorithmParameters::OctetKey(p) => {
+                (Material::Secret(b64("k", &p.value)?), Algorithm::HS256)
+            }
             _ => {
                 return Err(KeyError::UnsupportedKeyType("unknown kty".into()));
             }
@@ -225,10 +241,11 @@ impl Key {
             None => default_alg,
             Some(alg) => {
                 let name = alg.to_string();
-                name.parse::<Algorithm>().map_err(|_| KeyError::Incompatible {
-                    alg: name,
-                    key: material.kind(),
-                })?
+                name.parse::<Algorithm>()
+                    .map_err(|_| KeyError::Incompatible {
+                        alg: name,
+                        key: material.kind(),
+                    })?
             }
         };
         let key = Key::prepare(material, alg)?;
@@ -273,7 +290,10 @@ impl Key {
 
     fn prepare(material: Material, alg: Algorithm) -> Result<Key, KeyError> {
         use Algorithm as A;
-        let incompatible = || KeyError::Incompatible { alg: format!("{alg:?}"), key: material.kind() };
+        let incompatible = || KeyError::Incompatible {
+            alg: format!("{alg:?}"),
+            key: material.kind(),
+        };
         let rejected = |e: aws_lc_rs::error::KeyRejected| KeyError::Rejected(e.to_string());
         let prepared = match &material {
             Material::Secret(secret) => {
@@ -284,7 +304,10 @@ impl Key {
                     _ => return Err(incompatible()),
                 };
                 if secret.len() < min {
-                    return Err(KeyError::WeakSecret { alg: format!("{alg:?}"), min });
+                    return Err(KeyError::WeakSecret {
+                        alg: format!("{alg:?}"),
+                        min,
+                    });
                 }
                 Prepared::Hmac(hmac::Key::new(hmac_alg, secret))
             }
@@ -299,9 +322,11 @@ impl Key {
                     _ => return Err(incompatible()),
                 };
                 let parsed = match &material {
-                    Material::RsaComponents { n, e } => {
-                        RsaPublicKeyComponents { n: n.as_slice(), e: e.as_slice() }.to_parsed_public_key(params)
+                    Material::RsaComponents { n, e } => RsaPublicKeyComponents {
+                        n: n.as_slice(),
+                        e: e.as_slice(),
                     }
+                    .to_parsed_public_key(params),
                     Material::RsaDer(der) => ParsedPublicKey::new(params, der),
                     _ => return Err(incompatible()),
                 };
@@ -322,12 +347,19 @@ impl Key {
                     return Err(incompatible());
                 }
                 if raw.len() != 32 {
-                    return Err(KeyError::Rejected("Ed25519 public keys are 32 bytes".into()));
+                    return Err(KeyError::Rejected(
+                        "Ed25519 public keys are 32 bytes".into(),
+                    ));
                 }
                 Prepared::Public(ParsedPublicKey::new(&sig::ED25519, raw).map_err(rejected)?)
             }
         };
-        Ok(Key { kid: None, alg, material, prepared: Arc::new(prepared) })
+        Ok(Key {
+            kid: None,
+            alg,
+            material,
+            prepared: Arc::new(prepared),
+        })
     }
 
     /// Whether `signature` is this key's signature of `message`. HMAC tags are compared in
@@ -347,8 +379,12 @@ impl Material {
     fn kind(&self) -> &'static str {
         match self {
             Material::RsaDer(_) | Material::RsaComponents { .. } => "an RSA",
-            Material::Ec { curve: Curve::P256, .. } => "a P-256",
-            Material::Ec { curve: Curve::P384, .. } => "a P-384",
+            Material::Ec {
+                curve: Curve::P256, ..
+            } => "a P-256",
+            Material::Ec {
+                curve: Curve::P384, ..
+            } => "a P-384",
             Material::Ed25519(_) => "an Ed25519",
             Material::Secret(_) => "an HMAC secret",
         }
@@ -387,7 +423,9 @@ pub fn keys_from_jwk_set(json: &str) -> Result<Vec<Key>, KeyError> {
             .and_then(|jwk| Key::from_jwk(&jwk));
         match parsed {
             Ok(key) => keys.push(key),
-            Err(error) => tracing::debug!(index, %error, "skipping a JWK that cannot verify signatures"),
+            Err(error) => {
+                tracing::debug!(index, %error, "skipping a JWK that cannot verify signatures")
+            }
         }
     }
     Ok(keys)
@@ -399,15 +437,26 @@ mod tests {
 
     #[test]
     fn rfc7518_section_3_2_short_hmac_secrets_are_refused() {
-        assert!(matches!(Key::hmac(Algorithm::HS256, &[0; 31]), Err(KeyError::WeakSecret { .. })));
+        assert!(matches!(
+            Key::hmac(Algorithm::HS256, &[0; 31]),
+            Err(KeyError::WeakSecret { .. })
+        ));
         assert!(Key::hmac(Algorithm::HS256, &[0; 32]).is_ok());
-        assert!(matches!(Key::hmac(Algorithm::HS512, &[0; 63]), Err(KeyError::WeakSecret { .. })));
+        assert!(matches!(
+            Key::hmac(Algorithm::HS512, &[0; 63]),
+            Err(KeyError::WeakSecret { .. })
+        ));
     }
 
     #[test]
     fn rfc8725_section_3_1_keys_stay_in_their_family() {
         let secret = Key::hmac(Algorithm::HS256, &[7; 64]).expect("valid");
-        for alg in [Algorithm::RS256, Algorithm::ES256, Algorithm::EdDSA, Algorithm::PS256] {
+        for alg in [
+            Algorithm::RS256,
+            Algorithm::ES256,
+            Algorithm::EdDSA,
+            Algorithm::PS256,
+        ] {
             assert!(secret.clone().with_algorithm(alg).is_err(), "{alg:?}");
         }
         assert!(secret.with_algorithm(Algorithm::HS512).is_ok());
@@ -416,15 +465,24 @@ mod tests {
     #[test]
     fn private_keys_and_garbage_are_refused_with_a_clear_error() {
         let private = "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n";
-        assert_eq!(Key::from_pem(private).err(), Some(KeyError::PemLabel("PRIVATE KEY".into())));
+        assert_eq!(
+            Key::from_pem(private).err(),
+            Some(KeyError::PemLabel("PRIVATE KEY".into()))
+        );
         assert!(matches!(Key::from_pem("not pem"), Err(KeyError::Pem(_))));
-        assert!(matches!(Key::from_der(b"\x30\x03\x02\x01\x00"), Err(KeyError::Der(_))));
+        assert!(matches!(
+            Key::from_der(b"\x30\x03\x02\x01\x00"),
+            Err(KeyError::Der(_))
+        ));
     }
 
     #[test]
     fn jwk_use_enc_is_refused_and_sets_skip_it() {
         let enc = r#"{"kty":"oct","k":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA","use":"enc"}"#;
-        assert_eq!(Key::from_jwk_json(enc).err(), Some(KeyError::NotForSignatures));
+        assert_eq!(
+            Key::from_jwk_json(enc).err(),
+            Some(KeyError::NotForSignatures)
+        );
         let set = format!(
             r#"{{"keys":[{enc},{{"kty":"oct","k":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA","kid":"s"}},{{"kty":"XYZ"}}]}}"#
         );

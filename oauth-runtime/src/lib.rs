@@ -43,7 +43,10 @@ pub use authenticator::{Authenticator, AuthenticatorBuilder, AuthenticatorError}
 pub use claims::{Claims, ScopeClaim};
 pub use error::{AuthError, ErrorResponse};
 pub use guard::ScopeGuard;
-pub use jwt::{ConfigError, DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_LEN, JwtVerifier, JwtVerifierBuilder, VerifiedJws};
+pub use jwt::{
+    ConfigError, DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_LEN, JwtVerifier, JwtVerifierBuilder,
+    VerifiedJws,
+};
 pub use keys::{Key, KeyError, keys_from_jwk_set};
 pub use requirement::{Requirement, ScopeRequirement, Unsatisfied};
 pub use scope::{ScopeError, ScopeSet, ScopeToken};

@@ -212,12 +212,18 @@ mod tests {
         assert_eq!(R.to_string(), "all(photos:write, photos:delete)");
         assert!(R.is_satisfied_by(&set("photos:delete photos:write")));
         let missing = R.check(&set("photos:write")).err();
-        assert_eq!(missing.map(|m| m.residual().to_string()), Some("photos:delete".into()));
+        assert_eq!(
+            missing.map(|m| m.residual().to_string()),
+            Some("photos:delete".into())
+        );
     }
 
     #[test]
     fn any_reports_every_unmet_alternative() {
-        let r = Requirement::any([s("photos:read"), Requirement::all([s("albums:read"), s("x")])]);
+        let r = Requirement::any([
+            s("photos:read"),
+            Requirement::all([s("albums:read"), s("x")]),
+        ]);
         let unmet = r.check(&set("x")).err().map(|u| u.residual().to_string());
         assert_eq!(unmet.as_deref(), Some("any(photos:read, albums:read)"));
         assert!(r.check(&set("albums:read x")).is_ok());

@@ -37,7 +37,11 @@ const fn check(s: &str) -> Result<(), ScopeError> {
         if !is_scope_byte(bytes[i]) {
             // Non-ASCII: report the byte as a char only when it is ASCII; a multi-byte char is
             // reported by `ScopeToken::new`, which can decode it.
-            let ch = if bytes[i].is_ascii() { bytes[i] as char } else { char::REPLACEMENT_CHARACTER };
+            let ch = if bytes[i].is_ascii() {
+                bytes[i] as char
+            } else {
+                char::REPLACEMENT_CHARACTER
+            };
             return Err(ScopeError::InvalidChar { ch, index: i });
         }
         i += 1;
@@ -70,7 +74,10 @@ impl ScopeToken {
         match check(&scope) {
             Ok(()) => Ok(ScopeToken(scope)),
             Err(ScopeError::InvalidChar { index, .. }) => {
-                let ch = scope[index..].chars().next().unwrap_or(char::REPLACEMENT_CHARACTER);
+                let ch = scope[index..]
+                    .chars()
+                    .next()
+                    .unwrap_or(char::REPLACEMENT_CHARACTER);
                 Err(ScopeError::InvalidChar { ch, index })
             }
             Err(e) => Err(e),
