@@ -34,6 +34,7 @@ mod jwt;
 mod keys;
 mod requirement;
 mod scope;
+mod signing;
 mod verify;
 
 #[cfg(feature = "axum")]
@@ -50,6 +51,7 @@ pub use jwt::{
 pub use keys::{Key, KeyError, keys_from_jwk_set};
 pub use requirement::{Requirement, ScopeRequirement, Unsatisfied};
 pub use scope::{ScopeError, ScopeSet, ScopeToken};
+pub use signing::SigningKey;
 pub use verify::{TokenVerifier, VerifyError};
 
 /// The JOSE signature algorithms (from `jsonwebtoken`).
