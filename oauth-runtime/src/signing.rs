@@ -19,7 +19,7 @@ enum Signer {
     Ecdsa(EcdsaKeyPair),
     Rsa(RsaKeyPair),
     Ed25519(Ed25519KeyPair),
-    Hmac(hmac::Key, Vec<u8>),
+    Hmac(Box<hmac::Key>, Vec<u8>),
 }
 
 /// A private key that signs JWTs with one algorithm.
@@ -112,7 +112,7 @@ impl SigningKey {
         Ok(SigningKey {
             alg,
             kid: None,
-            signer: Signer::Hmac(hmac::Key::new(hmac_alg, secret), secret.to_vec()),
+            signer: Signer::Hmac(Box::new(hmac::Key::new(hmac_alg, secret)), secret.to_vec()),
         })
     }
 
