@@ -29,19 +29,13 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenS
     let stacked = function
         .attrs
         .iter()
-        .filter(|a| a.path().is_ident("requires_scope"))
-        .count()
-        + function
-            .attrs
-            .iter()
-            .filter(|a| {
-                a.path()
-                    .segments
-                    .last()
-                    .is_some_and(|s| s.ident == "requires_scope")
-                    && !a.path().is_ident("requires_scope")
-            })
-            .count();
+        .filter(|a| {
+            a.path()
+                .segments
+                .last()
+                .is_some_and(|s| s.ident == "requires_scope")
+        })
+        .count();
     let span = Span::call_site();
     let marker = format_ident!(
         "__RequiresScope_{}_{}",
@@ -56,7 +50,7 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenS
         requirement.describe()
     );
 
-    let param = format_ident!("{}", GUARD_PARAM, span = span);
+    let param = format_ident!("{}_{}", GUARD_PARAM, stacked, span = span);
     let guard: FnArg = syn::parse_quote_spanned! {span=>
         #param: ::oauth_runtime::ScopeGuard<#marker>
     };

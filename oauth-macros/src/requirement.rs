@@ -107,7 +107,10 @@ impl Requirement {
         match self {
             Requirement::Scope(lit) => {
                 if let Err(invalid) = scope_grammar::check(&lit.value()) {
-                    push(syn::Error::new(lit.span(), describe(&invalid)));
+                    push(syn::Error::new(
+                        lit.span(),
+                        describe(&lit.value(), &invalid),
+                    ));
                 }
             }
             Requirement::All(group) | Requirement::Any(group) => {
@@ -184,16 +187,19 @@ fn describe_items(items: &[Requirement]) -> String {
         .join(", ")
 }
 
-fn describe(invalid: &Invalid) -> String {
+fn describe(value: &str, invalid: &Invalid) -> String {
     match invalid {
         Invalid::Empty => "empty scope: a scope needs at least one character, such as \
                            `\"photos:read\"`"
             .to_owned(),
         Invalid::Char { ch, index } => {
             let hint = if *ch == ' ' {
-                "; scopes are separated by commas, not spaces: write `\"a\", \"b\"`"
+                let split: Vec<String> =
+                    value.split_whitespace().map(|s| format!("{s:?}")).collect();
+                format!("; list scopes as separate literals: `{}`", split.join(", "))
             } else {
                 "; scopes use printable ASCII except space, `\"` and `\\` (RFC 6749 §3.3)"
+                    .to_owned()
             };
             format!("invalid character {ch:?} at byte {index} of the scope{hint}")
         }
