@@ -15,7 +15,9 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{delete, get};
 use axum::{Json, Router};
-use oauth_runtime::{Algorithm, Authenticator, Claims, JwtVerifier, SigningKey, requires_scope};
+use oauth_runtime::{
+    Algorithm, Authenticator, Claims, JwtVerifier, Key, SigningKey, requires_scope,
+};
 use serde::{Deserialize, Serialize};
 
 /// The issuer the demo's tokens name.
@@ -132,6 +134,29 @@ pub fn app(authenticator: Authenticator) -> Router {
         .layer(authenticator.layer())
 }
 
+/// The realm of the API's challenges.
+pub const REALM: &str = "photos";
+
+/// The API's verifier: tokens from [`ISSUER`] for [`AUDIENCE`], strictly RFC 9068, signed by one
+/// of `keys`.
+pub fn verifier(
+    keys: impl IntoIterator<Item = Key>,
+) -> Result<JwtVerifier, oauth_runtime::ConfigError> {
+    JwtVerifier::builder()
+        .issuer(ISSUER)
+        .audience(AUDIENCE)
+        .require_rfc9068(true)
+        .keys(keys)
+        .build()
+}
+
+/// The API's authenticator around `verifier`.
+pub fn authenticator(
+    verifier: JwtVerifier,
+) -> Result<Authenticator, oauth_runtime::AuthenticatorError> {
+    Authenticator::builder(verifier).realm(REALM).build()
+}
+
 /// Stands in for an authorization server until one runs beside the API: holds a key generated
 /// at start and mints RFC 9068 access tokens with it.
 #[derive(Debug)]
@@ -149,12 +174,7 @@ impl DemoIssuer {
 
     /// A verifier that trusts this issuer's tokens for [`AUDIENCE`], strictly per RFC 9068.
     pub fn verifier(&self) -> Result<JwtVerifier, Box<dyn std::error::Error + Send + Sync>> {
-        Ok(JwtVerifier::builder()
-            .issuer(ISSUER)
-            .audience(AUDIENCE)
-            .require_rfc9068(true)
-            .key(self.key.verification_key()?)
-            .build()?)
+        Ok(verifier([self.key.verification_key()?])?)
     }
 
     /// An access token for `subject` granting `scopes` (space-delimited), valid for an hour.

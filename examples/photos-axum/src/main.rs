@@ -2,8 +2,7 @@
 
 use std::net::SocketAddr;
 
-use oauth_runtime::Authenticator;
-use photos_axum::{ALL_SCOPES, DemoIssuer, ISSUER, app};
+use photos_axum::{ALL_SCOPES, DemoIssuer, ISSUER, app, authenticator};
 
 fn usage() -> ! {
     eprintln!("usage: photos-axum [--port PORT]   (default port 8080; 0 picks a free one)");
@@ -40,9 +39,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
 
     let port = parse_port();
     let issuer = DemoIssuer::generate()?;
-    let authenticator = Authenticator::builder(issuer.verifier()?)
-        .realm("photos")
-        .build()?;
+    let authenticator = authenticator(issuer.verifier()?)?;
     let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).await?;
     let api = format!("http://{}", listener.local_addr()?);
 

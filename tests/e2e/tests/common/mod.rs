@@ -1,0 +1,156 @@
+//! Shared set-up of the end-to-end tests: real keys made at run time, the example's real router
+//! on 127.0.0.1:0, and a real HTTP client.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use oauth_runtime::{Algorithm, Claims, JwtVerifier, SigningKey, TokenVerifier, VerifyError};
+use serde_json::{Value, json};
+
+pub fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// The keys the example API trusts in these tests: an ES256 key (kid `es`) and an RS256 key
+/// (kid `rs`).
+pub struct Keys {
+    pub es: SigningKey,
+    pub rs: SigningKey,
+}
+
+impl Keys {
+    pub fn generate() -> Keys {
+        Keys {
+            es: SigningKey::generate(Algorithm::ES256)
+                .unwrap()
+                .with_kid("es"),
+            rs: SigningKey::generate(Algorithm::RS256)
+                .unwrap()
+                .with_kid("rs"),
+        }
+    }
+
+    /// The example's own verifier configuration, trusting these keys.
+    pub fn verifier(&self) -> JwtVerifier {
+        photos_axum::verifier([
+            self.es.verification_key().unwrap(),
+            self.rs.verification_key().unwrap(),
+        ])
+        .unwrap()
+    }
+
+    pub fn token(&self, scopes: &str) -> String {
+        self.es.sign_jwt(&claims(scopes))
+    }
+}
+
+/// Claims the example accepts (RFC 9068), granting `scopes`.
+pub fn claims(scopes: &str) -> Value {
+    let now = now();
+    json!({
+        "iss": photos_axum::ISSUER,
+        "aud": photos_axum::AUDIENCE,
+        "sub": "alice",
+        "client_id": "e2e",
+        "iat": now,
+        "exp": now + 600,
+        "jti": format!("jti-{now}"),
+        "scope": scopes,
+    })
+}
+
+/// Wraps a real verifier and counts how often it runs, to show what is rejected before
+/// verification and what is not verified twice.
+#[derive(Clone)]
+pub struct Counting<V> {
+    pub inner: V,
+    pub calls: Arc<AtomicUsize>,
+}
+
+impl<V> Counting<V> {
+    pub fn new(inner: V) -> Self {
+        Counting {
+            inner,
+            calls: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+    pub fn calls(&self) -> usize {
+        self.calls.load(Ordering::SeqCst)
+    }
+}
+
+#[oauth_runtime::async_trait]
+impl<V: TokenVerifier> TokenVerifier for Counting<V> {
+    async fn verify(&self, token: &str) -> Result<Claims, VerifyError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        self.inner.verify(token).await
+    }
+}
+
+/// Serves `router` on 127.0.0.1:0 and returns its base URL.
+pub async fn serve(router: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    format!("http://{addr}")
+}
+
+/// Starts the example API with the example's authenticator around `verifier`.
+pub async fn start_example(verifier: impl TokenVerifier) -> String {
+    let authenticator = oauth_runtime::Authenticator::builder(verifier)
+        .realm(photos_axum::REALM)
+        .build()
+        .unwrap();
+    serve(photos_axum::app(authenticator)).await
+}
+
+/// What the client saw.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Answer {
+    pub status: u16,
+    pub www_authenticate: Option<String>,
+    pub body: String,
+}
+
+impl Answer {
+    pub async fn from(response: reqwest::Response) -> Answer {
+        let status = response.status().as_u16();
+        let www_authenticate = response
+            .headers()
+            .get("www-authenticate")
+            .map(|v| v.to_str().unwrap().to_owned());
+        Answer {
+            status,
+            www_authenticate,
+            body: response.text().await.unwrap(),
+        }
+    }
+}
+
+pub async fn get(url: &str, token: Option<&str>) -> Answer {
+    let mut request = reqwest::Client::new().get(url);
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    Answer::from(request.send().await.unwrap()).await
+}
+
+pub const INVALID_TOKEN: &str = r#"Bearer realm="photos", error="invalid_token", error_description="the access token is invalid""#;
+pub const EXPIRED_TOKEN: &str =
+    r#"Bearer realm="photos", error="invalid_token", error_description="the access token expired""#;
+pub const NO_TOKEN: &str = r#"Bearer realm="photos""#;
+
+pub fn invalid_request(why: &str) -> String {
+    format!(r#"Bearer realm="photos", error="invalid_request", error_description="{why}""#)
+}
+
+pub fn insufficient(scope: &str) -> String {
+    format!(
+        r#"Bearer realm="photos", error="insufficient_scope", error_description="the access token lacks a required scope", scope="{scope}""#
+    )
+}
