@@ -34,6 +34,10 @@ pub enum ConfigError {
         "no audience: call .audience(\"your-api\") or, to accept tokens for any audience, .allow_any_audience()"
     )]
     NoAudience,
+    /// Shared HMAC secrets and public keys in one verifier: whoever knows a public key could
+    /// then try it as a secret, and a leaked JWKS would hold secrets. Use two verifiers.
+    #[error("a verifier takes either HMAC secrets or public keys, not both")]
+    MixedKeyTypes,
     /// A key could not be used.
     #[error(transparent)]
     Key(#[from] KeyError),
@@ -196,6 +200,15 @@ impl JwtVerifierBuilder {
         }
         if self.keys.is_empty() {
             return Err(ConfigError::NoKeys);
+        }
+        let is_hmac = |k: &Key| {
+            matches!(
+                k.algorithm(),
+                Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512
+            )
+        };
+        if self.keys.iter().any(is_hmac) && !self.keys.iter().all(is_hmac) {
+            return Err(ConfigError::MixedKeyTypes);
         }
         Ok(JwtVerifier {
             keys: self.keys,
