@@ -15,7 +15,10 @@ use serde_json::{Value, json};
 
 fn bench_alg(c: &mut Criterion, alg: Algorithm) {
     let signing = SigningKey::generate(alg).expect("key").with_kid("k");
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock").as_secs();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
     let token = signing.sign_jwt(&json!({
         "iss": "https://issuer.test", "aud": "api", "sub": "alice", "client_id": "c",
         "iat": now, "exp": now + 3600, "jti": "j", "scope": "photos:read photos:write",
@@ -40,8 +43,12 @@ fn bench_alg(c: &mut Criterion, alg: Algorithm) {
     group.bench_function("jsonwebtoken::decode", |b| {
         b.iter(|| jsonwebtoken::decode::<Value>(black_box(&token), &key, &validation))
     });
-    group.bench_function("JwtVerifier::verify_token", |b| b.iter(|| ours.verify_token(black_box(&token))));
-    group.bench_function("JwtVerifier::verify_signature", |b| b.iter(|| ours.verify_signature(black_box(&token))));
+    group.bench_function("JwtVerifier::verify_token", |b| {
+        b.iter(|| ours.verify_token(black_box(&token)))
+    });
+    group.bench_function("JwtVerifier::verify_signature", |b| {
+        b.iter(|| ours.verify_signature(black_box(&token)))
+    });
     group.finish();
 }
 

@@ -323,6 +323,33 @@ mod tests {
     }
 
     #[test]
+    fn public_keys_load_from_pem_der_and_pkcs1() {
+        for alg in [
+            Algorithm::ES256,
+            Algorithm::ES384,
+            Algorithm::EdDSA,
+            Algorithm::RS256,
+        ] {
+            let signing = SigningKey::generate(alg).expect("key");
+            let der = signing.public_key_der().expect("public key");
+            let pem_text = pem::encode(&pem::Pem::new("PUBLIC KEY", der.clone()));
+            for key in [Key::from_der(&der), Key::from_pem(&pem_text)] {
+                let key = key.expect("loads");
+                assert_eq!(key.algorithm(), alg);
+                assert!(key.verify(b"m", &signing.sign(b"m")), "{alg:?}");
+            }
+        }
+        // PKCS#1 `RSA PUBLIC KEY`: the bit string inside the SubjectPublicKeyInfo.
+        let rsa = SigningKey::generate(Algorithm::RS256).expect("key");
+        let der = rsa.public_key_der().expect("public key");
+        let info = spki::SubjectPublicKeyInfoRef::try_from(der.as_slice()).expect("spki");
+        let pkcs1 = info.subject_public_key.as_bytes().expect("bits").to_vec();
+        let key =
+            Key::from_pem(pem::encode(&pem::Pem::new("RSA PUBLIC KEY", pkcs1))).expect("pkcs1");
+        assert!(key.verify(b"m", &rsa.sign(b"m")));
+    }
+
+    #[test]
     fn pkcs8_pem_round_trips_and_jwk_verifies() {
         for alg in [
             Algorithm::ES256,
