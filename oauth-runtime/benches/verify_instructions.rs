@@ -1,0 +1,111 @@
+//! Instruction counts of the same comparison as `benches/verify.rs`, for a result that does not
+//! move with the machine's load. Run under callgrind and read the inclusive cost of each `run_*`
+//! function (BENCHMARKS.md shows the commands):
+//!
+//! ```sh
+//! cargo bench -p oauth-runtime --bench verify_instructions --no-run
+//! valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.out target/release/deps/verify_instructions-*[^.d]
+//! callgrind_annotate --inclusive=yes /tmp/cg.out | grep run_
+//! ```
+
+use std::hint::black_box;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use jsonwebtoken::jwk::Jwk;
+use jsonwebtoken::{DecodingKey, Validation};
+use oauth_runtime::{Algorithm, JwtVerifier, SigningKey};
+use serde_json::{Value, json};
+
+const ROUNDS: usize = 500;
+
+struct Case {
+    token: String,
+    ours: JwtVerifier,
+    key: DecodingKey,
+    validation: Validation,
+}
+
+fn case(alg: Algorithm) -> Case {
+    let signing = SigningKey::generate(alg).expect("key").with_kid("k");
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    let token = signing.sign_jwt(&json!({
+        "iss": "https://issuer.test", "aud": "api", "sub": "alice", "client_id": "c",
+        "iat": now, "exp": now + 3600, "jti": "j", "scope": "photos:read photos:write",
+    }));
+    let ours = JwtVerifier::builder()
+        .issuer("https://issuer.test")
+        .audience("api")
+        .key(signing.verification_key().expect("public key"))
+        .build()
+        .expect("verifier");
+    let jwk: Jwk = serde_json::from_value(signing.public_jwk().expect("jwk")).expect("jwk");
+    let key = DecodingKey::from_jwk(&jwk).expect("decoding key");
+    let mut validation = Validation::new(alg);
+    validation.set_issuer(&["https://issuer.test"]);
+    validation.set_audience(&["api"]);
+    Case {
+        token,
+        ours,
+        key,
+        validation,
+    }
+}
+
+#[inline(never)]
+fn run_decode(c: &Case) {
+    for _ in 0..ROUNDS {
+        assert!(
+            black_box(jsonwebtoken::decode::<Value>(
+                black_box(&c.token),
+                &c.key,
+                &c.validation
+            ))
+            .is_ok()
+        );
+    }
+}
+
+#[inline(never)]
+fn run_ours(c: &Case) {
+    for _ in 0..ROUNDS {
+        assert!(black_box(c.ours.verify_token(black_box(&c.token))).is_ok());
+    }
+}
+
+#[inline(never)]
+fn run_decode_es256(c: &Case) {
+    // A distinct body, so the linker does not fold the four wrappers into one.
+    black_box("decode_es256");
+    run_decode(c)
+}
+#[inline(never)]
+fn run_ours_es256(c: &Case) {
+    // A distinct body, so the linker does not fold the four wrappers into one.
+    black_box("ours_es256");
+    run_ours(c)
+}
+#[inline(never)]
+fn run_decode_rs256(c: &Case) {
+    // A distinct body, so the linker does not fold the four wrappers into one.
+    black_box("decode_rs256");
+    run_decode(c)
+}
+#[inline(never)]
+fn run_ours_rs256(c: &Case) {
+    // A distinct body, so the linker does not fold the four wrappers into one.
+    black_box("ours_rs256");
+    run_ours(c)
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; any run does the same work.
+    let es = case(Algorithm::ES256);
+    run_decode_es256(&es);
+    run_ours_es256(&es);
+    let rs = case(Algorithm::RS256);
+    run_decode_rs256(&rs);
+    run_ours_rs256(&rs);
+}
