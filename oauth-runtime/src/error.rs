@@ -6,6 +6,15 @@ use crate::scope::ScopeSet;
 use crate::verify::VerifyError;
 
 /// Why a request was not let through.
+///
+/// ```
+/// use oauth_runtime::{AuthError, VerifyError};
+///
+/// assert_eq!(AuthError::MissingToken.status(), 401);
+/// assert_eq!(AuthError::MissingToken.error_code(), None);
+/// let expired = AuthError::InvalidToken(VerifyError::Expired);
+/// assert_eq!((expired.status(), expired.error_code()), (401, Some("invalid_token")));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum AuthError {

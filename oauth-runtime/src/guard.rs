@@ -14,6 +14,23 @@ use crate::requirement::{Requirement, ScopeRequirement};
 /// any extractor that reads the body. The framework work is done by this type's trait impls
 /// (axum's `FromRequestParts`, Rocket's `FromRequest`), behind cargo features. Handlers normally
 /// take [`Claims`] instead of naming this type.
+///
+/// ```
+/// use oauth_runtime::{Requirement, ScopeGuard, ScopeRequirement, requires_scope};
+///
+/// #[requires_scope("photos:write", "photos:delete")]
+/// async fn delete_photo() {}
+///
+/// // What the attribute generates is an ordinary type implementing `ScopeRequirement`; the same
+/// // can be written by hand for a guard used without the attribute.
+/// struct CanModerate;
+/// impl ScopeRequirement for CanModerate {
+///     const REQUIREMENT: &'static Requirement =
+///         &Requirement::Scope(oauth_runtime::ScopeToken::from_static("photos:moderate"));
+/// }
+/// async fn moderate(_guard: ScopeGuard<CanModerate>) {}
+/// assert_eq!(ScopeGuard::<CanModerate>::requirement().to_string(), "photos:moderate");
+/// ```
 pub struct ScopeGuard<R> {
     claims: Claims,
     _requirement: PhantomData<fn() -> R>,

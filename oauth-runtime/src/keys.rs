@@ -455,7 +455,23 @@ impl Curve {
 
 /// Reads a JWK Set (RFC 7517 §5), keeping every key that can verify signatures and skipping,
 /// with a debug log, those that cannot (encryption keys, unknown types), so one odd key does not
-/// take the whole set down.
+/// take the whole set down. Keys of one type that share a `kid` are both dropped: the token
+/// would choose between them.
+///
+/// ```
+/// use oauth_runtime::keys_from_jwk_set;
+///
+/// let set = r#"{"keys": [
+///   {"kty": "EC", "crv": "P-256", "kid": "sig-1", "use": "sig",
+///    "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+///    "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"},
+///   {"kty": "RSA", "kid": "enc-1", "use": "enc", "n": "sXch", "e": "AQAB"}
+/// ]}"#;
+/// let keys = keys_from_jwk_set(set)?;
+/// assert_eq!(keys.len(), 1, "the encryption key is skipped");
+/// assert_eq!(keys[0].kid(), Some("sig-1"));
+/// # Ok::<(), oauth_runtime::KeyError>(())
+/// ```
 pub fn keys_from_jwk_set(json: &str) -> Result<Vec<Key>, KeyError> {
     #[derive(serde::Deserialize)]
     struct Set {

@@ -44,6 +44,18 @@ pub trait ScopeRequirement: Send + Sync + 'static {
 }
 
 /// The part of a requirement that a scope set does not meet.
+///
+/// ```
+/// use oauth_runtime::{Requirement, ScopeToken};
+///
+/// let req = Requirement::all([
+///     Requirement::Scope(ScopeToken::from_static("a")),
+///     Requirement::Scope(ScopeToken::from_static("b")),
+/// ]);
+/// let unmet = req.check(&"a".parse()?).unwrap_err();
+/// assert_eq!(unmet.missing(), [&ScopeToken::from_static("b")]);
+/// # Ok::<(), oauth_runtime::ScopeError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unsatisfied {
     residual: Requirement,

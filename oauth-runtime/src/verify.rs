@@ -7,6 +7,14 @@ use crate::claims::Claims;
 /// Why a token was not accepted. Every variant but [`VerifyError::Unavailable`] is an
 /// `invalid_token` answer (RFC 6750 §3.1). The `Display` text is for logs and never contains the
 /// token; [`VerifyError::description`] is the shorter text sent to clients.
+///
+/// ```
+/// use oauth_runtime::VerifyError;
+///
+/// let e = VerifyError::AlgorithmMismatch { token: "HS256".into(), key: "RS256".into() };
+/// assert_eq!(e.to_string(), "token algorithm HS256 does not match the key's algorithm RS256");
+/// assert_eq!(e.description(), "the access token is invalid");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum VerifyError {
