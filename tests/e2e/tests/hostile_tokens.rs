@@ -97,7 +97,7 @@ async fn rfc8725_section_3_1_hs256_keyed_with_the_rsa_public_key_is_rejected() {
 #[tokio::test]
 async fn rfc8725_section_3_1_header_alg_must_match_the_key() {
     let Keys { es, rs } = Keys::generate();
-    let verifier = photos_axum::verifier([
+    let verifier = photos_demo::verifier([
         es.verification_key().unwrap(),
         rs.verification_key().unwrap(),
     ])

@@ -65,7 +65,7 @@ async fn rfc6750_section_3_every_route_every_answer() {
     let keys = Keys::generate();
     let base = start_example(keys.verifier()).await;
     // A token signed by a key the API does not trust.
-    let stranger = Keys::generate().token(photos_axum::ALL_SCOPES);
+    let stranger = Keys::generate().token(photos_demo::ALL_SCOPES);
 
     for &(method, path, enough, too_few, challenge_scope) in ROUTES {
         let what = format!("{method:?} {path}");
@@ -116,7 +116,7 @@ async fn rfc6750_section_3_every_route_every_answer() {
 async fn the_handlers_do_their_work_with_the_verified_claims() {
     let keys = Keys::generate();
     let base = start_example(keys.verifier()).await;
-    let all = keys.token(photos_axum::ALL_SCOPES);
+    let all = keys.token(photos_demo::ALL_SCOPES);
 
     let created = call(&base, Method::Post, "/photos", Some(&all)).await;
     assert_eq!(created.status, 201);

@@ -37,7 +37,7 @@ impl Keys {
 
     /// The example's own verifier configuration, trusting these keys.
     pub fn verifier(&self) -> JwtVerifier {
-        photos_axum::verifier([
+        photos_demo::verifier([
             self.es.verification_key().unwrap(),
             self.rs.verification_key().unwrap(),
         ])
@@ -53,8 +53,8 @@ impl Keys {
 pub fn claims(scopes: &str) -> Value {
     let now = now();
     json!({
-        "iss": photos_axum::ISSUER,
-        "aud": photos_axum::AUDIENCE,
+        "iss": photos_demo::ISSUER,
+        "aud": photos_demo::AUDIENCE,
         "sub": "alice",
         "client_id": "e2e",
         "iat": now,
@@ -103,7 +103,7 @@ pub async fn serve(router: axum::Router) -> String {
 /// Starts the example API with the example's authenticator around `verifier`.
 pub async fn start_example(verifier: impl TokenVerifier) -> String {
     let authenticator = oauth_runtime::Authenticator::builder(verifier)
-        .realm(photos_axum::REALM)
+        .realm(photos_demo::REALM)
         .build()
         .unwrap();
     serve(photos_axum::app(authenticator)).await
