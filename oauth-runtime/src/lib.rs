@@ -18,7 +18,8 @@
 //! - verification: the [`TokenVerifier`] trait, [`JwtVerifier`] and its [`Key`]s, [`Claims`];
 //! - answers: [`AuthError`] and [`ErrorResponse`];
 //! - the installed configuration, [`Authenticator`], and the typed [`ScopeGuard`];
-//! - framework adapters behind cargo features: `axum` (default).
+//! - configuration files: [`AuthConfig`];
+//! - framework adapters behind cargo features: `axum` (default) and `rocket`.
 //!
 //! The core (everything but the adapters) depends on no web framework.
 
@@ -28,6 +29,7 @@
 mod authenticator;
 mod bearer;
 mod claims;
+mod config;
 mod error;
 mod guard;
 mod jwt;
@@ -39,9 +41,12 @@ mod verify;
 
 #[cfg(feature = "axum")]
 pub mod axum;
+#[cfg(feature = "rocket")]
+pub mod rocket;
 
 pub use authenticator::{Authenticator, AuthenticatorBuilder, AuthenticatorError};
 pub use claims::{Claims, ScopeClaim};
+pub use config::{AuthConfig, AuthConfigError};
 pub use error::{AuthError, ErrorResponse};
 pub use guard::ScopeGuard;
 pub use jwt::{

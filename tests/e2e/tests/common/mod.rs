@@ -154,3 +154,34 @@ pub fn insufficient(scope: &str) -> String {
         r#"Bearer realm="photos", error="insufficient_scope", error_description="the access token lacks a required scope", scope="{scope}""#
     )
 }
+
+/// Starts the Rocket example with the example's authenticator around `verifier`, on
+/// 127.0.0.1:0, and returns its base URL once it listens.
+pub async fn start_rocket_example(verifier: impl TokenVerifier) -> String {
+    use rocket::config::{Config, LogLevel};
+    let authenticator = oauth_runtime::Authenticator::builder(verifier)
+        .realm(photos_demo::REALM)
+        .build()
+        .unwrap();
+    let mut config = Config {
+        address: std::net::Ipv4Addr::LOCALHOST.into(),
+        port: 0,
+        log_level: LogLevel::Off,
+        ..Config::debug_default()
+    };
+    config.shutdown.ctrlc = false;
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let tx = std::sync::Mutex::new(Some(tx));
+    let rocket = photos_rocket::app(rocket::custom(config), authenticator).attach(
+        rocket::fairing::AdHoc::on_liftoff("port", move |rocket| {
+            let port = rocket.config().port;
+            Box::pin(async move {
+                if let Some(tx) = tx.lock().unwrap().take() {
+                    let _ = tx.send(port);
+                }
+            })
+        }),
+    );
+    tokio::spawn(rocket.launch());
+    format!("http://127.0.0.1:{}", rx.await.unwrap())
+}

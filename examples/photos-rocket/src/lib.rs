@@ -1,0 +1,62 @@
+//! The photo API (see `photos-demo` for its routes and scopes), protected with
+//! `#[requires_scope]` on Rocket. Each attribute sits above Rocket's route attribute.
+
+use oauth_runtime::{Authenticator, Claims, requires_scope};
+use photos_demo::{Album, NewPhoto, Photo, Store};
+use rocket::http::Status;
+use rocket::serde::json::Json;
+use rocket::{Build, Rocket, State, delete, get, post, routes};
+
+#[requires_scope("photos:read")]
+#[get("/photos")]
+async fn list_photos(store: &State<Store>) -> Json<Vec<Photo>> {
+    Json(store.list())
+}
+
+#[requires_scope("photos:write")]
+#[post("/photos", data = "<new>")]
+async fn create_photo(
+    store: &State<Store>,
+    claims: Claims,
+    new: Json<NewPhoto>,
+) -> (Status, Json<Photo>) {
+    let owner = claims.subject().unwrap_or("unknown").to_owned();
+    (
+        Status::Created,
+        Json(store.create(new.into_inner().title, owner)),
+    )
+}
+
+#[requires_scope("photos:write", "photos:delete")]
+#[delete("/photos/<id>")]
+async fn delete_photo(store: &State<Store>, id: u64) -> (Status, ()) {
+    // A `(Status, ())` answers with an empty body, as the axum example does; a bare `Status` would
+    // hand a 404 to Rocket's HTML catcher.
+    if store.delete(id) {
+        (Status::NoContent, ())
+    } else {
+        (Status::NotFound, ())
+    }
+}
+
+#[requires_scope(any("photos:read", "albums:read"))]
+#[get("/albums")]
+async fn list_albums(store: &State<Store>) -> Json<Vec<Album>> {
+    Json(store.albums())
+}
+
+#[get("/health")]
+fn health() -> &'static str {
+    "ok"
+}
+
+/// The API, protected by `authenticator`, on top of `rocket` (which carries its configuration).
+pub fn app(rocket: Rocket<Build>, authenticator: Authenticator) -> Rocket<Build> {
+    rocket
+        .manage(Store::default())
+        .attach(authenticator.fairing())
+        .mount(
+            "/",
+            routes![list_photos, create_photo, delete_photo, list_albums, health],
+        )
+}

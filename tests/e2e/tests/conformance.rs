@@ -1,0 +1,341 @@
+//! One conformance table run against both the axum and the Rocket photo examples over real HTTP:
+//! every row must give the expected status, `WWW-Authenticate` and body, and the two frameworks
+//! must answer alike (RFC 6750 §3).
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::*;
+use serde_json::json;
+
+struct Row {
+    name: &'static str,
+    method: &'static str,
+    path: String,
+    authorization: Vec<Vec<u8>>,
+    body: Option<&'static str>,
+    status: u16,
+    challenge: Option<String>,
+    /// `None`: the body is not the same on every run (it carries ids), only the status is checked.
+    response: Option<String>,
+}
+
+fn bearer(token: &str) -> Vec<Vec<u8>> {
+    vec![format!("Bearer {token}").into_bytes()]
+}
+
+fn table(keys: &Keys) -> Vec<Row> {
+    let read = keys.token("photos:read");
+    let write = keys.token("photos:write");
+    let all = keys.token(photos_demo::ALL_SCOPES);
+    let mut expired = claims("photos:read");
+    expired["exp"] = (now() - 3600).into();
+    let expired = keys.es.sign_jwt(&expired);
+    let stranger = Keys::generate().token(photos_demo::ALL_SCOPES);
+    let unauthorized =
+        r#"{"error":"unauthorized","error_description":"a bearer token is required"}"#;
+    let invalid = r#"{"error":"invalid_token","error_description":"the access token is invalid"}"#;
+    let bad_request =
+        |why: &str| json!({"error": "invalid_request", "error_description": why}).to_string();
+    let forbidden = |scope: &str| {
+        json!({"error": "insufficient_scope", "error_description": "the access token lacks a required scope", "scope": scope})
+            .to_string()
+    };
+    let row = |name,
+               method,
+               path: &str,
+               authorization,
+               status,
+               challenge: Option<String>,
+               response: Option<String>| Row {
+        name,
+        method,
+        path: path.to_owned(),
+        authorization,
+        body: None,
+        status,
+        challenge,
+        response,
+    };
+    vec![
+        row(
+            "open route",
+            "GET",
+            "/health",
+            vec![],
+            200,
+            None,
+            Some("ok".into()),
+        ),
+        row(
+            "no token",
+            "GET",
+            "/photos",
+            vec![],
+            401,
+            Some(NO_TOKEN.into()),
+            Some(unauthorized.into()),
+        ),
+        row(
+            "other scheme",
+            "GET",
+            "/photos",
+            vec![b"Basic YTpi".to_vec()],
+            401,
+            Some(NO_TOKEN.into()),
+            Some(unauthorized.into()),
+        ),
+        row(
+            "Bearer without token",
+            "GET",
+            "/photos",
+            vec![b"Bearer".to_vec()],
+            400,
+            Some(invalid_request("the Bearer scheme needs a token")),
+            Some(bad_request("the Bearer scheme needs a token")),
+        ),
+        row(
+            "two headers",
+            "GET",
+            "/photos",
+            vec![
+                format!("Bearer {read}").into_bytes(),
+                format!("Bearer {read}").into_bytes(),
+            ],
+            400,
+            Some(invalid_request("more than one Authorization header")),
+            Some(bad_request("more than one Authorization header")),
+        ),
+        row(
+            "two tokens",
+            "GET",
+            "/photos",
+            bearer(&format!("{read} {read}")),
+            400,
+            Some(invalid_request(
+                "more than one token in the Authorization header",
+            )),
+            Some(bad_request(
+                "more than one token in the Authorization header",
+            )),
+        ),
+        row(
+            "non-ASCII UTF-8",
+            "GET",
+            "/photos",
+            bearer("caf\u{e9}"),
+            400,
+            Some(invalid_request("the Authorization header is not ASCII")),
+            Some(bad_request("the Authorization header is not ASCII")),
+        ),
+        row(
+            "token in the query",
+            "GET",
+            &format!("/photos?access_token={read}"),
+            vec![],
+            400,
+            Some(invalid_request(
+                "send the access token in the Authorization header, not in the URI",
+            )),
+            Some(bad_request(
+                "send the access token in the Authorization header, not in the URI",
+            )),
+        ),
+        row(
+            "token in header and query",
+            "GET",
+            &format!("/photos?access_token={read}"),
+            bearer(&read),
+            400,
+            Some(invalid_request(
+                "the access token was sent in more than one place",
+            )),
+            Some(bad_request(
+                "the access token was sent in more than one place",
+            )),
+        ),
+        row(
+            "foreign key",
+            "GET",
+            "/photos",
+            bearer(&stranger),
+            401,
+            Some(INVALID_TOKEN.into()),
+            Some(invalid.into()),
+        ),
+        row(
+            "garbage",
+            "GET",
+            "/photos",
+            bearer("abc.def.ghi"),
+            401,
+            Some(INVALID_TOKEN.into()),
+            Some(invalid.into()),
+        ),
+        row(
+            "64 KiB",
+            "GET",
+            "/photos",
+            bearer(&"a".repeat(64 * 1024)),
+            401,
+            Some(INVALID_TOKEN.into()),
+            Some(invalid.into()),
+        ),
+        row(
+            "expired",
+            "GET",
+            "/photos",
+            bearer(&expired),
+            401,
+            Some(EXPIRED_TOKEN.into()),
+            Some(
+                r#"{"error":"invalid_token","error_description":"the access token expired"}"#
+                    .into(),
+            ),
+        ),
+        row(
+            "lowercase scheme",
+            "GET",
+            "/photos",
+            vec![format!("bearer {read}").into_bytes()],
+            200,
+            None,
+            Some("[]".into()),
+        ),
+        row(
+            "read photos",
+            "GET",
+            "/photos",
+            bearer(&read),
+            200,
+            None,
+            Some("[]".into()),
+        ),
+        row(
+            "albums via photos:read",
+            "GET",
+            "/albums",
+            bearer(&read),
+            200,
+            None,
+            Some(r#"[{"name":"All photos","photos":0}]"#.into()),
+        ),
+        row(
+            "albums, wrong scope",
+            "GET",
+            "/albums",
+            bearer(&write),
+            403,
+            Some(insufficient("photos:read")),
+            Some(forbidden("photos:read")),
+        ),
+        Row {
+            body: Some(r#"{"title":"x"}"#),
+            ..row(
+                "write with read",
+                "POST",
+                "/photos",
+                bearer(&read),
+                403,
+                Some(insufficient("photos:write")),
+                Some(forbidden("photos:write")),
+            )
+        },
+        Row {
+            body: Some("{not json"),
+            ..row(
+                "no token, bad body",
+                "POST",
+                "/photos",
+                vec![],
+                401,
+                Some(NO_TOKEN.into()),
+                Some(unauthorized.into()),
+            )
+        },
+        Row {
+            body: Some(r#"{"title":"x"}"#),
+            ..row(
+                "write",
+                "POST",
+                "/photos",
+                bearer(&write),
+                201,
+                None,
+                Some(r#"{"id":1,"title":"x","owner":"alice"}"#.into()),
+            )
+        },
+        row(
+            "delete with write only",
+            "DELETE",
+            "/photos/1",
+            bearer(&write),
+            403,
+            Some(insufficient("photos:delete photos:write")),
+            Some(forbidden("photos:delete photos:write")),
+        ),
+        row(
+            "delete",
+            "DELETE",
+            "/photos/1",
+            bearer(&all),
+            204,
+            None,
+            Some(String::new()),
+        ),
+        row(
+            "delete again",
+            "DELETE",
+            "/photos/1",
+            bearer(&all),
+            404,
+            None,
+            Some(String::new()),
+        ),
+    ]
+}
+
+async fn send(base: &str, row: &Row) -> (Answer, Option<String>) {
+    let client = reqwest::Client::new();
+    let url = format!("{base}{}", row.path);
+    let mut request = client.request(row.method.parse().unwrap(), url);
+    for value in &row.authorization {
+        request = request.header(
+            "authorization",
+            reqwest::header::HeaderValue::from_bytes(value).unwrap(),
+        );
+    }
+    if let Some(body) = row.body {
+        request = request
+            .header("content-type", "application/json")
+            .body(body);
+    }
+    let response = request.send().await.unwrap();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned());
+    (Answer::from(response).await, content_type)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn axum_and_rocket_answer_byte_for_byte_alike() {
+    let keys = Keys::generate();
+    let axum = start_example(keys.verifier()).await;
+    let rocket = start_rocket_example(keys.verifier()).await;
+
+    for row in table(&keys) {
+        let (a, a_type) = send(&axum, &row).await;
+        let (r, r_type) = send(&rocket, &row).await;
+        assert_eq!(a, r, "{}: axum and Rocket differ", row.name);
+        assert_eq!(a.status, row.status, "{}", row.name);
+        assert_eq!(a.www_authenticate, row.challenge, "{}", row.name);
+        if let Some(expected) = &row.response {
+            assert_eq!(&a.body, expected, "{}", row.name);
+        }
+        if row.challenge.is_some() {
+            assert_eq!(a_type.as_deref(), Some("application/json"), "{}", row.name);
+            assert_eq!(r_type.as_deref(), Some("application/json"), "{}", row.name);
+        }
+    }
+}
