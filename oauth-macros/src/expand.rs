@@ -37,10 +37,12 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenS
         })
         .count();
     let span = Span::call_site();
+    // The name is what rustc shows when the attribute sits below Rocket's route attribute (a
+    // missing-argument error naming this type), so it says what to do.
     let marker = format_ident!(
-        "__RequiresScope_{}_{}",
-        function.sig.ident,
+        "__requires_scope_{}_of_{}_must_sit_above_any_route_attribute",
         stacked,
+        function.sig.ident,
         span = span
     );
     let vis = &function.vis;

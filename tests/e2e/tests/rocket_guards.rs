@@ -18,7 +18,9 @@ async fn guarded(claims: Claims) -> String {
 
 #[get("/optional")]
 fn optional(claims: Option<Claims>) -> String {
-    claims.map_or("anonymous".into(), |c| c.subject().unwrap_or_default().to_owned())
+    claims.map_or("anonymous".into(), |c| {
+        c.subject().unwrap_or_default().to_owned()
+    })
 }
 
 #[catch(401)]
@@ -42,8 +44,12 @@ async fn launch(rocket: Rocket<Build>) -> String {
 }
 
 fn config() -> Config {
-    let mut config =
-        Config { address: std::net::Ipv4Addr::LOCALHOST.into(), port: 0, log_level: LogLevel::Off, ..Config::debug_default() };
+    let mut config = Config {
+        address: std::net::Ipv4Addr::LOCALHOST.into(),
+        port: 0,
+        log_level: LogLevel::Off,
+        ..Config::debug_default()
+    };
     config.shutdown.ctrlc = false;
     config
 }
@@ -70,33 +76,57 @@ async fn the_users_own_catcher_keeps_its_body_and_gets_the_challenge() {
         .register("/", catchers![my_401]);
     let base = launch(rocket).await;
     let a = get(&format!("{base}/guarded"), None).await;
-    assert_eq!((a.status, a.www_authenticate.as_deref(), a.body.as_str()), (401, Some("Bearer"), "please log in"));
+    assert_eq!(
+        (a.status, a.www_authenticate.as_deref(), a.body.as_str()),
+        (401, Some("Bearer"), "please log in")
+    );
     // A 403 has no catcher of the user's: the standard JSON answer.
     let a = get(&format!("{base}/guarded"), Some(&keys.token("other"))).await;
     assert_eq!(a.status, 403);
-    assert!(a.body.starts_with(r#"{"error":"insufficient_scope""#), "{}", a.body);
+    assert!(
+        a.body.starts_with(r#"{"error":"insufficient_scope""#),
+        "{}",
+        a.body
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_fairing_reads_rocket_configuration() {
     let keys = Keys::generate();
-    let pem = pem::encode(&pem::Pem::new("PUBLIC KEY", keys.es.public_key_der().unwrap()));
+    let pem = pem::encode(&pem::Pem::new(
+        "PUBLIC KEY",
+        keys.es.public_key_der().unwrap(),
+    ));
     let figment = rocket::figment::Figment::from(config())
         .merge(("oauth.issuer", photos_demo::ISSUER))
         .merge(("oauth.audience", photos_demo::AUDIENCE))
         .merge(("oauth.public_keys_pem", vec![pem]))
         .merge(("oauth.realm", "configured"));
-    let rocket = rocket::custom(figment).attach(AuthFairing::from_config()).mount("/", routes![guarded]);
+    let rocket = rocket::custom(figment)
+        .attach(AuthFairing::from_config())
+        .mount("/", routes![guarded]);
     let base = launch(rocket).await;
-    assert_eq!(get(&format!("{base}/guarded"), Some(&keys.token("photos:read"))).await.status, 200);
+    assert_eq!(
+        get(&format!("{base}/guarded"), Some(&keys.token("photos:read")))
+            .await
+            .status,
+        200
+    );
     let a = get(&format!("{base}/guarded"), None).await;
-    assert_eq!(a.www_authenticate.as_deref(), Some(r#"Bearer realm="configured""#));
+    assert_eq!(
+        a.www_authenticate.as_deref(),
+        Some(r#"Bearer realm="configured""#)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_bad_configuration_stops_the_launch() {
     let figment = rocket::figment::Figment::from(config()).merge(("oauth.audience", "api"));
-    let error = rocket::custom(figment).attach(AuthFairing::from_config()).ignite().await.err();
+    let error = rocket::custom(figment)
+        .attach(AuthFairing::from_config())
+        .ignite()
+        .await
+        .err();
     // Looking at the kind also marks Rocket's error as handled.
     let kind = error.as_ref().map(|e| e.kind());
     assert!(
@@ -127,5 +157,8 @@ async fn option_claims_follow_rockets_option_semantics() {
     // Rocket's `Option` guard turns any failure into `None`; the handler's own 200 is not
     // rewritten into the rejection the inner guard recorded.
     let a = get(&url, Some("not.a.token")).await;
-    assert_eq!((a.status, a.www_authenticate, a.body.as_str()), (200, None, "anonymous"));
+    assert_eq!(
+        (a.status, a.www_authenticate, a.body.as_str()),
+        (200, None, "anonymous")
+    );
 }
