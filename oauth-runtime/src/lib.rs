@@ -41,6 +41,8 @@ mod verify;
 
 #[cfg(feature = "axum")]
 pub mod axum;
+#[cfg(feature = "dev-server")]
+pub mod dev;
 #[cfg(feature = "rocket")]
 pub mod rocket;
 

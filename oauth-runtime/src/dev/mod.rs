@@ -1,0 +1,402 @@
+//! A minimal development authorization server: what a developer runs instead of Keycloak on a
+//! laptop and inside integration tests. Minimal in set-up, not in correctness.
+//!
+//! It serves RFC 8414 metadata, a JWKS, `/authorize` with a login and consent page, `/token`
+//! (authorization code with PKCE, client credentials, rotating refresh tokens, and the legacy
+//! password and implicit grants for clients that enable them), RFC 7662 introspection and RFC
+//! 7009 revocation. Access tokens are RFC 9068 JWTs signed with ES256 by default.
+//!
+//! ```
+//! use oauth_runtime::dev::{Client, DevServer, User};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let server = DevServer::new()
+//!     .audience("photos-api")
+//!     .scope("photos:read", "See your photos")
+//!     .client(Client::confidential("backend", "s3cret", ["http://127.0.0.1:3000/cb"]))
+//!     .user(User { username: "alice".into(), password: "wonderland".into() })
+//!     .start()
+//!     .await?;
+//!
+//! // Tokens for tests, really signed, without HTTP:
+//! let token = server.mint_token("alice", "photos:read");
+//! let claims = server.verifier()?.verify_token(&token)?;
+//! assert_eq!(claims.subject(), Some("alice"));
+//! assert!(server.issuer().starts_with("http://127.0.0.1:"));
+//! # Ok(())
+//! # }
+//! ```
+
+mod config;
+mod endpoints;
+mod page;
+mod params;
+mod store;
+
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use aws_lc_rs::digest;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Value, json};
+
+pub use config::{Client, Grant, Lifetimes, ScopeInfo, User};
+
+use crate::Algorithm;
+use crate::jwt::{ConfigError, JwtVerifier};
+use crate::keys::KeyError;
+use crate::signing::SigningKey;
+use store::{AccessRecord, Store};
+
+/// Configures and starts a development authorization server.
+#[derive(Debug)]
+#[must_use]
+pub struct DevServer {
+    clients: Vec<Client>,
+    users: Vec<User>,
+    scopes: Vec<ScopeInfo>,
+    lifetimes: Lifetimes,
+    audience: String,
+    algorithm: Algorithm,
+    key: Option<SigningKey>,
+    port: u16,
+}
+
+impl Default for DevServer {
+    fn default() -> Self {
+        DevServer::new()
+    }
+}
+
+impl DevServer {
+    /// No clients, users or scopes yet; audience `api`, ES256, port 0 (any free port).
+    pub fn new() -> DevServer {
+        DevServer {
+            clients: Vec::new(),
+            users: Vec::new(),
+            scopes: Vec::new(),
+            lifetimes: Lifetimes::default(),
+            audience: "api".into(),
+            algorithm: Algorithm::ES256,
+            key: None,
+            port: 0,
+        }
+    }
+
+    /// Registers a client.
+    pub fn client(mut self, client: Client) -> Self {
+        self.clients.push(client);
+        self
+    }
+
+    /// Registers a user.
+    pub fn user(mut self, user: User) -> Self {
+        self.users.push(user);
+        self
+    }
+
+    /// Declares a scope with the description the consent page shows.
+    pub fn scope(mut self, name: impl Into<String>, description: impl Into<String>) -> Self {
+        self.scopes.push(ScopeInfo {
+            name: name.into(),
+            description: description.into(),
+        });
+        self
+    }
+
+    /// The `aud` of every access token.
+    pub fn audience(mut self, audience: impl Into<String>) -> Self {
+        self.audience = audience.into();
+        self
+    }
+
+    /// Token lifetimes. Codes never live longer than 60 s.
+    pub fn lifetimes(mut self, lifetimes: Lifetimes) -> Self {
+        self.lifetimes = lifetimes;
+        self
+    }
+
+    /// The algorithm of the key generated at start (ES256 by default; RS256 and EdDSA too).
+    pub fn algorithm(mut self, algorithm: Algorithm) -> Self {
+        self.algorithm = algorithm;
+        self
+    }
+
+    /// Signs with this key instead of a generated one, so tokens survive restarts.
+    pub fn signing_key(mut self, key: SigningKey) -> Self {
+        self.key = Some(key);
+        self
+    }
+
+    /// The port on 127.0.0.1 (0: any free port).
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = port;
+        self
+    }
+
+    /// Binds 127.0.0.1 and serves until the handle is dropped or shut down.
+    pub async fn start(self) -> Result<DevServerHandle, StartError> {
+        let listener =
+            tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, self.port)))
+                .await?;
+        let addr = listener.local_addr()?;
+        let issuer = format!("http://{addr}");
+        let key = match self.key {
+            Some(key) => key,
+            None => SigningKey::generate(self.algorithm)?,
+        };
+        let mut lifetimes = self.lifetimes;
+        lifetimes.code = lifetimes.code.min(Duration::from_secs(60));
+        let server = Arc::new(Server {
+            issuer,
+            audience: self.audience,
+            clients: self
+                .clients
+                .into_iter()
+                .map(|c| (c.id.clone(), c))
+                .collect(),
+            users: self
+                .users
+                .into_iter()
+                .map(|u| (u.username.clone(), u))
+                .collect(),
+            scopes: self.scopes,
+            lifetimes,
+            keys: RwLock::new(KeyRing {
+                active: Arc::new(with_thumbprint_kid(key)),
+                retired: Vec::new(),
+            }),
+            store: Store::default(),
+        });
+        let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
+        let app = endpoints::router(server.clone());
+        tokio::spawn(async move {
+            let serve = axum::serve(listener, app).with_graceful_shutdown(async {
+                let _ = stopped.await;
+            });
+            if let Err(error) = serve.await {
+                tracing::error!(%error, "development authorization server stopped");
+            }
+        });
+        Ok(DevServerHandle {
+            server,
+            addr,
+            _shutdown: shutdown,
+        })
+    }
+}
+
+/// Why the server did not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// The address could not be bound.
+    #[error("cannot listen: {0}")]
+    Io(#[from] std::io::Error),
+    /// The signing key could not be made.
+    #[error(transparent)]
+    Key(#[from] KeyError),
+}
+
+/// `kid` = the first 12 bytes of the SHA-256 of the public key, base64url: stable across
+/// restarts when the key comes from a file, distinct across keys.
+fn with_thumbprint_kid(key: SigningKey) -> SigningKey {
+    if key.kid().is_some() {
+        return key;
+    }
+    let material = key.public_key_der().unwrap_or_default();
+    let hash = digest::digest(&digest::SHA256, &material);
+    let kid = URL_SAFE_NO_PAD.encode(&hash.as_ref()[..12]);
+    key.with_kid(kid)
+}
+
+pub(crate) struct KeyRing {
+    pub(crate) active: Arc<SigningKey>,
+    /// Keys still published until their last tokens expire.
+    pub(crate) retired: Vec<(Arc<SigningKey>, Instant)>,
+}
+
+pub(crate) struct Server {
+    pub(crate) issuer: String,
+    pub(crate) audience: String,
+    pub(crate) clients: HashMap<String, Client>,
+    pub(crate) users: HashMap<String, User>,
+    pub(crate) scopes: Vec<ScopeInfo>,
+    pub(crate) lifetimes: Lifetimes,
+    pub(crate) keys: RwLock<KeyRing>,
+    pub(crate) store: Store,
+}
+
+pub(crate) fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+impl Server {
+    fn keyring(&self) -> std::sync::RwLockReadGuard<'_, KeyRing> {
+        self.keys.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Every published key: the active one and those retired less than a token lifetime ago.
+    pub(crate) fn published_keys(&self) -> Vec<Arc<SigningKey>> {
+        let ring = self.keyring();
+        let now = Instant::now();
+        std::iter::once(ring.active.clone())
+            .chain(
+                ring.retired
+                    .iter()
+                    .filter(|(_, until)| *until > now)
+                    .map(|(k, _)| k.clone()),
+            )
+            .collect()
+    }
+
+    pub(crate) fn jwks(&self) -> Value {
+        let keys: Vec<Value> = self
+            .published_keys()
+            .iter()
+            .filter_map(|k| k.public_jwk())
+            .collect();
+        json!({ "keys": keys })
+    }
+
+    /// Signs an RFC 9068 access token and remembers it for introspection and revocation.
+    pub(crate) fn mint(
+        &self,
+        client_id: &str,
+        subject: &str,
+        scope: &str,
+        grant: Option<u64>,
+        extra: &Value,
+    ) -> String {
+        let now = unix_now();
+        let jti = store::random_token();
+        let mut claims = json!({
+            "iss": self.issuer,
+            "sub": subject,
+            "aud": self.audience,
+            "client_id": client_id,
+            "iat": now,
+            "exp": now + self.lifetimes.access_token.as_secs(),
+            "jti": jti,
+            "scope": scope,
+        });
+        if let (Some(claims), Some(extra)) = (claims.as_object_mut(), extra.as_object()) {
+            for (name, value) in extra {
+                claims.entry(name.clone()).or_insert_with(|| value.clone());
+            }
+        }
+        let token = self.keyring().active.sign_jwt(&claims);
+        self.store.lock().access.insert(
+            jti,
+            AccessRecord {
+                grant,
+                revoked: false,
+            },
+        );
+        token
+    }
+
+    pub(crate) fn scope_description(&self, scope: &str) -> Option<&str> {
+        self.scopes
+            .iter()
+            .find(|s| s.name == scope)
+            .map(|s| s.description.as_str())
+            .filter(|d| !d.is_empty())
+    }
+
+    pub(crate) fn knows_scope(&self, scope: &str) -> bool {
+        self.scopes.iter().any(|s| s.name == scope)
+    }
+
+    pub(crate) fn verifier(&self) -> Result<JwtVerifier, ConfigError> {
+        let keys = self
+            .published_keys()
+            .iter()
+            .map(|k| k.verification_key())
+            .collect::<Result<Vec<_>, _>>()?;
+        JwtVerifier::builder()
+            .issuer(self.issuer.clone())
+            .audience(self.audience.clone())
+            .require_rfc9068(true)
+            .keys(keys)
+            .build()
+    }
+}
+
+/// A running development server. Dropping it stops the server.
+#[derive(Debug)]
+pub struct DevServerHandle {
+    server: Arc<Server>,
+    addr: SocketAddr,
+    _shutdown: tokio::sync::oneshot::Sender<()>,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("issuer", &self.issuer)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DevServerHandle {
+    /// The issuer URL, `http://127.0.0.1:PORT`; also the base of every endpoint.
+    pub fn issuer(&self) -> &str {
+        &self.server.issuer
+    }
+
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The `aud` of its tokens.
+    pub fn audience(&self) -> &str {
+        &self.server.audience
+    }
+
+    /// A verifier for its tokens: its issuer and audience, its currently published keys, strict
+    /// RFC 9068. (Keys rotated in later are not seen by this verifier; fetch the JWKS for that.)
+    pub fn verifier(&self) -> Result<JwtVerifier, ConfigError> {
+        self.server.verifier()
+    }
+
+    /// A really signed access token for `subject` with `scopes` (space-delimited), as if issued
+    /// to the client `dev`, without HTTP.
+    pub fn mint_token(&self, subject: &str, scopes: &str) -> String {
+        self.server.mint("dev", subject, scopes, None, &Value::Null)
+    }
+
+    /// As [`DevServerHandle::mint_token`], with extra claims (standard claims are not replaced).
+    pub fn mint_token_with(&self, subject: &str, scopes: &str, extra: &Value) -> String {
+        self.server.mint("dev", subject, scopes, None, extra)
+    }
+
+    /// The JWK Set it publishes.
+    pub fn jwks(&self) -> Value {
+        self.server.jwks()
+    }
+
+    /// Starts signing with a fresh key of the same algorithm; the old key stays published until
+    /// the tokens it signed have expired.
+    pub fn rotate_key(&self) -> Result<(), KeyError> {
+        let mut ring = self
+            .server
+            .keys
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        let fresh = Arc::new(with_thumbprint_kid(SigningKey::generate(
+            ring.active.algorithm(),
+        )?));
+        let old = std::mem::replace(&mut ring.active, fresh);
+        ring.retired
+            .push((old, Instant::now() + self.server.lifetimes.access_token));
+        Ok(())
+    }
+}
