@@ -681,7 +681,11 @@ fn token_status(server: &Server, token: &str) -> Value {
             .jwt_id()
             .and_then(|jti| store.access.get(jti))
             .is_some_and(|a| !a.revoked && a.grant.is_none_or(|g| store.grant_alive(g)));
-        if !alive {
+        // The server knows the exact expiry; the verifier's leeway is for other clocks.
+        let expired = claims
+            .expires_at()
+            .is_none_or(|exp| exp <= i64::try_from(unix_now()).unwrap_or(i64::MAX));
+        if !alive || expired {
             return inactive;
         }
         return json!({
