@@ -168,7 +168,7 @@ fn query_param(location: &str, name: &str) -> Option<String> {
     let url = reqwest::Url::parse(location).unwrap();
     let pairs = url.query_pairs().chain(
         url.fragment()
-            .map(|f| url::form_urlencoded_parse(f))
+            .map(url::form_urlencoded_parse)
             .into_iter()
             .flatten(),
     );
