@@ -147,3 +147,171 @@ impl Default for Lifetimes {
         }
     }
 }
+
+/// The whole server configuration as a TOML file holds it. Unknown keys are errors.
+///
+/// ```
+/// use oauth_runtime::dev::DevServerConfig;
+///
+/// let config = DevServerConfig::from_toml(r#"
+///     port = 9000
+///     audience = "photos-api"
+///     [[scopes]]
+///     name = "photos:read"
+///     description = "See your photos"
+///     [[clients]]
+///     id = "demo-spa"
+///     redirect_uris = ["http://127.0.0.1:8080/callback"]
+///     [[users]]
+///     username = "alice"
+///     password = "wonderland"
+/// "#)?;
+/// assert_eq!(config.port, 9000);
+/// let demo = DevServerConfig::demo();
+/// assert!(demo.clients.iter().any(|c| c.id == "demo-client"));
+/// # Ok::<(), oauth_runtime::dev::DevConfigError>(())
+/// ```
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct DevServerConfig {
+    /// Port on 127.0.0.1 (0: any free one).
+    #[serde(default)]
+    pub port: u16,
+    /// The `aud` of access tokens.
+    #[serde(default = "default_audience")]
+    pub audience: String,
+    /// `ES256` (default), `RS256` or `EdDSA`, for a generated key.
+    #[serde(default = "default_algorithm")]
+    pub algorithm: String,
+    /// A PKCS#8 PEM private key file; generated there when missing.
+    #[serde(default)]
+    pub key_file: Option<std::path::PathBuf>,
+    /// Access-token lifetime in seconds.
+    #[serde(default)]
+    pub access_token_ttl_secs: Option<u64>,
+    /// Refresh-token lifetime in seconds.
+    #[serde(default)]
+    pub refresh_token_ttl_secs: Option<u64>,
+    /// Scopes with their descriptions.
+    #[serde(default)]
+    pub scopes: Vec<ScopeInfo>,
+    /// Clients.
+    #[serde(default)]
+    pub clients: Vec<Client>,
+    /// Users.
+    #[serde(default)]
+    pub users: Vec<User>,
+}
+
+fn default_audience() -> String {
+    "api".into()
+}
+
+fn default_algorithm() -> String {
+    "ES256".into()
+}
+
+/// Why a configuration file was refused.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DevConfigError {
+    /// Not valid TOML of this shape.
+    #[error("invalid configuration: {0}")]
+    Toml(String),
+    /// An algorithm the server cannot sign with.
+    #[error("algorithm {0:?}: use ES256, RS256 or EdDSA")]
+    Algorithm(String),
+}
+
+impl DevServerConfig {
+    /// Reads TOML.
+    pub fn from_toml(text: &str) -> Result<DevServerConfig, DevConfigError> {
+        toml::from_str(text).map_err(|e| DevConfigError::Toml(e.to_string()))
+    }
+
+    /// The built-in demo configuration: port 9000; audience `photos-api`; the photo scopes; the
+    /// confidential client `demo-client` / `demo-secret` (authorization code, client credentials,
+    /// refresh) and the public client `demo-spa` (PKCE), both redirecting to
+    /// `http://127.0.0.1:8080/callback`; the user `alice` / `wonderland`.
+    pub fn demo() -> DevServerConfig {
+        // The file is part of the crate and tested, so it always parses.
+        DevServerConfig::from_toml(include_str!("default.toml")).unwrap_or_else(|_| {
+            DevServerConfig {
+                port: 9000,
+                audience: default_audience(),
+                algorithm: default_algorithm(),
+                key_file: None,
+                access_token_ttl_secs: None,
+                refresh_token_ttl_secs: None,
+                scopes: Vec::new(),
+                clients: Vec::new(),
+                users: Vec::new(),
+            }
+        })
+    }
+
+    /// A server builder with these settings.
+    pub fn into_server(self) -> Result<super::DevServer, DevConfigError> {
+        let algorithm = match self.algorithm.as_str() {
+            "ES256" => crate::Algorithm::ES256,
+            "RS256" => crate::Algorithm::RS256,
+            "EdDSA" => crate::Algorithm::EdDSA,
+            other => return Err(DevConfigError::Algorithm(other.to_owned())),
+        };
+        let mut lifetimes = Lifetimes::default();
+        if let Some(secs) = self.access_token_ttl_secs {
+            lifetimes.access_token = Duration::from_secs(secs);
+        }
+        if let Some(secs) = self.refresh_token_ttl_secs {
+            lifetimes.refresh_token = Duration::from_secs(secs);
+        }
+        let mut server = super::DevServer::new()
+            .port(self.port)
+            .audience(self.audience)
+            .algorithm(algorithm)
+            .lifetimes(lifetimes);
+        if let Some(path) = self.key_file {
+            server = server.key_file(path);
+        }
+        for scope in self.scopes {
+            server = server.scope(scope.name, scope.description);
+        }
+        for client in self.clients {
+            server = server.client(client);
+        }
+        for user in self.users {
+            server = server.user(user);
+        }
+        Ok(server)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_built_in_configuration_parses() {
+        let config =
+            DevServerConfig::from_toml(include_str!("default.toml")).expect("default.toml");
+        assert_eq!(config.port, 9000);
+        assert_eq!(config.clients.len(), 2);
+        assert!(
+            config
+                .clients
+                .iter()
+                .all(|c| !c.may(Grant::Implicit) && !c.may(Grant::Password))
+        );
+    }
+
+    #[test]
+    fn unknown_keys_and_algorithms_are_refused() {
+        assert!(DevServerConfig::from_toml("prot = 1").is_err());
+        let config = DevServerConfig::from_toml("algorithm = \"HS256\"").expect("parses");
+        assert!(matches!(
+            config.into_server(),
+            Err(DevConfigError::Algorithm(_))
+        ));
+    }
+}

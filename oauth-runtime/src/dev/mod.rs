@@ -44,7 +44,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 
-pub use config::{Client, Grant, Lifetimes, ScopeInfo, User};
+pub use config::{Client, DevConfigError, DevServerConfig, Grant, Lifetimes, ScopeInfo, User};
 
 use crate::Algorithm;
 use crate::jwt::{ConfigError, JwtVerifier};
@@ -63,6 +63,7 @@ pub struct DevServer {
     audience: String,
     algorithm: Algorithm,
     key: Option<SigningKey>,
+    key_file: Option<std::path::PathBuf>,
     port: u16,
 }
 
@@ -83,6 +84,7 @@ impl DevServer {
             audience: "api".into(),
             algorithm: Algorithm::ES256,
             key: None,
+            key_file: None,
             port: 0,
         }
     }
@@ -132,6 +134,14 @@ impl DevServer {
         self
     }
 
+    /// Signs with the PKCS#8 PEM key in `path` (P-256 gives ES256, RSA RS256, Ed25519 EdDSA);
+    /// when the file does not exist, a key of the configured algorithm is generated and written
+    /// there (readable by the owner only), so tokens survive restarts.
+    pub fn key_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.key_file = Some(path.into());
+        self
+    }
+
     /// The port on 127.0.0.1 (0: any free port).
     pub fn port(mut self, port: u16) -> Self {
         self.port = port;
@@ -145,9 +155,10 @@ impl DevServer {
                 .await?;
         let addr = listener.local_addr()?;
         let issuer = format!("http://{addr}");
-        let key = match self.key {
-            Some(key) => key,
-            None => SigningKey::generate(self.algorithm)?,
+        let key = match (self.key, &self.key_file) {
+            (Some(key), _) => key,
+            (None, Some(path)) => load_or_create_key(path, self.algorithm)?,
+            (None, None) => SigningKey::generate(self.algorithm)?,
         };
         let mut lifetimes = self.lifetimes;
         lifetimes.code = lifetimes.code.min(Duration::from_secs(60));
@@ -200,6 +211,28 @@ pub enum StartError {
     /// The signing key could not be made.
     #[error(transparent)]
     Key(#[from] KeyError),
+}
+
+fn load_or_create_key(
+    path: &std::path::Path,
+    algorithm: Algorithm,
+) -> Result<SigningKey, StartError> {
+    match std::fs::read(path) {
+        Ok(pem) => Ok(SigningKey::from_pkcs8_pem(pem)?),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let key = SigningKey::generate(algorithm)?;
+            let pem = key
+                .to_pkcs8_pem()
+                .ok_or_else(|| KeyError::Rejected("cannot export the key".into()))?;
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create_new(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            std::io::Write::write_all(&mut options.open(path)?, pem.as_bytes())?;
+            Ok(key)
+        }
+        Err(e) => Err(StartError::Io(e)),
+    }
 }
 
 /// `kid` = the first 12 bytes of the SHA-256 of the public key, base64url: stable across

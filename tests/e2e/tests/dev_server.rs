@@ -1034,3 +1034,46 @@ async fn request_bodies_are_bounded() {
     .await;
     assert_eq!(response.status(), 413);
 }
+
+#[tokio::test]
+async fn a_key_file_is_created_once_and_reused_so_tokens_survive_restarts() {
+    let dir = std::env::temp_dir().join(format!("oauth-dev-key-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for alg in [
+        oauth_runtime::Algorithm::ES256,
+        oauth_runtime::Algorithm::RS256,
+        oauth_runtime::Algorithm::EdDSA,
+    ] {
+        let path = dir.join(format!("{alg:?}.pem"));
+        let _ = std::fs::remove_file(&path);
+        let first = DevServer::new()
+            .algorithm(alg)
+            .key_file(&path)
+            .start()
+            .await
+            .unwrap();
+        assert!(
+            std::fs::read_to_string(&path)
+                .unwrap()
+                .starts_with("-----BEGIN PRIVATE KEY-----")
+        );
+        let jwks = first.jwks();
+        let token = first.mint_token("alice", "photos:read");
+        drop(first);
+        // The algorithm asked for now is ignored: the file decides.
+        let second = DevServer::new().key_file(&path).start().await.unwrap();
+        assert_eq!(second.jwks(), jwks, "{alg:?}: same key, same kid");
+        let keys = keys_from_jwk_set(&second.jwks().to_string()).unwrap();
+        let verifier = JwtVerifier::builder()
+            .allow_any_issuer()
+            .audience("api")
+            .keys(keys)
+            .build()
+            .unwrap();
+        assert!(
+            verifier.verify_token(&token).is_ok(),
+            "{alg:?}: a token from before the restart verifies"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
