@@ -1,12 +1,15 @@
 //! The photo API (see `photos-demo` for its routes and scopes), protected with
 //! `#[requires_scope]` on axum.
 
-use axum::extract::{Path, State};
+use std::sync::Arc;
+
+use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{delete, get};
 use axum::{Json, Router};
 use oauth_runtime::{Authenticator, Claims, requires_scope};
-use photos_demo::{Album, NewPhoto, Photo, Store};
+use photos_demo::{Album, ClientApp, NewPhoto, Photo, Store};
 
 #[requires_scope("photos:read")]
 async fn list_photos(State(store): State<Store>) -> Json<Vec<Photo>> {
@@ -41,8 +44,29 @@ async fn health() -> &'static str {
     "ok"
 }
 
-/// The API's routes, protected by `authenticator`.
-pub fn app(authenticator: Authenticator) -> Router {
+async fn home(State(client): State<Arc<ClientApp>>) -> Html<String> {
+    Html(client.home())
+}
+
+async fn login(State(client): State<Arc<ClientApp>>) -> Redirect {
+    Redirect::to(&client.login())
+}
+
+async fn callback(State(client): State<Arc<ClientApp>>, RawQuery(query): RawQuery) -> Response {
+    match client.callback(query.as_deref()).await {
+        Ok(page) => Html(page).into_response(),
+        Err(error) => (StatusCode::BAD_REQUEST, error).into_response(),
+    }
+}
+
+/// The API's routes, protected by `authenticator`, and the web client's pages (`/`, `/login`,
+/// `/callback`).
+pub fn app(authenticator: Authenticator, client: Arc<ClientApp>) -> Router {
+    let pages = Router::new()
+        .route("/", get(home))
+        .route("/login", get(login))
+        .route("/callback", get(callback))
+        .with_state(client);
     Router::new()
         .route("/photos", get(list_photos).post(create_photo))
         .route("/photos/{id}", delete(delete_photo))
@@ -50,4 +74,5 @@ pub fn app(authenticator: Authenticator) -> Router {
         .route("/health", get(health))
         .with_state(Store::default())
         .layer(authenticator.layer())
+        .merge(pages)
 }

@@ -2,7 +2,9 @@
 
 use std::net::SocketAddr;
 
-use photos_demo::{DemoIssuer, Options, banner};
+use std::sync::Arc;
+
+use photos_demo::{ClientApp, Options, authenticator, authorization_server, banner};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
@@ -15,15 +17,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         .init();
 
     let options = Options::from_args("photos-axum");
-    let issuer = DemoIssuer::generate()?;
     let listener =
         tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], options.port))).await?;
-    println!(
-        "{}",
-        banner(&format!("http://{}", listener.local_addr()?), &issuer)
-    );
+    let api = format!("http://{}", listener.local_addr()?);
+    let server = authorization_server(&options, &api).await?;
+    let authenticator = authenticator(server.verifier()?)?;
+    let client = Arc::new(ClientApp::new(server.issuer(), &api));
+    println!("{}", banner(&server, &api));
 
-    axum::serve(listener, photos_axum::app(issuer.authenticator()?))
+    axum::serve(listener, photos_axum::app(authenticator, client))
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })

@@ -1,5 +1,6 @@
 //! What the axum and Rocket photo examples share, so that they differ only in their framework:
-//! the model, the in-memory store, the demo issuer, the verifier set-up, the flags and the banner.
+//! the model, the in-memory store, the embedded development authorization server, the verifier
+//! set-up, the web client pages, the flags and the banner.
 //!
 //! | route                 | needs                              |
 //! |-----------------------|------------------------------------|
@@ -9,17 +10,17 @@
 //! | `GET /albums`         | `photos:read` or `albums:read`     |
 //! | `GET /health`         | nothing                            |
 
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{SystemTime, UNIX_EPOCH};
+mod client;
 
-use oauth_runtime::{
-    Algorithm, Authenticator, AuthenticatorError, ConfigError, JwtVerifier, Key, KeyError,
-    SigningKey,
-};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use oauth_runtime::dev::{DevServerConfig, DevServerHandle, StartError};
+use oauth_runtime::{Authenticator, AuthenticatorError, ConfigError, JwtVerifier, Key};
 use serde::{Deserialize, Serialize};
 
-/// The issuer the demo's tokens name.
-pub const ISSUER: &str = "https://photos-demo.local/issuer";
+pub use client::{CLIENT_ID, CLIENT_SECRET, ClientApp};
+
 /// The audience the demo's tokens name and the API requires.
 pub const AUDIENCE: &str = "photos-api";
 /// The realm of the API's challenges.
@@ -107,11 +108,14 @@ impl Store {
     }
 }
 
-/// The API's verifier: tokens from [`ISSUER`] for [`AUDIENCE`], strictly RFC 9068, signed by one
+/// The API's verifier: tokens from `issuer` for [`AUDIENCE`], strictly RFC 9068, signed by one
 /// of `keys`.
-pub fn verifier(keys: impl IntoIterator<Item = Key>) -> Result<JwtVerifier, ConfigError> {
+pub fn verifier(
+    issuer: &str,
+    keys: impl IntoIterator<Item = Key>,
+) -> Result<JwtVerifier, ConfigError> {
     JwtVerifier::builder()
-        .issuer(ISSUER)
+        .issuer(issuer)
         .audience(AUDIENCE)
         .require_rfc9068(true)
         .keys(keys)
@@ -123,68 +127,45 @@ pub fn authenticator(verifier: JwtVerifier) -> Result<Authenticator, Authenticat
     Authenticator::builder(verifier).realm(REALM).build()
 }
 
-/// Stands in for an authorization server until one runs beside the API: holds a key generated
-/// at start and mints RFC 9068 access tokens with it.
-#[derive(Debug)]
-pub struct DemoIssuer {
-    key: SigningKey,
-}
-
-impl DemoIssuer {
-    /// A fresh ES256 key.
-    pub fn generate() -> Result<Self, KeyError> {
-        Ok(DemoIssuer {
-            key: SigningKey::generate(Algorithm::ES256)?.with_kid("demo-1"),
-        })
-    }
-
-    /// The authenticator the API uses: trusts this issuer's tokens.
-    pub fn authenticator(&self) -> Result<Authenticator, Box<dyn std::error::Error + Send + Sync>> {
-        Ok(authenticator(verifier([self.key.verification_key()?])?)?)
-    }
-
-    /// An access token for `subject` granting `scopes` (space-delimited), valid for an hour.
-    pub fn token(&self, subject: &str, scopes: &str) -> String {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        self.key.sign_jwt(&serde_json::json!({
-            "iss": ISSUER,
-            "sub": subject,
-            "aud": AUDIENCE,
-            "client_id": "demo-client",
-            "iat": now,
-            "exp": now + 3600,
-            "jti": format!("{subject}-{now}-{}", scopes.len()),
-            "scope": scopes,
-        }))
-    }
-}
-
-/// The examples' command line: `[--port PORT]`.
-#[derive(Debug, Clone, Copy)]
+/// The examples' command line: `[--port PORT] [--as-port PORT] [--key-file KEY.pem]`.
+#[derive(Debug, Clone)]
 pub struct Options {
     /// The API's port on 127.0.0.1 (default 8080; 0 picks a free one).
     pub port: u16,
+    /// The authorization server's port on 127.0.0.1 (default 9000; 0 picks a free one).
+    pub as_port: u16,
+    /// The signing key file (PKCS#8 PEM), generated when missing, so tokens survive restarts.
+    pub key_file: Option<PathBuf>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            port: 8080,
+            as_port: 9000,
+            key_file: None,
+        }
+    }
 }
 
 impl Options {
     /// Parses the process arguments; prints usage and exits on anything else.
     pub fn from_args(program: &str) -> Options {
         let usage = || -> ! {
-            eprintln!("usage: {program} [--port PORT]   (default port 8080; 0 picks a free one)");
+            eprintln!(
+                "usage: {program} [--port PORT] [--as-port PORT] [--key-file KEY.pem]\n\
+                 (defaults: API on 8080, authorization server on 9000; 0 picks a free port)"
+            );
             std::process::exit(2)
         };
         let mut args = std::env::args().skip(1);
-        let mut options = Options { port: 8080 };
+        let mut options = Options::default();
         while let Some(arg) = args.next() {
+            let mut value = || args.next().unwrap_or_else(|| usage());
             match arg.as_str() {
-                "--port" => {
-                    options.port = args
-                        .next()
-                        .and_then(|p| p.parse().ok())
-                        .unwrap_or_else(|| usage())
-                }
+                "--port" => options.port = value().parse().unwrap_or_else(|_| usage()),
+                "--as-port" => options.as_port = value().parse().unwrap_or_else(|_| usage()),
+                "--key-file" => options.key_file = Some(value().into()),
                 _ => usage(),
             }
         }
@@ -192,22 +173,48 @@ impl Options {
     }
 }
 
-/// What both examples print at start: where the API is, then tokens and commands to try.
-pub fn banner(api: &str, issuer: &DemoIssuer) -> String {
-    let all = issuer.token("alice", ALL_SCOPES);
-    let read = issuer.token("bob", "photos:read");
+/// Starts the development authorization server with the demo configuration, its redirect URIs
+/// pointed at the API's real address `api` (`http://127.0.0.1:PORT`).
+pub async fn authorization_server(
+    options: &Options,
+    api: &str,
+) -> Result<DevServerHandle, StartError> {
+    let mut config = DevServerConfig::demo();
+    config.port = options.as_port;
+    config.key_file.clone_from(&options.key_file);
+    for client in &mut config.clients {
+        client.redirect_uris = vec![format!("{api}/callback")];
+    }
+    let server = config
+        .into_server()
+        .map_err(|e| StartError::Io(std::io::Error::other(e.to_string())))?;
+    server.start().await
+}
+
+/// What both examples print at start: `issuer:` and `api:` first, then commands to try.
+pub fn banner(server: &DevServerHandle, api: &str) -> String {
+    let issuer = server.issuer();
+    let all = server.mint_token("alice", ALL_SCOPES);
+    let read = server.mint_token("bob", "photos:read");
     let json = "-H 'content-type: application/json' -d '{\"title\":\"cat\"}'";
     [
+        format!("issuer: {issuer}"),
         format!("api: {api}"),
-        format!("issuer: {ISSUER} (demo: tokens are signed with an ES256 key generated at start)"),
         String::new(),
-        "# tokens valid for one hour:".into(),
+        format!("# in a browser: {api}/ and log in as alice / wonderland (authorization code + PKCE)"),
+        String::new(),
+        "# a token from the authorization server (client credentials):".into(),
+        format!(
+            "export TOKEN=$(curl -s -u {CLIENT_ID}:{CLIENT_SECRET} -d grant_type=client_credentials \
+             -d 'scope=photos:read photos:write' {issuer}/token | sed -E 's/.*\"access_token\":\"([^\"]+)\".*/\\1/')"
+        ),
+        "# or ready-made ones, valid for one hour:".into(),
         format!("export ALL={all}"),
         format!("export READ={read}"),
         String::new(),
         format!("curl -i {api}/health"),
         format!("curl -i {api}/photos                                   # 401, no token"),
-        format!("curl -i -H \"Authorization: Bearer $READ\" {api}/photos"),
+        format!("curl -i -H \"Authorization: Bearer $TOKEN\" {api}/photos"),
         format!("curl -i -H \"Authorization: Bearer $READ\" {json} {api}/photos   # 403"),
         format!("curl -i -H \"Authorization: Bearer $ALL\" {json} {api}/photos"),
         format!("curl -i -H \"Authorization: Bearer $ALL\" -X DELETE {api}/photos/1"),

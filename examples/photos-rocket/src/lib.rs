@@ -2,8 +2,11 @@
 //! `#[requires_scope]` on Rocket. Each attribute sits above Rocket's route attribute.
 
 use oauth_runtime::{Authenticator, Claims, requires_scope};
-use photos_demo::{Album, NewPhoto, Photo, Store};
+use photos_demo::{Album, ClientApp, NewPhoto, Photo, Store};
 use rocket::http::Status;
+use rocket::http::uri::Origin;
+use rocket::response::Redirect;
+use rocket::response::content::RawHtml;
 use rocket::serde::json::Json;
 use rocket::{Build, Rocket, State, delete, get, post, routes};
 
@@ -50,13 +53,51 @@ fn health() -> &'static str {
     "ok"
 }
 
-/// The API, protected by `authenticator`, on top of `rocket` (which carries its configuration).
-pub fn app(rocket: Rocket<Build>, authenticator: Authenticator) -> Rocket<Build> {
+#[get("/")]
+fn home(client: &State<ClientApp>) -> RawHtml<String> {
+    RawHtml(client.home())
+}
+
+#[get("/login")]
+fn login(client: &State<ClientApp>) -> Redirect {
+    Redirect::to(client.login())
+}
+
+#[get("/callback")]
+async fn callback(
+    client: &State<ClientApp>,
+    uri: &Origin<'_>,
+) -> Result<RawHtml<String>, (Status, String)> {
+    let query = uri.query().map(|q| q.as_str());
+    client
+        .callback(query)
+        .await
+        .map(RawHtml)
+        .map_err(|e| (Status::BadRequest, e))
+}
+
+/// The API, protected by `authenticator`, and the web client's pages (`/`, `/login`,
+/// `/callback`), on top of `rocket` (which carries its configuration).
+pub fn app(
+    rocket: Rocket<Build>,
+    authenticator: Authenticator,
+    client: ClientApp,
+) -> Rocket<Build> {
     rocket
         .manage(Store::default())
+        .manage(client)
         .attach(authenticator.fairing())
         .mount(
             "/",
-            routes![list_photos, create_photo, delete_photo, list_albums, health],
+            routes![
+                list_photos,
+                create_photo,
+                delete_photo,
+                list_albums,
+                health,
+                home,
+                login,
+                callback
+            ],
         )
 }

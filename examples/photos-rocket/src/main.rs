@@ -3,9 +3,8 @@
 
 use std::net::Ipv4Addr;
 
-use photos_demo::{DemoIssuer, Options, banner};
+use photos_demo::{ClientApp, Options, authenticator, authorization_server, banner};
 use rocket::config::{Config, LogLevel};
-use rocket::fairing::AdHoc;
 
 #[rocket::main]
 async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
@@ -18,23 +17,25 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         .init();
 
     let options = Options::from_args("photos-rocket");
-    let issuer = DemoIssuer::generate()?;
-    let authenticator = issuer.authenticator()?;
-    // Rocket's own launch banner would come first; the example's lines are the ones to read.
+    // Bind first, as the axum example does, so that the banner can name the real address; Rocket
+    // then serves on that port (free again a moment later; port 0 is resolved here).
+    let probe = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, options.port))?;
+    let port = probe.local_addr()?.port();
+    drop(probe);
+    let api = format!("http://127.0.0.1:{port}");
+    let server = authorization_server(&options, &api).await?;
+    let authenticator = authenticator(server.verifier()?)?;
+    let client = ClientApp::new(server.issuer(), &api);
+    println!("{}", banner(&server, &api));
+    // Rocket's own launch banner would follow; the example's lines are the ones to read.
     let config = Config {
         address: Ipv4Addr::LOCALHOST.into(),
-        port: options.port,
+        port,
         log_level: LogLevel::Critical,
         ..Config::default()
     };
-    let rocket = photos_rocket::app(rocket::custom(config), authenticator).attach(
-        AdHoc::on_liftoff("banner", move |rocket| {
-            Box::pin(async move {
-                let api = format!("http://127.0.0.1:{}", rocket.config().port);
-                println!("{}", banner(&api, &issuer));
-            })
-        }),
-    );
+    let rocket = photos_rocket::app(rocket::custom(config), authenticator, client);
     rocket.launch().await?;
+    drop(server);
     Ok(())
 }

@@ -3,7 +3,11 @@
 //! own `JwtVerifier` through the published JWKS. Then one test per rule, each failing without it.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::time::Duration;
+
+use common::{ConsentPage, approve_as_alice, browser, open_consent, submit_consent};
 
 use oauth_runtime::dev::{Client, DevServer, DevServerHandle, Grant, Lifetimes, User};
 use oauth_runtime::{JwtVerifier, keys_from_jwk_set};
@@ -59,13 +63,6 @@ fn http() -> oauth2::reqwest::Client {
         .unwrap()
 }
 
-fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
 type Oauth2Client = oauth2::Client<
     oauth2::basic::BasicErrorResponse,
     oauth2::basic::BasicTokenResponse,
@@ -107,61 +104,20 @@ async fn jwks_verifier(server: &DevServerHandle) -> JwtVerifier {
         .unwrap()
 }
 
-/// The consent page, as the browser got it: its CSRF cookie and form token.
-struct ConsentPage {
-    cookie: String,
-    csrf: String,
-    html: String,
-}
-
 async fn open(url: &str) -> ConsentPage {
-    let response = browser().get(url).send().await.unwrap();
-    assert_eq!(response.status(), 200, "{url}");
-    let cookie = response.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
-    let html = response.text().await.unwrap();
-    let csrf = html
-        .split("name=\"csrf_token\" value=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_owned();
-    ConsentPage { cookie, csrf, html }
+    open_consent(url).await
 }
 
-/// Submits the consent form; returns the response (a redirect when all went well).
 async fn submit(
     server: &DevServerHandle,
     cookie: Option<&str>,
     fields: &[(&str, &str)],
 ) -> reqwest::Response {
-    let mut request = browser()
-        .post(format!("{}/authorize", server.issuer()))
-        .form(fields);
-    if let Some(cookie) = cookie {
-        request = request.header("cookie", cookie);
-    }
-    request.send().await.unwrap()
+    submit_consent(server.issuer(), cookie, fields).await
 }
 
 async fn approve(server: &DevServerHandle, url: &str) -> String {
-    let page = open(url).await;
-    let fields = [
-        ("csrf_token", page.csrf.as_str()),
-        ("username", "alice"),
-        ("password", "wonderland"),
-        ("decision", "approve"),
-    ];
-    let response = submit(server, Some(&page.cookie), &fields).await;
-    assert_eq!(response.status(), 303);
-    response.headers()["location"].to_str().unwrap().to_owned()
+    approve_as_alice(server.issuer(), url).await
 }
 
 fn query_param(location: &str, name: &str) -> Option<String> {

@@ -97,10 +97,13 @@ async fn rfc8725_section_3_1_hs256_keyed_with_the_rsa_public_key_is_rejected() {
 #[tokio::test]
 async fn rfc8725_section_3_1_header_alg_must_match_the_key() {
     let Keys { es, rs } = Keys::generate();
-    let verifier = photos_demo::verifier([
-        es.verification_key().unwrap(),
-        rs.verification_key().unwrap(),
-    ])
+    let verifier = photos_demo::verifier(
+        ISSUER,
+        [
+            es.verification_key().unwrap(),
+            rs.verification_key().unwrap(),
+        ],
+    )
     .unwrap();
     let base = start_example(verifier).await;
     // A genuine PS256 signature by the trusted RSA key, which is configured for RS256 only.

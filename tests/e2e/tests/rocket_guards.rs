@@ -98,7 +98,7 @@ async fn the_fairing_reads_rocket_configuration() {
         keys.es.public_key_der().unwrap(),
     ));
     let figment = rocket::figment::Figment::from(config())
-        .merge(("oauth.issuer", photos_demo::ISSUER))
+        .merge(("oauth.issuer", ISSUER))
         .merge(("oauth.audience", photos_demo::AUDIENCE))
         .merge(("oauth.public_keys_pem", vec![pem]))
         .merge(("oauth.realm", "configured"));

@@ -37,10 +37,13 @@ impl Keys {
 
     /// The example's own verifier configuration, trusting these keys.
     pub fn verifier(&self) -> JwtVerifier {
-        photos_demo::verifier([
-            self.es.verification_key().unwrap(),
-            self.rs.verification_key().unwrap(),
-        ])
+        photos_demo::verifier(
+            ISSUER,
+            [
+                self.es.verification_key().unwrap(),
+                self.rs.verification_key().unwrap(),
+            ],
+        )
         .unwrap()
     }
 
@@ -49,11 +52,14 @@ impl Keys {
     }
 }
 
+/// The issuer of the tests' own tokens.
+pub const ISSUER: &str = "https://issuer.test";
+
 /// Claims the example accepts (RFC 9068), granting `scopes`.
 pub fn claims(scopes: &str) -> Value {
     let now = now();
     json!({
-        "iss": photos_demo::ISSUER,
+        "iss": ISSUER,
         "aud": photos_demo::AUDIENCE,
         "sub": "alice",
         "client_id": "e2e",
@@ -106,7 +112,11 @@ pub async fn start_example(verifier: impl TokenVerifier) -> String {
         .realm(photos_demo::REALM)
         .build()
         .unwrap();
-    serve(photos_axum::app(authenticator)).await
+    serve(photos_axum::app(
+        authenticator,
+        Arc::new(unused_client_app()),
+    ))
+    .await
 }
 
 /// What the client saw.
@@ -172,16 +182,84 @@ pub async fn start_rocket_example(verifier: impl TokenVerifier) -> String {
     config.shutdown.ctrlc = false;
     let (tx, rx) = tokio::sync::oneshot::channel();
     let tx = std::sync::Mutex::new(Some(tx));
-    let rocket = photos_rocket::app(rocket::custom(config), authenticator).attach(
-        rocket::fairing::AdHoc::on_liftoff("port", move |rocket| {
+    let rocket = photos_rocket::app(rocket::custom(config), authenticator, unused_client_app())
+        .attach(rocket::fairing::AdHoc::on_liftoff("port", move |rocket| {
             let port = rocket.config().port;
             Box::pin(async move {
                 if let Some(tx) = tx.lock().unwrap().take() {
                     let _ = tx.send(port);
                 }
             })
-        }),
-    );
+        }));
     tokio::spawn(rocket.launch());
     format!("http://127.0.0.1:{}", rx.await.unwrap())
+}
+
+/// The web client pages need an authorization server; tests of the API alone point them nowhere.
+pub fn unused_client_app() -> photos_demo::ClientApp {
+    photos_demo::ClientApp::new("http://127.0.0.1:9", "http://127.0.0.1:9")
+}
+
+/// A browser that does not follow redirects, so each step can be looked at.
+pub fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// The consent page as the browser got it: its CSRF cookie and form token.
+pub struct ConsentPage {
+    pub cookie: String,
+    pub csrf: String,
+    pub html: String,
+}
+
+pub async fn open_consent(url: &str) -> ConsentPage {
+    let response = browser().get(url).send().await.unwrap();
+    assert_eq!(response.status(), 200, "{url}");
+    let cookie = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let html = response.text().await.unwrap();
+    let csrf = html
+        .split("name=\"csrf_token\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    ConsentPage { cookie, csrf, html }
+}
+
+/// Submits the consent form of the server at `issuer`.
+pub async fn submit_consent(
+    issuer: &str,
+    cookie: Option<&str>,
+    fields: &[(&str, &str)],
+) -> reqwest::Response {
+    let mut request = browser().post(format!("{issuer}/authorize")).form(fields);
+    if let Some(cookie) = cookie {
+        request = request.header("cookie", cookie);
+    }
+    request.send().await.unwrap()
+}
+
+/// Logs in as alice and approves; returns where the server redirects the browser.
+pub async fn approve_as_alice(issuer: &str, url: &str) -> String {
+    let page = open_consent(url).await;
+    let fields = [
+        ("csrf_token", page.csrf.as_str()),
+        ("username", "alice"),
+        ("password", "wonderland"),
+        ("decision", "approve"),
+    ];
+    let response = submit_consent(issuer, Some(&page.cookie), &fields).await;
+    assert_eq!(response.status(), 303);
+    response.headers()["location"].to_str().unwrap().to_owned()
 }
