@@ -330,18 +330,7 @@ async fn decide(
         Some("approve") => {}
         _ => return error_page(StatusCode::BAD_REQUEST, "decision must be approve or deny"),
     }
-    let user = params
-        .get("username")
-        .and_then(|name| server.users.get(name));
-    let password_ok = match (user, params.get("password")) {
-        (Some(user), Some(given)) => {
-            let a = digest::digest(&digest::SHA256, given.as_bytes());
-            let b = digest::digest(&digest::SHA256, user.password.as_bytes());
-            subtle::ConstantTimeEq::ct_eq(a.as_ref(), b.as_ref()).into()
-        }
-        _ => false,
-    };
-    let Some(user) = user.filter(|_| password_ok) else {
+    let Some(user) = server.check_user(params.get("username"), params.get("password")) else {
         let page = consent_page(&server, &pending, csrf, Some("wrong username or password"));
         return no_store((StatusCode::UNAUTHORIZED, Html(page)).into_response());
     };
@@ -455,15 +444,7 @@ fn issue(server: &Server, headers: &HeaderMap, body: &[u8]) -> Result<Value, OAu
         }
         Grant::RefreshToken => refresh(server, client, &params),
         _ => {
-            let username = params.get("username").unwrap_or_default();
-            let user = server.users.get(username).filter(|u| {
-                let a = digest::digest(
-                    &digest::SHA256,
-                    params.get("password").unwrap_or_default().as_bytes(),
-                );
-                let b = digest::digest(&digest::SHA256, u.password.as_bytes());
-                subtle::ConstantTimeEq::ct_eq(a.as_ref(), b.as_ref()).into()
-            });
+            let user = server.check_user(params.get("username"), params.get("password"));
             let user = user.ok_or_else(|| err("invalid_grant", "wrong username or password"))?;
             let scope = known_scope(server, params.get("scope"))
                 .map_err(|why| err("invalid_scope", why))?;

@@ -335,6 +335,16 @@ impl Server {
         token
     }
 
+    /// The user with these credentials; passwords are compared in constant time.
+    pub(crate) fn check_user(
+        &self,
+        username: Option<&str>,
+        password: Option<&str>,
+    ) -> Option<&User> {
+        let user = self.users.get(username?)?;
+        params::secrets_match(password?, &user.password).then_some(user)
+    }
+
     pub(crate) fn scope_description(&self, scope: &str) -> Option<&str> {
         self.scopes
             .iter()

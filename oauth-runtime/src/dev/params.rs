@@ -74,7 +74,7 @@ fn form_decode(s: &str) -> String {
 }
 
 /// Constant-time and length-independent: both sides are hashed first.
-fn secrets_match(given: &str, expected: &str) -> bool {
+pub(crate) fn secrets_match(given: &str, expected: &str) -> bool {
     let a = digest::digest(&digest::SHA256, given.as_bytes());
     let b = digest::digest(&digest::SHA256, expected.as_bytes());
     a.as_ref().ct_eq(b.as_ref()).into()

@@ -84,22 +84,12 @@ async fn the_rocket_example_runs_the_whole_code_flow() {
         ..Config::debug_default()
     };
     config.shutdown.ctrlc = false;
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let tx = std::sync::Mutex::new(Some(tx));
     let rocket = photos_rocket::app(
         rocket::custom(config),
         authenticator(server.verifier().unwrap()).unwrap(),
         ClientApp::new(server.issuer(), &api),
-    )
-    .attach(rocket::fairing::AdHoc::on_liftoff("ready", move |_| {
-        Box::pin(async move {
-            if let Some(tx) = tx.lock().unwrap().take() {
-                let _ = tx.send(());
-            }
-        })
-    }));
-    tokio::spawn(rocket.launch());
-    rx.await.unwrap();
+    );
+    assert_eq!(launch_rocket(rocket).await, api);
 
     let page = log_in_through_the_client_pages(&api, server.issuer()).await;
     assert!(

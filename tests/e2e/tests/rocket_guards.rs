@@ -29,18 +29,7 @@ fn my_401(_: &Request<'_>) -> &'static str {
 }
 
 async fn launch(rocket: Rocket<Build>) -> String {
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let tx = std::sync::Mutex::new(Some(tx));
-    let rocket = rocket.attach(rocket::fairing::AdHoc::on_liftoff("port", move |r| {
-        let port = r.config().port;
-        Box::pin(async move {
-            if let Some(tx) = tx.lock().unwrap().take() {
-                let _ = tx.send(port);
-            }
-        })
-    }));
-    tokio::spawn(rocket.launch());
-    format!("http://127.0.0.1:{}", rx.await.unwrap())
+    launch_rocket(rocket).await
 }
 
 fn config() -> Config {

@@ -180,17 +180,26 @@ pub async fn start_rocket_example(verifier: impl TokenVerifier) -> String {
         ..Config::debug_default()
     };
     config.shutdown.ctrlc = false;
+    launch_rocket(photos_rocket::app(
+        rocket::custom(config),
+        authenticator,
+        unused_client_app(),
+    ))
+    .await
+}
+
+/// Launches `rocket` in the background and returns its base URL once it listens.
+pub async fn launch_rocket(rocket: rocket::Rocket<rocket::Build>) -> String {
     let (tx, rx) = tokio::sync::oneshot::channel();
     let tx = std::sync::Mutex::new(Some(tx));
-    let rocket = photos_rocket::app(rocket::custom(config), authenticator, unused_client_app())
-        .attach(rocket::fairing::AdHoc::on_liftoff("port", move |rocket| {
-            let port = rocket.config().port;
-            Box::pin(async move {
-                if let Some(tx) = tx.lock().unwrap().take() {
-                    let _ = tx.send(port);
-                }
-            })
-        }));
+    let rocket = rocket.attach(rocket::fairing::AdHoc::on_liftoff("port", move |rocket| {
+        let port = rocket.config().port;
+        Box::pin(async move {
+            if let Some(tx) = tx.lock().unwrap().take() {
+                let _ = tx.send(port);
+            }
+        })
+    }));
     tokio::spawn(rocket.launch());
     format!("http://127.0.0.1:{}", rx.await.unwrap())
 }
