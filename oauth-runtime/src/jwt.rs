@@ -38,6 +38,9 @@ pub enum ConfigError {
     /// then try it as a secret, and a leaked JWKS would hold secrets. Use two verifiers.
     #[error("a verifier takes either HMAC secrets or public keys, not both")]
     MixedKeyTypes,
+    /// A key set URL that is neither https nor on a loopback host.
+    #[error("{0} must use https (plain http is accepted for loopback hosts only)")]
+    InsecureUrl(String),
     /// A key could not be used.
     #[error(transparent)]
     Key(#[from] KeyError),
@@ -96,6 +99,8 @@ pub struct VerifiedJws {
 #[derive(Debug, Clone)]
 pub struct JwtVerifier {
     keys: Vec<Key>,
+    #[cfg(feature = "remote")]
+    remote: Option<std::sync::Arc<crate::jwks::RemoteKeySet>>,
     issuer: Check,
     audience: Check,
     leeway: i64,
@@ -109,6 +114,8 @@ pub struct JwtVerifier {
 #[must_use]
 pub struct JwtVerifierBuilder {
     keys: Vec<Key>,
+    #[cfg(feature = "remote")]
+    remote: Option<std::sync::Arc<crate::jwks::RemoteKeySet>>,
     error: Option<ConfigError>,
     issuer: Option<Check>,
     audience: Option<Check>,
@@ -168,6 +175,37 @@ impl JwtVerifierBuilder {
         self
     }
 
+    /// Fetches the keys from a JWKS URL (https, or http on loopback), with the default HTTP client
+    /// and cache settings. Replaces keys given directly.
+    #[cfg(feature = "remote")]
+    pub fn jwks_url(self, url: impl Into<String>) -> Self {
+        self.jwks_url_with(
+            url,
+            reqwest::Client::new(),
+            crate::jwks::JwksSettings::default(),
+        )
+    }
+
+    /// As [`JwtVerifierBuilder::jwks_url`], with your own `reqwest::Client` (custom CA, proxy,
+    /// mTLS, User-Agent) and cache settings.
+    #[cfg(feature = "remote")]
+    pub fn jwks_url_with(
+        mut self,
+        url: impl Into<String>,
+        client: reqwest::Client,
+        settings: crate::jwks::JwksSettings,
+    ) -> Self {
+        let url = url.into();
+        if !crate::jwks::acceptable_url(&url) {
+            self.error = self.error.or(Some(ConfigError::InsecureUrl(url)));
+            return self;
+        }
+        self.remote = Some(std::sync::Arc::new(crate::jwks::RemoteKeySet::new(
+            url, client, settings,
+        )));
+        self
+    }
+
     /// Clock skew tolerated on `exp` and `nbf` (default 60 s).
     pub fn leeway(mut self, leeway: Duration) -> Self {
         self.leeway = leeway;
@@ -198,7 +236,11 @@ impl JwtVerifierBuilder {
         if let Some(e) = self.error {
             return Err(e);
         }
-        if self.keys.is_empty() {
+        #[cfg(feature = "remote")]
+        let remote = self.remote.is_some();
+        #[cfg(not(feature = "remote"))]
+        let remote = false;
+        if self.keys.is_empty() && !remote {
             return Err(ConfigError::NoKeys);
         }
         let is_hmac = |k: &Key| {
@@ -212,6 +254,8 @@ impl JwtVerifierBuilder {
         }
         Ok(JwtVerifier {
             keys: self.keys,
+            #[cfg(feature = "remote")]
+            remote: self.remote,
             issuer: self.issuer.ok_or(ConfigError::NoIssuer)?,
             audience: self.audience.ok_or(ConfigError::NoAudience)?,
             leeway: i64::try_from(self.leeway.as_secs()).unwrap_or(i64::MAX),
@@ -240,6 +284,8 @@ impl JwtVerifier {
     pub fn builder() -> JwtVerifierBuilder {
         JwtVerifierBuilder {
             keys: Vec::new(),
+            #[cfg(feature = "remote")]
+            remote: None,
             error: None,
             issuer: None,
             audience: None,
@@ -253,6 +299,10 @@ impl JwtVerifier {
     /// The signature layer alone: checks the compact JWS structure, picks the key by `kid` and
     /// `alg` and verifies the signature. Claims are not looked at.
     pub fn verify_signature(&self, token: &str) -> Result<VerifiedJws, VerifyError> {
+        self.verify_signature_with(&self.keys, token)
+    }
+
+    fn verify_signature_with(&self, keys: &[Key], token: &str) -> Result<VerifiedJws, VerifyError> {
         if token.len() > self.max_token_len {
             return Err(VerifyError::TooLarge {
                 max: self.max_token_len,
@@ -278,7 +328,7 @@ impl JwtVerifier {
             .alg
             .parse()
             .map_err(|_| VerifyError::UnsupportedAlgorithm(header.alg.clone()))?;
-        let key = self.select_key(alg, header.kid.as_deref())?;
+        let key = select_key(keys, alg, header.kid.as_deref())?;
         let signature = b64(signature_b64, "signature is not base64url")?;
         let signed = &token.as_bytes()[..header_b64.len() + 1 + payload_b64.len()];
         if !key.verify(signed, &signature) {
@@ -289,42 +339,51 @@ impl JwtVerifier {
             payload: b64(payload_b64, "payload is not base64url")?,
         })
     }
+}
 
-    fn select_key(&self, alg: Algorithm, kid: Option<&str>) -> Result<&Key, VerifyError> {
-        // With a kid, keys carrying that kid are the candidates; keys configured without a kid
-        // stand in when none does, so a single static key works with issuers that always set one.
-        let named: Vec<&Key> = match kid {
-            Some(kid) => self.keys.iter().filter(|k| k.kid() == Some(kid)).collect(),
-            None => Vec::new(),
-        };
-        let pool: Vec<&Key> = if named.is_empty() {
-            self.keys
-                .iter()
-                .filter(|k| kid.is_none() || k.kid().is_none())
-                .collect()
-        } else {
-            named
-        };
-        let mut fitting = pool.iter().filter(|k| k.algorithm() == alg);
-        match (fitting.next(), fitting.next()) {
-            (Some(key), None) => Ok(key),
-            (Some(_), Some(_)) => Err(VerifyError::AmbiguousKey),
-            (None, _) => match pool.first() {
-                Some(other) => Err(VerifyError::AlgorithmMismatch {
-                    token: format!("{alg:?}"),
-                    key: format!("{:?}", other.algorithm()),
-                }),
-                None => Err(VerifyError::UnknownKey {
-                    kid: kid.map(str::to_owned),
-                }),
-            },
-        }
+fn select_key<'k>(
+    keys: &'k [Key],
+    alg: Algorithm,
+    kid: Option<&str>,
+) -> Result<&'k Key, VerifyError> {
+    // With a kid, keys carrying that kid are the candidates; keys configured without a kid
+    // stand in when none does, so a single static key works with issuers that always set one.
+    let named: Vec<&Key> = match kid {
+        Some(kid) => keys.iter().filter(|k| k.kid() == Some(kid)).collect(),
+        None => Vec::new(),
+    };
+    let pool: Vec<&Key> = if named.is_empty() {
+        keys.iter()
+            .filter(|k| kid.is_none() || k.kid().is_none())
+            .collect()
+    } else {
+        named
+    };
+    let mut fitting = pool.iter().filter(|k| k.algorithm() == alg);
+    match (fitting.next(), fitting.next()) {
+        (Some(key), None) => Ok(key),
+        (Some(_), Some(_)) => Err(VerifyError::AmbiguousKey),
+        (None, _) => match pool.first() {
+            Some(other) => Err(VerifyError::AlgorithmMismatch {
+                token: format!("{alg:?}"),
+                key: format!("{:?}", other.algorithm()),
+            }),
+            None => Err(VerifyError::UnknownKey {
+                kid: kid.map(str::to_owned),
+            }),
+        },
     }
+}
 
+impl JwtVerifier {
     /// Verifies the signature, then the claims: `exp` (required), `nbf`, `iss`, `aud`, and in
     /// strict RFC 9068 mode `typ` and the claims that RFC requires.
     pub fn verify_token(&self, token: &str) -> Result<Claims, VerifyError> {
-        let jws = self.verify_signature(token)?;
+        self.verify_token_with(&self.keys, token)
+    }
+
+    fn verify_token_with(&self, keys: &[Key], token: &str) -> Result<Claims, VerifyError> {
+        let jws = self.verify_signature_with(keys, token)?;
         if self.rfc9068 {
             let typ = jws.typ.as_deref().unwrap_or_default();
             // RFC 9068 §4: "at+jwt", or the full media type; media types are case-insensitive.
@@ -389,6 +448,19 @@ impl JwtVerifier {
 #[async_trait::async_trait]
 impl TokenVerifier for JwtVerifier {
     async fn verify(&self, token: &str) -> Result<Claims, VerifyError> {
+        #[cfg(feature = "remote")]
+        if let Some(remote) = &self.remote {
+            let keys = remote.keys().await?;
+            return match self.verify_token_with(&keys, token) {
+                // A kid we do not know may be a key the issuer just added: look again, at most
+                // once per cooldown, however many such tokens arrive.
+                Err(VerifyError::UnknownKey { .. }) if remote.refresh_for_unknown_kid().await => {
+                    let keys = remote.keys().await?;
+                    self.verify_token_with(&keys, token)
+                }
+                other => other,
+            };
+        }
         self.verify_token(token)
     }
 }

@@ -32,6 +32,8 @@ mod claims;
 mod config;
 mod error;
 mod guard;
+#[cfg(feature = "remote")]
+mod jwks;
 mod jwt;
 mod keys;
 mod requirement;
@@ -51,6 +53,8 @@ pub use claims::{Claims, ScopeClaim};
 pub use config::{AuthConfig, AuthConfigError};
 pub use error::{AuthError, ErrorResponse};
 pub use guard::ScopeGuard;
+#[cfg(feature = "remote")]
+pub use jwks::{JwksSettings, RemoteKeySet};
 pub use jwt::{
     ConfigError, DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_LEN, JwtVerifier, JwtVerifierBuilder,
     VerifiedJws,

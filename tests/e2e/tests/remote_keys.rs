@@ -1,0 +1,274 @@
+//! Keys fetched from a JWKS URL: against the development authorization server, and against a
+//! loopback JWKS server under the test's control that goes down, hangs, fails, lies, floods and
+//! drops keys. Each test counts the fetches.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::header::CACHE_CONTROL;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use common::*;
+use oauth_runtime::dev::DevServer;
+use oauth_runtime::{Algorithm, JwksSettings, JwtVerifier, SigningKey, TokenVerifier, VerifyError};
+use serde_json::json;
+
+#[derive(Clone)]
+enum Mode {
+    Serve(serde_json::Value, &'static str),
+    Status500,
+    Garbage,
+    Huge,
+    Slow,
+}
+
+#[derive(Clone)]
+struct Jwks {
+    mode: Arc<Mutex<Mode>>,
+    hits: Arc<AtomicUsize>,
+}
+
+impl Jwks {
+    fn set(&self, mode: Mode) {
+        *self.mode.lock().unwrap() = mode;
+    }
+    fn hits(&self) -> usize {
+        self.hits.load(Ordering::SeqCst)
+    }
+}
+
+async fn serve_jwks(State(jwks): State<Jwks>) -> Response {
+    jwks.hits.fetch_add(1, Ordering::SeqCst);
+    let mode = jwks.mode.lock().unwrap().clone();
+    match mode {
+        Mode::Serve(set, cache) => ([(CACHE_CONTROL, cache)], axum::Json(set)).into_response(),
+        Mode::Status500 => (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "oops").into_response(),
+        Mode::Garbage => "{\"keys\": [".into_response(),
+        Mode::Huge => format!(
+            "{{\"keys\": [], \"pad\": \"{}\"}}",
+            "x".repeat(10 * 1024 * 1024)
+        )
+        .into_response(),
+        Mode::Slow => {
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            "{}".into_response()
+        }
+    }
+}
+
+async fn jwks_server(mode: Mode) -> (Jwks, String) {
+    let jwks = Jwks {
+        mode: Arc::new(Mutex::new(mode)),
+        hits: Arc::new(AtomicUsize::new(0)),
+    };
+    let app = axum::Router::new()
+        .route("/jwks", get(serve_jwks))
+        .with_state(jwks.clone());
+    let base = serve(app).await;
+    (jwks, format!("{base}/jwks"))
+}
+
+fn set_of(keys: &[&SigningKey]) -> serde_json::Value {
+    json!({ "keys": keys.iter().map(|k| k.public_jwk().unwrap()).collect::<Vec<_>>() })
+}
+
+fn settings() -> JwksSettings {
+    let mut s = JwksSettings::default();
+    s.timeout = Duration::from_millis(500);
+    s.min_ttl = Duration::from_millis(300);
+    s.max_ttl = Duration::from_millis(300);
+    s.cooldown = Duration::from_secs(30);
+    s
+}
+
+fn verifier(url: &str, settings: JwksSettings) -> JwtVerifier {
+    JwtVerifier::builder()
+        .issuer(ISSUER)
+        .audience(photos_demo::AUDIENCE)
+        .jwks_url_with(url, reqwest::Client::new(), settings)
+        .build()
+        .unwrap()
+}
+
+fn key(kid: &str) -> SigningKey {
+    SigningKey::generate(Algorithm::ES256)
+        .unwrap()
+        .with_kid(kid)
+}
+
+#[tokio::test]
+async fn keys_are_fetched_once_and_cached() {
+    let k = key("k1");
+    let (jwks, url) = jwks_server(Mode::Serve(set_of(&[&k]), "max-age=600")).await;
+    let mut s = settings();
+    s.max_ttl = Duration::from_secs(600);
+    let v = verifier(&url, s);
+    for _ in 0..20 {
+        assert!(v.verify(&k.sign_jwt(&claims("photos:read"))).await.is_ok());
+    }
+    assert_eq!(jwks.hits(), 1);
+}
+
+#[tokio::test]
+async fn ten_thousand_unknown_kids_cause_one_fetch() {
+    let k = key("k1");
+    let (jwks, url) = jwks_server(Mode::Serve(set_of(&[&k]), "max-age=600")).await;
+    let mut s = settings();
+    s.max_ttl = Duration::from_secs(600);
+    let v = Arc::new(verifier(&url, s));
+    assert!(v.verify(&k.sign_jwt(&claims("photos:read"))).await.is_ok());
+    assert_eq!(jwks.hits(), 1);
+
+    let stranger = key("unknown");
+    let token = Arc::new(stranger.sign_jwt(&claims("photos:read")));
+    let tasks: Vec<_> = (0..10_000)
+        .map(|_| {
+            let (v, token) = (v.clone(), token.clone());
+            tokio::spawn(async move { v.verify(&token).await })
+        })
+        .collect();
+    for task in tasks {
+        assert!(matches!(
+            task.await.unwrap(),
+            Err(VerifyError::UnknownKey { .. })
+        ));
+    }
+    assert_eq!(jwks.hits(), 2, "single flight: one refetch for all of them");
+    // Within the cooldown, more unknown kids fetch nothing.
+    assert!(
+        v.verify(&key("other").sign_jwt(&claims("photos:read")))
+            .await
+            .is_err()
+    );
+    assert_eq!(jwks.hits(), 2, "cooldown");
+}
+
+#[tokio::test]
+async fn a_new_kid_is_picked_up_without_a_restart() {
+    let (old, new) = (key("old"), key("new"));
+    let (jwks, url) = jwks_server(Mode::Serve(set_of(&[&old]), "max-age=600")).await;
+    let mut s = settings();
+    s.max_ttl = Duration::from_secs(600);
+    let v = verifier(&url, s);
+    assert!(v.verify(&old.sign_jwt(&claims("a"))).await.is_ok());
+    jwks.set(Mode::Serve(set_of(&[&old, &new]), "max-age=600"));
+    assert!(
+        v.verify(&new.sign_jwt(&claims("a"))).await.is_ok(),
+        "unknown kid triggers a refetch"
+    );
+    assert_eq!(jwks.hits(), 2);
+}
+
+#[tokio::test]
+async fn failures_serve_the_last_good_keys_and_count_each_attempt() {
+    let k = key("k1");
+    let (jwks, url) = jwks_server(Mode::Serve(set_of(&[&k]), "max-age=0")).await;
+    let v = verifier(&url, settings());
+    let token = k.sign_jwt(&claims("a"));
+    assert!(v.verify(&token).await.is_ok());
+    for (mode, name) in [
+        (Mode::Status500, "500"),
+        (Mode::Garbage, "invalid JSON"),
+        (Mode::Huge, "10 MiB"),
+        (Mode::Slow, "timeout"),
+    ] {
+        jwks.set(mode);
+        tokio::time::sleep(Duration::from_millis(350)).await; // past the 300 ms lifetime
+        let before = jwks.hits();
+        assert!(
+            v.verify(&token).await.is_ok(),
+            "{name}: stale-if-error keeps verifying"
+        );
+        assert_eq!(jwks.hits(), before + 1, "{name}: one attempt");
+    }
+}
+
+#[tokio::test]
+async fn removed_keys_stop_verifying_after_expiry() {
+    let (a, b) = (key("a"), key("b"));
+    let (jwks, url) = jwks_server(Mode::Serve(set_of(&[&a, &b]), "max-age=0")).await;
+    let v = verifier(&url, settings());
+    assert!(v.verify(&a.sign_jwt(&claims("x"))).await.is_ok());
+    jwks.set(Mode::Serve(set_of(&[&b]), "max-age=0"));
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    assert!(matches!(
+        v.verify(&a.sign_jwt(&claims("x"))).await,
+        Err(VerifyError::UnknownKey { .. })
+    ));
+    assert!(v.verify(&b.sign_jwt(&claims("x"))).await.is_ok());
+}
+
+#[tokio::test]
+async fn without_any_good_fetch_verification_is_unavailable() {
+    let k = key("k1");
+    for mode in [Mode::Status500, Mode::Garbage, Mode::Huge, Mode::Slow] {
+        let (_, url) = jwks_server(mode).await;
+        let v = verifier(&url, settings());
+        assert!(matches!(
+            v.verify(&k.sign_jwt(&claims("a"))).await,
+            Err(VerifyError::Unavailable(_))
+        ));
+    }
+    // Down: nothing listens there.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/jwks", listener.local_addr().unwrap());
+    drop(listener);
+    let v = verifier(&url, settings());
+    let error = v.verify(&k.sign_jwt(&claims("a"))).await.unwrap_err();
+    assert!(matches!(error, VerifyError::Unavailable(_)));
+    assert_eq!(oauth_runtime::AuthError::InvalidToken(error).status(), 503);
+}
+
+#[tokio::test]
+async fn stale_keys_stop_serving_after_the_staleness_bound() {
+    let k = key("k1");
+    let (jwks, url) = jwks_server(Mode::Serve(set_of(&[&k]), "max-age=0")).await;
+    let mut s = settings();
+    s.max_stale = Duration::from_millis(200);
+    let v = verifier(&url, s);
+    assert!(v.verify(&k.sign_jwt(&claims("a"))).await.is_ok());
+    jwks.set(Mode::Status500);
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert!(matches!(
+        v.verify(&k.sign_jwt(&claims("a"))).await,
+        Err(VerifyError::Unavailable(_))
+    ));
+}
+
+#[tokio::test]
+async fn plain_http_is_refused_except_on_loopback() {
+    let build = |url: &str| {
+        JwtVerifier::builder()
+            .allow_any_issuer()
+            .allow_any_audience()
+            .jwks_url(url)
+            .build()
+    };
+    assert!(build("http://idp.example.com/jwks").is_err());
+    assert!(build("http://10.0.0.1/jwks").is_err());
+    assert!(build("https://idp.example.com/jwks").is_ok());
+    assert!(build("http://127.0.0.1:9000/jwks").is_ok());
+    assert!(build("http://localhost:9000/jwks").is_ok());
+}
+
+#[tokio::test]
+async fn the_dev_servers_jwks_and_its_key_rotation() {
+    let server = DevServer::new().audience("api").start().await.unwrap();
+    let v = JwtVerifier::builder()
+        .issuer(server.issuer())
+        .audience("api")
+        .jwks_url(format!("{}/jwks", server.issuer()))
+        .build()
+        .unwrap();
+    assert!(v.verify(&server.mint_token("alice", "a")).await.is_ok());
+    server.rotate_key().unwrap();
+    assert!(
+        v.verify(&server.mint_token("alice", "a")).await.is_ok(),
+        "the rotated-in key is found"
+    );
+}
