@@ -295,3 +295,79 @@ mod tests {
         assert_eq!(max_age(&h), Some(Duration::ZERO));
     }
 }
+
+/// The metadata locations for `issuer`: RFC 8414 §3.1 inserts the well-known segment between
+/// host and path; OpenID Connect Discovery appends it to the issuer.
+fn metadata_urls(issuer: &str) -> Result<[String; 2], String> {
+    let parsed =
+        reqwest::Url::parse(issuer).map_err(|e| format!("issuer {issuer:?} is not a URL: {e}"))?;
+    let path = parsed.path().trim_end_matches('/');
+    let origin = parsed.origin().ascii_serialization();
+    Ok([
+        format!("{origin}/.well-known/oauth-authorization-server{path}"),
+        format!(
+            "{}/.well-known/openid-configuration",
+            issuer.trim_end_matches('/')
+        ),
+    ])
+}
+
+async fn fetch_json(
+    client: &reqwest::Client,
+    url: &str,
+    settings: &JwksSettings,
+) -> Result<serde_json::Value, String> {
+    let mut response = client
+        .get(url)
+        .timeout(settings.timeout)
+        .send()
+        .await
+        .map_err(|e| format!("{url}: {e}"))?;
+    if !response.status().is_success() {
+        return Err(format!("{url}: status {}", response.status()));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| format!("{url}: {e}"))? {
+        if body.len() + chunk.len() > settings.max_body {
+            return Err(format!(
+                "{url}: response larger than {} bytes",
+                settings.max_body
+            ));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    serde_json::from_slice(&body).map_err(|e| format!("{url}: not JSON: {e}"))
+}
+
+/// Finds the `jwks_uri` of `issuer` through RFC 8414 metadata, falling back to OpenID Connect
+/// discovery. The document's `issuer` must equal `issuer` exactly (RFC 8414 §3.3), and the
+/// `jwks_uri` must be https unless it is on a loopback host.
+pub(crate) async fn discover_jwks_uri(
+    client: &reqwest::Client,
+    issuer: &str,
+    settings: &JwksSettings,
+) -> Result<String, String> {
+    let mut failures = Vec::new();
+    for url in metadata_urls(issuer)? {
+        match fetch_json(client, &url, settings).await {
+            Ok(metadata) => {
+                let advertised = metadata.get("issuer").and_then(|v| v.as_str());
+                if advertised != Some(issuer) {
+                    return Err(format!("{url} names issuer {advertised:?}, not {issuer:?}"));
+                }
+                let jwks_uri = metadata
+                    .get("jwks_uri")
+                    .and_then(|v| v.as_str())
+                    .ok_or_else(|| format!("{url} has no jwks_uri"))?;
+                if !acceptable_url(jwks_uri) {
+                    return Err(format!(
+                        "jwks_uri {jwks_uri} must use https (http only on loopback)"
+                    ));
+                }
+                return Ok(jwks_uri.to_owned());
+            }
+            Err(e) => failures.push(e),
+        }
+    }
+    Err(failures.join("; "))
+}

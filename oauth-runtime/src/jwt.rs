@@ -38,6 +38,9 @@ pub enum ConfigError {
     /// then try it as a secret, and a leaked JWKS would hold secrets. Use two verifiers.
     #[error("a verifier takes either HMAC secrets or public keys, not both")]
     MixedKeyTypes,
+    /// Discovery of the issuer's metadata failed.
+    #[error("discovery failed: {0}")]
+    Discovery(String),
     /// A key set URL that is neither https nor on a loopback host.
     #[error("{0} must use https (plain http is accepted for loopback hosts only)")]
     InsecureUrl(String),
@@ -204,6 +207,38 @@ impl JwtVerifierBuilder {
             url, client, settings,
         )));
         self
+    }
+
+    /// Sets the issuer and finds its key set through RFC 8414 metadata
+    /// (`/.well-known/oauth-authorization-server`), falling back to OpenID Connect discovery
+    /// (`/.well-known/openid-configuration`). The metadata's `issuer` must equal `issuer` exactly.
+    #[cfg(feature = "remote")]
+    pub async fn discover(self, issuer: &str) -> Result<Self, ConfigError> {
+        self.discover_with(
+            issuer,
+            reqwest::Client::new(),
+            crate::jwks::JwksSettings::default(),
+        )
+        .await
+    }
+
+    /// As [`JwtVerifierBuilder::discover`], with your own HTTP client and cache settings.
+    #[cfg(feature = "remote")]
+    pub async fn discover_with(
+        self,
+        issuer: &str,
+        client: reqwest::Client,
+        settings: crate::jwks::JwksSettings,
+    ) -> Result<Self, ConfigError> {
+        if !crate::jwks::acceptable_url(issuer) {
+            return Err(ConfigError::InsecureUrl(issuer.to_owned()));
+        }
+        let jwks_uri = crate::jwks::discover_jwks_uri(&client, issuer, &settings)
+            .await
+            .map_err(ConfigError::Discovery)?;
+        Ok(self
+            .issuer(issuer)
+            .jwks_url_with(jwks_uri, client, settings))
     }
 
     /// Clock skew tolerated on `exp` and `nbf` (default 60 s).

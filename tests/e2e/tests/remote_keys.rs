@@ -272,3 +272,67 @@ async fn the_dev_servers_jwks_and_its_key_rotation() {
         "the rotated-in key is found"
     );
 }
+
+#[tokio::test]
+async fn rfc8414_discovery_against_the_dev_server() {
+    let server = DevServer::new().audience("api").start().await.unwrap();
+    let v = JwtVerifier::builder()
+        .audience("api")
+        .discover(server.issuer())
+        .await
+        .unwrap()
+        .build()
+        .unwrap();
+    assert!(v.verify(&server.mint_token("alice", "a")).await.is_ok());
+    // RFC 8414 §3.3: the metadata must name exactly the configured issuer.
+    let wrong = format!("{}/", server.issuer());
+    let error = JwtVerifier::builder()
+        .audience("api")
+        .discover(&wrong)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, oauth_runtime::ConfigError::Discovery(_)),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn discovery_falls_back_to_openid_configuration_and_checks_jwks_uri() {
+    #[derive(Clone)]
+    struct Doc(Arc<Mutex<serde_json::Value>>);
+    async fn oidc(State(doc): State<Doc>) -> axum::Json<serde_json::Value> {
+        axum::Json(doc.0.lock().unwrap().clone())
+    }
+    let k = key("k1");
+    let (_, jwks_url) = jwks_server(Mode::Serve(set_of(&[&k]), "max-age=600")).await;
+    let doc = Doc(Arc::new(Mutex::new(json!({}))));
+    let app = axum::Router::new()
+        .route("/.well-known/openid-configuration", get(oidc))
+        .with_state(doc.clone());
+    let issuer = serve(app).await;
+    *doc.0.lock().unwrap() = json!({ "issuer": issuer, "jwks_uri": jwks_url });
+    let v = JwtVerifier::builder()
+        .audience(photos_demo::AUDIENCE)
+        .discover(&issuer)
+        .await
+        .unwrap()
+        .build()
+        .unwrap();
+    let mut c = claims("a");
+    c["iss"] = issuer.clone().into();
+    assert!(
+        v.verify(&k.sign_jwt(&c)).await.is_ok(),
+        "RFC 8414 path is 404 here; OIDC fallback used"
+    );
+    *doc.0.lock().unwrap() =
+        json!({ "issuer": issuer, "jwks_uri": "http://keys.example.com/jwks" });
+    assert!(
+        JwtVerifier::builder()
+            .audience("x")
+            .discover(&issuer)
+            .await
+            .is_err(),
+        "plain http jwks_uri off loopback"
+    );
+}
