@@ -277,25 +277,6 @@ impl RemoteKeySet {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use reqwest::header::{CACHE_CONTROL, HeaderMap, HeaderValue};
-
-    #[test]
-    fn cache_control_max_age() {
-        let mut h = HeaderMap::new();
-        assert_eq!(max_age(&h), None);
-        h.insert(
-            CACHE_CONTROL,
-            HeaderValue::from_static("public, max-age=300, must-revalidate"),
-        );
-        assert_eq!(max_age(&h), Some(Duration::from_secs(300)));
-        h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        assert_eq!(max_age(&h), Some(Duration::ZERO));
-    }
-}
-
 /// The metadata locations for `issuer`: RFC 8414 §3.1 inserts the well-known segment between
 /// host and path; OpenID Connect Discovery appends it to the issuer.
 fn metadata_urls(issuer: &str) -> Result<[String; 2], String> {
@@ -370,4 +351,41 @@ pub(crate) async fn discover_jwks_uri(
         }
     }
     Err(failures.join("; "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::{CACHE_CONTROL, HeaderMap, HeaderValue};
+
+    #[test]
+    fn cache_control_max_age() {
+        let mut h = HeaderMap::new();
+        assert_eq!(max_age(&h), None);
+        h.insert(
+            CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=300, must-revalidate"),
+        );
+        assert_eq!(max_age(&h), Some(Duration::from_secs(300)));
+        h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        assert_eq!(max_age(&h), Some(Duration::ZERO));
+    }
+
+    #[test]
+    fn rfc8414_section_3_1_metadata_location() {
+        let [rfc8414, oidc] = metadata_urls("https://idp.example.com/tenant/1").expect("url");
+        assert_eq!(
+            rfc8414,
+            "https://idp.example.com/.well-known/oauth-authorization-server/tenant/1"
+        );
+        assert_eq!(
+            oidc,
+            "https://idp.example.com/tenant/1/.well-known/openid-configuration"
+        );
+        let [rfc8414, _] = metadata_urls("http://127.0.0.1:9000").expect("url");
+        assert_eq!(
+            rfc8414,
+            "http://127.0.0.1:9000/.well-known/oauth-authorization-server"
+        );
+    }
 }
