@@ -28,6 +28,7 @@
 
 mod authenticator;
 mod bearer;
+mod cache;
 mod claims;
 mod config;
 mod error;
@@ -49,6 +50,7 @@ pub mod dev;
 pub mod rocket;
 
 pub use authenticator::{Authenticator, AuthenticatorBuilder, AuthenticatorError};
+pub use cache::CachedVerifier;
 pub use claims::{Claims, ScopeClaim};
 pub use config::{AuthConfig, AuthConfigError};
 pub use error::{AuthError, ErrorResponse};
