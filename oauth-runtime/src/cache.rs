@@ -116,7 +116,11 @@ impl<V> CachedVerifier<V> {
 
     /// Entries now held.
     pub fn len(&self) -> usize {
-        self.store.read().unwrap_or_else(PoisonError::into_inner).map.len()
+        self.store
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .map
+            .len()
     }
 
     /// Whether nothing is cached.
@@ -126,7 +130,10 @@ impl<V> CachedVerifier<V> {
 
     /// Bytes now accounted.
     pub fn bytes(&self) -> usize {
-        self.store.read().unwrap_or_else(PoisonError::into_inner).bytes
+        self.store
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .bytes
     }
 
     /// The wrapped verifier.
@@ -136,19 +143,32 @@ impl<V> CachedVerifier<V> {
 
     fn lookup(&self, key: &Key, now: i64) -> Option<Claims> {
         let store = self.store.read().unwrap_or_else(PoisonError::into_inner);
-        store.map.get(key).filter(|e| e.expires > now).map(|e| e.claims.clone())
+        store
+            .map
+            .get(key)
+            .filter(|e| e.expires > now)
+            .map(|e| e.claims.clone())
     }
 
     fn insert(&self, key: Key, claims: &Claims, token_len: usize, now: i64) {
         let ttl = i64::try_from(self.max_ttl.as_secs()).unwrap_or(i64::MAX);
-        let Some(exp) = claims.expires_at() else { return };
+        let Some(exp) = claims.expires_at() else {
+            return;
+        };
         let expires = exp.min(now.saturating_add(ttl));
         let cost = token_len + ENTRY_OVERHEAD;
         if expires <= now || cost > self.max_bytes || self.max_entries == 0 {
             return;
         }
         let mut store = self.store.write().unwrap_or_else(PoisonError::into_inner);
-        if let Some(old) = store.map.insert(key, Entry { claims: claims.clone(), expires, cost }) {
+        if let Some(old) = store.map.insert(
+            key,
+            Entry {
+                claims: claims.clone(),
+                expires,
+                cost,
+            },
+        ) {
             store.bytes -= old.cost;
         } else {
             store.order.push_back(key);
@@ -156,7 +176,9 @@ impl<V> CachedVerifier<V> {
         store.bytes += cost;
         // Evict the oldest, expired or not, until within both bounds.
         while store.map.len() > self.max_entries || store.bytes > self.max_bytes {
-            let Some(oldest) = store.order.pop_front() else { break };
+            let Some(oldest) = store.order.pop_front() else {
+                break;
+            };
             if let Some(entry) = store.map.remove(&oldest) {
                 store.bytes -= entry.cost;
             }

@@ -7,12 +7,16 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use oauth_runtime::{
-    Algorithm, CachedVerifier, Claims, JwtVerifier, ScopeClaim, SigningKey, TokenVerifier, VerifyError,
+    Algorithm, CachedVerifier, Claims, JwtVerifier, ScopeClaim, SigningKey, TokenVerifier,
+    VerifyError,
 };
 use serde_json::json;
 
 fn now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
 }
 
 /// Counts calls to a real verifier.
@@ -26,7 +30,11 @@ impl<V: TokenVerifier> TokenVerifier for Counting<V> {
     }
 }
 
-fn setup() -> (SigningKey, CachedVerifier<Counting<JwtVerifier>>, Arc<AtomicUsize>) {
+fn setup() -> (
+    SigningKey,
+    CachedVerifier<Counting<JwtVerifier>>,
+    Arc<AtomicUsize>,
+) {
     let key = SigningKey::generate(Algorithm::ES256).unwrap();
     let verifier = JwtVerifier::builder()
         .issuer("https://issuer.test")
@@ -35,11 +43,17 @@ fn setup() -> (SigningKey, CachedVerifier<Counting<JwtVerifier>>, Arc<AtomicUsiz
         .build()
         .unwrap();
     let calls = Arc::new(AtomicUsize::new(0));
-    (key, CachedVerifier::new(Counting(verifier, calls.clone())), calls)
+    (
+        key,
+        CachedVerifier::new(Counting(verifier, calls.clone())),
+        calls,
+    )
 }
 
 fn token(key: &SigningKey, exp: i64) -> String {
-    key.sign_jwt(&json!({"iss": "https://issuer.test", "aud": "api", "exp": exp, "scope": "a", "sub": "s"}))
+    key.sign_jwt(
+        &json!({"iss": "https://issuer.test", "aud": "api", "exp": exp, "scope": "a", "sub": "s"}),
+    )
 }
 
 #[tokio::test]
@@ -63,15 +77,25 @@ async fn entries_end_at_the_tokens_expiry() {
     // Past `exp` the cache never answers; the verifier decides (here its 60 s leeway accepts).
     cached.verify(&t).await.unwrap();
     cached.verify(&t).await.unwrap();
-    assert_eq!(calls.load(Ordering::SeqCst), 3, "expired entries are neither served nor stored");
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        3,
+        "expired entries are neither served nor stored"
+    );
 }
 
 #[tokio::test]
 async fn failures_are_not_cached() {
     let (key, cached, calls) = setup();
     let expired = token(&key, now() - 3600);
-    assert_eq!(cached.verify(&expired).await.unwrap_err(), VerifyError::Expired);
-    assert_eq!(cached.verify(&expired).await.unwrap_err(), VerifyError::Expired);
+    assert_eq!(
+        cached.verify(&expired).await.unwrap_err(),
+        VerifyError::Expired
+    );
+    assert_eq!(
+        cached.verify(&expired).await.unwrap_err(),
+        VerifyError::Expired
+    );
     assert_eq!(calls.load(Ordering::SeqCst), 2);
     assert!(cached.is_empty());
 }
@@ -88,9 +112,15 @@ impl TokenVerifier for Accepting {
 
 #[tokio::test]
 async fn a_million_distinct_tokens_stay_within_the_bounds() {
-    let claims = Claims::from_json(json!({"exp": now() + 3600, "scope": "a"}), &ScopeClaim::Standard).unwrap();
+    let claims = Claims::from_json(
+        json!({"exp": now() + 3600, "scope": "a"}),
+        &ScopeClaim::Standard,
+    )
+    .unwrap();
     let (max_entries, max_bytes) = (20_000, 2 << 20);
-    let cached = CachedVerifier::new(Accepting(claims)).max_entries(max_entries).max_bytes(max_bytes);
+    let cached = CachedVerifier::new(Accepting(claims))
+        .max_entries(max_entries)
+        .max_bytes(max_bytes);
     let pad = "x".repeat(300);
     for i in 0..1_000_000u32 {
         cached.verify(&format!("{pad}{i}")).await.unwrap();
@@ -101,5 +131,9 @@ async fn a_million_distinct_tokens_stay_within_the_bounds() {
     assert!(cached.len() <= max_entries, "{}", cached.len());
     assert!(cached.bytes() <= max_bytes, "{}", cached.bytes());
     // With ~560 accounted bytes per entry, the byte bound is the tighter one here.
-    assert!(cached.len() > 3_000, "the cache still holds what fits: {}", cached.len());
+    assert!(
+        cached.len() > 3_000,
+        "the cache still holds what fits: {}",
+        cached.len()
+    );
 }
