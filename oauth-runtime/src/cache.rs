@@ -13,7 +13,7 @@ use crate::verify::{TokenVerifier, VerifyError};
 type Key = [u8; 32];
 
 struct Entry {
-    claims: Claims,
+    outcome: Result<Claims, VerifyError>,
     /// Unix seconds after which the entry is not used.
     expires: i64,
     cost: usize,
@@ -32,7 +32,8 @@ const ENTRY_OVERHEAD: usize = 256;
 
 /// Caches successful verifications of `V`, keyed by the SHA-256 of the token, each until the
 /// token's `exp` (or `max_ttl`, whichever comes first), within a bound on entries and bytes.
-/// Failures are not cached: a bad token is checked every time it comes.
+/// Failures are not cached unless [`CachedVerifier::negative_ttl`] asks for it (useful in front
+/// of introspection, where each check is a network call); an outage (`Unavailable`) never is.
 ///
 /// ```
 /// use std::time::Duration;
@@ -59,6 +60,7 @@ pub struct CachedVerifier<V> {
     max_entries: usize,
     max_bytes: usize,
     max_ttl: Duration,
+    negative_ttl: Duration,
 }
 
 impl<V> std::fmt::Debug for CachedVerifier<V> {
@@ -93,7 +95,15 @@ impl<V> CachedVerifier<V> {
             max_entries: 10_000,
             max_bytes: 16 << 20,
             max_ttl: Duration::from_secs(3600),
+            negative_ttl: Duration::ZERO,
         }
+    }
+
+    /// Also remembers refusals (an inactive or invalid token) for this long (whole seconds; off
+    /// by default), so a flood of bad tokens does not reach the verifier behind.
+    pub fn negative_ttl(mut self, ttl: Duration) -> Self {
+        self.negative_ttl = ttl;
+        self
     }
 
     /// The most entries kept.
@@ -141,21 +151,26 @@ impl<V> CachedVerifier<V> {
         &self.inner
     }
 
-    fn lookup(&self, key: &Key, now: i64) -> Option<Claims> {
+    fn lookup(&self, key: &Key, now: i64) -> Option<Result<Claims, VerifyError>> {
         let store = self.store.read().unwrap_or_else(PoisonError::into_inner);
         store
             .map
             .get(key)
             .filter(|e| e.expires > now)
-            .map(|e| e.claims.clone())
+            .map(|e| e.outcome.clone())
     }
 
-    fn insert(&self, key: Key, claims: &Claims, token_len: usize, now: i64) {
-        let ttl = i64::try_from(self.max_ttl.as_secs()).unwrap_or(i64::MAX);
-        let Some(exp) = claims.expires_at() else {
-            return;
+    fn insert(&self, key: Key, outcome: &Result<Claims, VerifyError>, token_len: usize, now: i64) {
+        let secs = |d: Duration| i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
+        let expires = match outcome {
+            Ok(claims) => match claims.expires_at() {
+                Some(exp) => exp.min(now.saturating_add(secs(self.max_ttl))),
+                None => return,
+            },
+            // An outage says nothing about the token.
+            Err(VerifyError::Unavailable(_)) => return,
+            Err(_) => now.saturating_add(secs(self.negative_ttl)),
         };
-        let expires = exp.min(now.saturating_add(ttl));
         let cost = token_len + ENTRY_OVERHEAD;
         if expires <= now || cost > self.max_bytes || self.max_entries == 0 {
             return;
@@ -164,7 +179,7 @@ impl<V> CachedVerifier<V> {
         if let Some(old) = store.map.insert(
             key,
             Entry {
-                claims: claims.clone(),
+                outcome: outcome.clone(),
                 expires,
                 cost,
             },
@@ -191,11 +206,11 @@ impl<V: TokenVerifier> TokenVerifier for CachedVerifier<V> {
     async fn verify(&self, token: &str) -> Result<Claims, VerifyError> {
         let key = key_of(token);
         let now = now();
-        if let Some(claims) = self.lookup(&key, now) {
-            return Ok(claims);
+        if let Some(outcome) = self.lookup(&key, now) {
+            return outcome;
         }
-        let claims = self.inner.verify(token).await?;
-        self.insert(key, &claims, token.len(), now);
-        Ok(claims)
+        let outcome = self.inner.verify(token).await;
+        self.insert(key, &outcome, token.len(), now);
+        outcome
     }
 }

@@ -34,6 +34,8 @@ mod config;
 mod error;
 mod guard;
 #[cfg(feature = "remote")]
+mod introspect;
+#[cfg(feature = "remote")]
 mod jwks;
 mod jwt;
 mod keys;
@@ -55,6 +57,8 @@ pub use claims::{Claims, ScopeClaim};
 pub use config::{AuthConfig, AuthConfigError};
 pub use error::{AuthError, ErrorResponse};
 pub use guard::ScopeGuard;
+#[cfg(feature = "remote")]
+pub use introspect::IntrospectionVerifier;
 #[cfg(feature = "remote")]
 pub use jwks::{JwksSettings, RemoteKeySet};
 pub use jwt::{

@@ -336,3 +336,133 @@ async fn discovery_falls_back_to_openid_configuration_and_checks_jwks_uri() {
         "plain http jwks_uri off loopback"
     );
 }
+
+mod introspection {
+    use super::*;
+    use oauth_runtime::dev::{Client, DevServerHandle, Lifetimes};
+    use oauth_runtime::{CachedVerifier, IntrospectionVerifier};
+
+    async fn server(access_ttl: Duration) -> DevServerHandle {
+        DevServer::new()
+            .audience("api")
+            .scope("photos:read", "")
+            .lifetimes(Lifetimes {
+                access_token: access_ttl,
+                ..Lifetimes::default()
+            })
+            .client(Client::confidential(
+                "api",
+                "api-secret",
+                ["http://127.0.0.1:1/cb"],
+            ))
+            .start()
+            .await
+            .unwrap()
+    }
+
+    async fn client_credentials(server: &DevServerHandle) -> String {
+        let body: serde_json::Value = reqwest::Client::new()
+            .post(format!("{}/token", server.issuer()))
+            .basic_auth("api", Some("api-secret"))
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("scope", "photos:read"),
+            ])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        body["access_token"].as_str().unwrap().to_owned()
+    }
+
+    /// Counts the introspection calls: a real verifier, wrapped.
+    struct Counting(IntrospectionVerifier, Arc<AtomicUsize>);
+
+    #[oauth_runtime::async_trait]
+    impl TokenVerifier for Counting {
+        async fn verify(&self, token: &str) -> Result<oauth_runtime::Claims, VerifyError> {
+            self.1.fetch_add(1, Ordering::SeqCst);
+            self.0.verify(token).await
+        }
+    }
+
+    fn introspector(server: &DevServerHandle) -> IntrospectionVerifier {
+        IntrospectionVerifier::new(
+            format!("{}/introspect", server.issuer()),
+            "api",
+            "api-secret",
+        )
+        .expect_issuer(server.issuer())
+        .expect_audience("api")
+    }
+
+    #[tokio::test]
+    async fn rfc7662_active_tokens_map_into_claims() {
+        let server = server(Duration::from_secs(600)).await;
+        let token = client_credentials(&server).await;
+        let claims = introspector(&server).verify(&token).await.unwrap();
+        assert_eq!(
+            (claims.client_id(), claims.subject()),
+            (Some("api"), Some("api"))
+        );
+        assert!(claims.has_scope("photos:read"));
+        assert_eq!(claims.issuer(), Some(server.issuer()));
+    }
+
+    #[tokio::test]
+    async fn rfc7662_revoked_and_unknown_tokens_are_inactive() {
+        let server = server(Duration::from_secs(600)).await;
+        let token = client_credentials(&server).await;
+        let v = introspector(&server);
+        assert!(v.verify(&token).await.is_ok());
+        reqwest::Client::new()
+            .post(format!("{}/revoke", server.issuer()))
+            .basic_auth("api", Some("api-secret"))
+            .form(&[("token", token.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(v.verify(&token).await.unwrap_err(), VerifyError::Inactive);
+        assert_eq!(
+            v.verify("garbage").await.unwrap_err(),
+            VerifyError::Inactive
+        );
+        let wrong_secret =
+            IntrospectionVerifier::new(format!("{}/introspect", server.issuer()), "api", "nope");
+        assert!(matches!(
+            wrong_secret.verify(&token).await,
+            Err(VerifyError::Unavailable(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn the_cache_spares_the_server_and_ends_at_expiry() {
+        let server = server(Duration::from_secs(2)).await;
+        let token = client_credentials(&server).await;
+        let calls = Arc::new(AtomicUsize::new(0));
+        let cached = CachedVerifier::new(Counting(introspector(&server), calls.clone()))
+            .max_ttl(Duration::from_secs(60))
+            .negative_ttl(Duration::from_secs(60));
+        for _ in 0..10 {
+            assert!(cached.verify(&token).await.is_ok());
+        }
+        assert_eq!(calls.load(Ordering::SeqCst), 1, "hits");
+        for _ in 0..10 {
+            assert!(cached.verify("garbage").await.is_err());
+        }
+        assert_eq!(
+            calls.load(Ordering::SeqCst),
+            2,
+            "negative results are cached too"
+        );
+        tokio::time::sleep(Duration::from_millis(3100)).await;
+        assert_eq!(
+            cached.verify(&token).await.unwrap_err(),
+            VerifyError::Inactive,
+            "never past exp"
+        );
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
+    }
+}
