@@ -56,6 +56,10 @@ pub struct AuthConfig {
     /// A JWK Set as JSON text.
     #[serde(default)]
     pub jwks: Option<String>,
+    /// A JWK Set URL, fetched and cached (feature `remote`; https, or http on loopback).
+    #[cfg(feature = "remote")]
+    #[serde(default)]
+    pub jwks_url: Option<String>,
     /// Clock skew tolerated on `exp` and `nbf`, in seconds (default 60).
     #[serde(default)]
     pub leeway_secs: Option<u64>,
@@ -137,6 +141,10 @@ impl AuthConfig {
         }
         if let Some(jwks) = &self.jwks {
             builder = builder.jwk_set_json(jwks);
+        }
+        #[cfg(feature = "remote")]
+        if let Some(url) = &self.jwks_url {
+            builder = builder.jwks_url(url.clone());
         }
         if let Some(secs) = self.leeway_secs {
             builder = builder.leeway(Duration::from_secs(secs));

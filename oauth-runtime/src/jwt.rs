@@ -106,6 +106,7 @@ pub struct JwtVerifier {
     remote: Option<std::sync::Arc<crate::jwks::RemoteKeySet>>,
     issuer: Check,
     audience: Check,
+    client_id_as_audience: bool,
     leeway: i64,
     rfc9068: bool,
     scope_claim: ScopeClaim,
@@ -122,6 +123,7 @@ pub struct JwtVerifierBuilder {
     error: Option<ConfigError>,
     issuer: Option<Check>,
     audience: Option<Check>,
+    client_id_as_audience: bool,
     leeway: Duration,
     rfc9068: bool,
     scope_claim: ScopeClaim,
@@ -154,6 +156,14 @@ impl JwtVerifierBuilder {
     /// Accepts tokens for any audience. Tokens minted for another API then work here too.
     pub fn allow_any_audience(mut self) -> Self {
         self.audience = Some(Check::Any);
+        self
+    }
+
+    /// For tokens without `aud` (Amazon Cognito access tokens), accept their `client_id` in its
+    /// place: it must then be one of the configured audiences. Off by default; tokens with an
+    /// `aud` are unaffected.
+    pub fn accept_client_id_as_audience(mut self) -> Self {
+        self.client_id_as_audience = true;
         self
     }
 
@@ -293,6 +303,7 @@ impl JwtVerifierBuilder {
             remote: self.remote,
             issuer: self.issuer.ok_or(ConfigError::NoIssuer)?,
             audience: self.audience.ok_or(ConfigError::NoAudience)?,
+            client_id_as_audience: self.client_id_as_audience,
             leeway: i64::try_from(self.leeway.as_secs()).unwrap_or(i64::MAX),
             rfc9068: self.rfc9068,
             scope_claim: self.scope_claim,
@@ -324,6 +335,7 @@ impl JwtVerifier {
             error: None,
             issuer: None,
             audience: None,
+            client_id_as_audience: false,
             leeway: DEFAULT_LEEWAY,
             rfc9068: false,
             scope_claim: ScopeClaim::Standard,
@@ -456,11 +468,20 @@ impl JwtVerifier {
             }
         }
         if let Check::OneOf(audiences) = &self.audience {
-            if claims.audience().is_empty() {
-                return Err(VerifyError::MissingClaim("aud".into()));
-            }
-            if !claims.audience().iter().any(|a| audiences.contains(a)) {
-                return Err(VerifyError::InvalidAudience);
+            match (claims.audience().is_empty(), claims.client_id()) {
+                // Cognito access tokens carry no `aud`, only `client_id`; accepted only when
+                // the user said so.
+                (true, Some(client_id)) if self.client_id_as_audience => {
+                    if !audiences.iter().any(|a| a == client_id) {
+                        return Err(VerifyError::InvalidAudience);
+                    }
+                }
+                (true, _) => return Err(VerifyError::MissingClaim("aud".into())),
+                (false, _) => {
+                    if !claims.audience().iter().any(|a| audiences.contains(a)) {
+                        return Err(VerifyError::InvalidAudience);
+                    }
+                }
             }
         }
         if self.rfc9068 {

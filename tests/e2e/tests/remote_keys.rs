@@ -466,3 +466,24 @@ mod introspection {
         assert_eq!(calls.load(Ordering::SeqCst), 3);
     }
 }
+
+#[tokio::test]
+async fn keys_are_refreshed_ahead_of_expiry_in_the_background() {
+    let k = key("k1");
+    let (jwks, url) = jwks_server(Mode::Serve(set_of(&[&k]), "max-age=1")).await;
+    let mut s = settings();
+    s.min_ttl = Duration::from_secs(1);
+    s.max_ttl = Duration::from_secs(1);
+    let v = verifier(&url, s);
+    let token = k.sign_jwt(&claims("a"));
+    assert!(v.verify(&token).await.is_ok());
+    tokio::time::sleep(Duration::from_millis(850)).await;
+    // In the last fifth of the lifetime: served from the cache, and a refresh starts behind it.
+    assert!(v.verify(&token).await.is_ok());
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(
+        jwks.hits(),
+        2,
+        "refreshed before expiry, without a request waiting for it"
+    );
+}
