@@ -154,13 +154,23 @@ async fn option_claims_follow_rockets_option_semantics() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_fairing_configuration_can_name_a_jwks_url() {
-    let server = oauth_runtime::dev::DevServer::new().audience("photos-api").start().await.unwrap();
+    let server = oauth_runtime::dev::DevServer::new()
+        .audience("photos-api")
+        .start()
+        .await
+        .unwrap();
     let figment = rocket::figment::Figment::from(config())
         .merge(("oauth.issuer", server.issuer()))
         .merge(("oauth.audience", "photos-api"))
         .merge(("oauth.jwks_url", format!("{}/jwks", server.issuer())));
-    let rocket = rocket::custom(figment).attach(AuthFairing::from_config()).mount("/", routes![guarded]);
+    let rocket = rocket::custom(figment)
+        .attach(AuthFairing::from_config())
+        .mount("/", routes![guarded]);
     let base = launch(rocket).await;
-    let a = get(&format!("{base}/guarded"), Some(&server.mint_token("alice", "photos:read"))).await;
+    let a = get(
+        &format!("{base}/guarded"),
+        Some(&server.mint_token("alice", "photos:read")),
+    )
+    .await;
     assert_eq!((a.status, a.body.as_str()), (200, "alice"));
 }
