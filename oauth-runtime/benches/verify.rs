@@ -4,12 +4,11 @@
 //! The baseline gets every advantage we get: its `DecodingKey` and `Validation` are built once,
 //! outside the timed loop, exactly as ours are.
 
+mod common;
+
 use std::hint::black_box;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use jsonwebtoken::jwk::Jwk;
-use jsonwebtoken::{DecodingKey, Validation};
 use std::future::Future;
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
@@ -18,39 +17,18 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::Request;
 use axum::routing::get;
-use oauth_runtime::{
-    Algorithm, Authenticator, CachedVerifier, JwtVerifier, SigningKey, TokenVerifier,
-    requires_scope,
-};
-use serde_json::{Value, json};
+use common::{Case, case};
+use oauth_runtime::{Algorithm, Authenticator, CachedVerifier, TokenVerifier, requires_scope};
+use serde_json::Value;
 use tower::ServiceExt;
 
 fn bench_alg(c: &mut Criterion, alg: Algorithm) {
-    let signing = SigningKey::generate(alg).expect("key").with_kid("k");
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock")
-        .as_secs();
-    let token = signing.sign_jwt(&json!({
-        "iss": "https://issuer.test", "aud": "api", "sub": "alice", "client_id": "c",
-        "iat": now, "exp": now + 3600, "jti": "j", "scope": "photos:read photos:write",
-    }));
-
-    let ours = JwtVerifier::builder()
-        .issuer("https://issuer.test")
-        .audience("api")
-        .key(signing.verification_key().expect("public key"))
-        .build()
-        .expect("verifier");
-    assert!(ours.verify_token(&token).is_ok());
-
-    let jwk: Jwk = serde_json::from_value(signing.public_jwk().expect("jwk")).expect("jwk");
-    let key = DecodingKey::from_jwk(&jwk).expect("decoding key");
-    let mut validation = Validation::new(alg);
-    validation.set_issuer(&["https://issuer.test"]);
-    validation.set_audience(&["api"]);
-    assert!(jsonwebtoken::decode::<Value>(&token, &key, &validation).is_ok());
-
+    let Case {
+        token,
+        ours,
+        key,
+        validation,
+    } = case(alg);
     let mut group = c.benchmark_group(format!("{alg:?}"));
     group.bench_function("jsonwebtoken::decode", |b| {
         b.iter(|| jsonwebtoken::decode::<Value>(black_box(&token), &key, &validation))
@@ -76,35 +54,14 @@ fn ready<F: Future>(future: F) -> F::Output {
     }
 }
 
-fn es256_setup() -> (String, JwtVerifier, DecodingKey, Validation) {
-    let signing = SigningKey::generate(Algorithm::ES256)
-        .expect("key")
-        .with_kid("k");
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock")
-        .as_secs();
-    let token = signing.sign_jwt(&json!({
-        "iss": "https://issuer.test", "aud": "api", "sub": "alice", "client_id": "c",
-        "iat": now, "exp": now + 3600, "jti": "j", "scope": "photos:read photos:write",
-    }));
-    let ours = JwtVerifier::builder()
-        .issuer("https://issuer.test")
-        .audience("api")
-        .key(signing.verification_key().expect("public key"))
-        .build()
-        .expect("verifier");
-    let jwk: Jwk = serde_json::from_value(signing.public_jwk().expect("jwk")).expect("jwk");
-    let key = DecodingKey::from_jwk(&jwk).expect("decoding key");
-    let mut validation = Validation::new(Algorithm::ES256);
-    validation.set_issuer(&["https://issuer.test"]);
-    validation.set_audience(&["api"]);
-    (token, ours, key, validation)
-}
-
 /// The verified-token cache, warm, against the uncached verifier and a bare decode.
 fn cache(c: &mut Criterion) {
-    let (token, ours, key, validation) = es256_setup();
+    let Case {
+        token,
+        ours,
+        key,
+        validation,
+    } = case(Algorithm::ES256);
     let cached = CachedVerifier::new(ours.clone());
     assert!(
         tokio::runtime::Builder::new_current_thread()
@@ -138,7 +95,7 @@ async fn protected() -> &'static str {
 /// A handler behind the guard (token cache warm) against the same handler unprotected, both
 /// served in-process through `tower::ServiceExt::oneshot`, with the same request.
 fn guard(c: &mut Criterion) {
-    let (token, ours, _, _) = es256_setup();
+    let Case { token, ours, .. } = case(Algorithm::ES256);
     let app = Router::new()
         .route("/open", get(open))
         .route("/protected", get(protected))

@@ -8,51 +8,15 @@
 //! callgrind_annotate --inclusive=yes /tmp/cg.out | grep run_
 //! ```
 
-use std::hint::black_box;
-use std::time::{SystemTime, UNIX_EPOCH};
+mod common;
 
-use jsonwebtoken::jwk::Jwk;
-use jsonwebtoken::{DecodingKey, Validation};
-use oauth_runtime::{Algorithm, JwtVerifier, SigningKey};
-use serde_json::{Value, json};
+use std::hint::black_box;
+
+use common::{Case, case};
+use oauth_runtime::Algorithm;
+use serde_json::Value;
 
 const ROUNDS: usize = 500;
-
-struct Case {
-    token: String,
-    ours: JwtVerifier,
-    key: DecodingKey,
-    validation: Validation,
-}
-
-fn case(alg: Algorithm) -> Case {
-    let signing = SigningKey::generate(alg).expect("key").with_kid("k");
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock")
-        .as_secs();
-    let token = signing.sign_jwt(&json!({
-        "iss": "https://issuer.test", "aud": "api", "sub": "alice", "client_id": "c",
-        "iat": now, "exp": now + 3600, "jti": "j", "scope": "photos:read photos:write",
-    }));
-    let ours = JwtVerifier::builder()
-        .issuer("https://issuer.test")
-        .audience("api")
-        .key(signing.verification_key().expect("public key"))
-        .build()
-        .expect("verifier");
-    let jwk: Jwk = serde_json::from_value(signing.public_jwk().expect("jwk")).expect("jwk");
-    let key = DecodingKey::from_jwk(&jwk).expect("decoding key");
-    let mut validation = Validation::new(alg);
-    validation.set_issuer(&["https://issuer.test"]);
-    validation.set_audience(&["api"]);
-    Case {
-        token,
-        ours,
-        key,
-        validation,
-    }
-}
 
 #[inline(never)]
 fn run_decode(c: &Case) {

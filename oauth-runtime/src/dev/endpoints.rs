@@ -623,6 +623,21 @@ fn refresh(server: &Server, client: &Client, params: &Params) -> Result<Value, O
     Ok(grant_tokens(server, client, grant, &subject, &scope))
 }
 
+/// The shared start of introspection and revocation: parameters, client authentication and the
+/// `token` parameter.
+fn token_and_client<'s>(
+    server: &'s Server,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(&'s Client, AuthMethod, String), OAuthError> {
+    let params = Params::parse(body).map_err(|why| err("invalid_request", &why))?;
+    let (client, method) = authenticate_client(server, headers, &params)?;
+    let token = params
+        .get("token")
+        .ok_or_else(|| err("invalid_request", "token is required"))?;
+    Ok((client, method, token.to_owned()))
+}
+
 /// `POST /introspect` (RFC 7662). Any confidential client may introspect any token: in
 /// development it plays the resource server.
 async fn introspect(
@@ -631,18 +646,14 @@ async fn introspect(
     body: axum::body::Bytes,
 ) -> Response {
     let answer = (|| {
-        let params = Params::parse(&body).map_err(|why| err("invalid_request", &why))?;
-        let (_, method) = authenticate_client(&server, &headers, &params)?;
+        let (_, method, token) = token_and_client(&server, &headers, &body)?;
         if method == AuthMethod::None {
             return Err(err(
                 "invalid_client",
                 "introspection needs a confidential client",
             ));
         }
-        let token = params
-            .get("token")
-            .ok_or_else(|| err("invalid_request", "token is required"))?;
-        Ok(token_status(&server, token))
+        Ok(token_status(&server, &token))
     })();
     match answer {
         Ok(status) => no_store(Json(status).into_response()),
@@ -706,17 +717,13 @@ async fn revoke(
     body: axum::body::Bytes,
 ) -> Response {
     let answer = (|| {
-        let params = Params::parse(&body).map_err(|why| err("invalid_request", &why))?;
-        let (client, _) = authenticate_client(&server, &headers, &params)?;
-        let token = params
-            .get("token")
-            .ok_or_else(|| err("invalid_request", "token is required"))?;
+        let (client, _, token) = token_and_client(&server, &headers, &body)?;
         let claims = server
             .verifier()
             .ok()
-            .and_then(|v| v.verify_token(token).ok());
+            .and_then(|v| v.verify_token(&token).ok());
         let mut store = server.store.lock();
-        if let Some(record) = store.refresh.get(token).cloned() {
+        if let Some(record) = store.refresh.get(&token).cloned() {
             if store
                 .grants
                 .get(&record.grant)
