@@ -13,9 +13,10 @@ use crate::requirement::Args;
 const GUARD_PARAM: &str = "__oauth_scope_guard";
 
 pub(crate) fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
-    let requirement = syn::parse2::<Args>(args).and_then(|Args(r)| r.check().map(|()| r));
+    let requirement =
+        syn::parse2::<Args>(args).and_then(|Args(r, route)| r.check().map(|()| (r, route)));
     let function = parse_function(item);
-    let (requirement, mut function) = match (requirement, function) {
+    let ((requirement, route), mut function) = match (requirement, function) {
         (Ok(r), Ok(f)) => (r, f),
         (Err(mut a), Err(b)) => {
             a.combine(b);
@@ -57,6 +58,14 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenS
         #param: ::oauth_runtime::ScopeGuard<#marker>
     };
     function.sig.inputs.insert(0, guard);
+    let route = match route {
+        Some(route) => quote!(::core::option::Option::Some(#route)),
+        None => match rocket_route(&function) {
+            Some(route) => quote!(::core::option::Option::Some(#route)),
+            None => quote!(::core::option::Option::None),
+        },
+    };
+    let name = &function.sig.ident;
     function.attrs.push(syn::parse_quote!(#[doc = ""]));
     function.attrs.push(syn::parse_quote!(#[doc = #doc]));
 
@@ -70,7 +79,41 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenS
             const REQUIREMENT: &'static ::oauth_runtime::Requirement = &#runtime;
         }
 
+        ::oauth_runtime::catalog::inventory::submit! {
+            ::oauth_runtime::catalog::Endpoint::new(
+                ::core::concat!(::core::module_path!(), "::", ::core::stringify!(#name)),
+                <#marker as ::oauth_runtime::ScopeRequirement>::REQUIREMENT,
+                ::core::file!(),
+                ::core::line!(),
+                #route,
+            )
+        }
+
         #function
+    })
+}
+
+/// `GET /photos` from a Rocket route attribute below ours (`#[get("/photos")]`), which our
+/// attribute sees because it runs first.
+fn rocket_route(function: &ItemFn) -> Option<String> {
+    const METHODS: [&str; 7] = ["get", "post", "put", "delete", "patch", "head", "options"];
+    function.attrs.iter().find_map(|attr| {
+        let last = attr.path().segments.last()?.ident.to_string();
+        if !METHODS.contains(&last.as_str()) {
+            return None;
+        }
+        let list = attr.meta.require_list().ok()?;
+        let first: syn::LitStr = list
+            .parse_args_with(|input: syn::parse::ParseStream<'_>| {
+                let lit: syn::LitStr = input.parse()?;
+                let _rest: TokenStream = input.parse()?;
+                Ok(lit)
+            })
+            .ok()?;
+        // Rocket's query part and dynamic segments stay as written: `/photos/<id>`.
+        let path = first.value();
+        let path = path.split('?').next().unwrap_or_default();
+        Some(format!("{} {path}", last.to_uppercase()))
     })
 }
 

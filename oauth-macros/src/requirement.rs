@@ -5,6 +5,7 @@ use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, quote, quote_spanned};
 use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
+use syn::spanned::Spanned;
 use syn::{Ident, LitStr, Token};
 
 use crate::scope_grammar::{self, Invalid};
@@ -12,6 +13,8 @@ use crate::scope_grammar::{self, Invalid};
 /// A requirement as written in the attribute.
 pub(crate) enum Requirement {
     Scope(LitStr),
+    /// A constant declared with `oauth_runtime::scopes!`, such as `PHOTOS_READ`.
+    Declared(syn::Path),
     All(Group),
     Any(Group),
 }
@@ -22,24 +25,49 @@ pub(crate) struct Group {
     pub(crate) items: Vec<Requirement>,
 }
 
-/// The attribute's arguments: a list that must all hold.
-pub(crate) struct Args(pub(crate) Requirement);
+/// The attribute's arguments: a list that must all hold, and optionally `route = "GET /path"`.
+pub(crate) struct Args(pub(crate) Requirement, pub(crate) Option<LitStr>);
 
 impl Parse for Args {
     fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
         let span = input.span();
-        let mut items = parse_list(input)?;
+        let mut items = Vec::new();
+        let mut route = None;
+        while !input.is_empty() {
+            if input.peek(Ident) && input.peek2(Token![=]) {
+                let name: Ident = input.parse()?;
+                input.parse::<Token![=]>()?;
+                if name != "route" {
+                    return Err(syn::Error::new(
+                        name.span(),
+                        format!(
+                            "unknown argument `{name}`: the only named argument is `route = \"GET /path\"`"
+                        ),
+                    ));
+                }
+                route = Some(input.parse::<LitStr>()?);
+            } else {
+                items.push(input.parse::<Requirement>()?);
+            }
+            if input.is_empty() {
+                break;
+            }
+            input.parse::<Token![,]>()?;
+        }
         match items.len() {
             0 => Err(syn::Error::new(
                 span,
                 "no scope given: write the scopes the handler needs, such as \
                  `#[requires_scope(\"photos:read\")]`",
             )),
-            1 => Ok(Args(items.remove(0))),
-            _ => Ok(Args(Requirement::All(Group {
-                keyword: span,
-                items,
-            }))),
+            1 => Ok(Args(items.remove(0), route)),
+            _ => Ok(Args(
+                Requirement::All(Group {
+                    keyword: span,
+                    items,
+                }),
+                route,
+            )),
         }
     }
 }
@@ -82,11 +110,24 @@ impl Parse for Requirement {
                 )),
             };
         }
+        if input.peek(Ident) || input.peek(Token![::]) {
+            let path: syn::Path = input.parse()?;
+            if path.is_ident("all") || path.is_ident("any") {
+                return Err(syn::Error::new_spanned(
+                    &path,
+                    format!(
+                        "`{0}` takes its scopes in parentheses: `{0}(\"a\", \"b\")`",
+                        quote!(#path)
+                    ),
+                ));
+            }
+            return Ok(Requirement::Declared(path));
+        }
         let tokens: TokenStream = input.parse::<proc_macro2::TokenTree>()?.into_token_stream();
         Err(syn::Error::new_spanned(
             tokens,
-            "expected a scope as a string literal, such as `\"photos:read\"`, \
-             or `all(..)` / `any(..)` of them",
+            "expected a scope: a string literal such as `\"photos:read\"`, a constant declared \
+             with `oauth_runtime::scopes!`, or `all(..)` / `any(..)` of them",
         ))
     }
 }
@@ -113,6 +154,7 @@ impl Requirement {
                     ));
                 }
             }
+            Requirement::Declared(_) => {}
             Requirement::All(group) | Requirement::Any(group) => {
                 if group.items.is_empty() {
                     let name = if matches!(self, Requirement::All(_)) {
@@ -130,11 +172,17 @@ impl Requirement {
                 let mut seen: Vec<String> = Vec::new();
                 for item in &group.items {
                     item.collect_errors(push);
-                    if let Requirement::Scope(lit) = item {
-                        let value = lit.value();
+                    let named = match item {
+                        Requirement::Scope(lit) => Some((lit.value(), lit.span())),
+                        Requirement::Declared(path) => {
+                            Some((quote!(#path).to_string(), path.span()))
+                        }
+                        _ => None,
+                    };
+                    if let Some((value, span)) = named {
                         if seen.contains(&value) {
                             push(syn::Error::new(
-                                lit.span(),
+                                span,
                                 format!(
                                     "scope `{value}` is listed twice in the same requirement: remove one"
                                 ),
@@ -152,6 +200,9 @@ impl Requirement {
     pub(crate) fn describe(&self) -> String {
         match self {
             Requirement::Scope(lit) => format!("`{}`", lit.value()),
+            Requirement::Declared(path) => {
+                format!("`{}`", quote!(#path).to_string().replace(' ', ""))
+            }
             Requirement::All(g) => format!("all of ({})", describe_items(&g.items)),
             Requirement::Any(g) => format!("any of ({})", describe_items(&g.items)),
         }
@@ -164,6 +215,14 @@ impl Requirement {
                 let span = lit.span();
                 quote_spanned! {span=>
                     ::oauth_runtime::Requirement::Scope(::oauth_runtime::ScopeToken::from_static(#lit))
+                }
+            }
+            Requirement::Declared(path) => {
+                let span = path.span();
+                // Called as a path, so that anything but a declared scope is a type error that
+                // names `DeclaredScope`.
+                quote_spanned! {span=>
+                    ::oauth_runtime::Requirement::Scope(::oauth_runtime::catalog::DeclaredScope::token(&#path))
                 }
             }
             Requirement::All(g) => group_to_runtime(quote!(All), g),
@@ -252,6 +311,8 @@ mod tests {
         assert!(parse("any()").is_err());
         assert!(parse(r#"one_of("a")"#).is_err());
         assert!(parse("42").is_err());
-        assert!(parse("PHOTOS_READ").is_err());
+        assert!(matches!(parse("PHOTOS_READ"), Ok(Requirement::Declared(_))));
+        assert!(parse("PHOTOS_READ, PHOTOS_READ").is_err());
+        assert!(parse(r#""a", color = "red""#).is_err());
     }
 }

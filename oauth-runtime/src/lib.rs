@@ -29,6 +29,7 @@
 mod authenticator;
 mod bearer;
 mod cache;
+pub mod catalog;
 mod claims;
 mod config;
 mod error;

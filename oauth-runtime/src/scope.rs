@@ -27,7 +27,7 @@ const fn is_scope_byte(b: u8) -> bool {
     matches!(b, 0x21 | 0x23..=0x5b | 0x5d..=0x7e)
 }
 
-const fn check(s: &str) -> Result<(), ScopeError> {
+pub(crate) const fn check(s: &str) -> Result<(), ScopeError> {
     let bytes = s.as_bytes();
     if bytes.is_empty() {
         return Err(ScopeError::Empty);

@@ -1,0 +1,315 @@
+//! The scope catalog: every declared scope and every protected handler registers itself at link
+//! time, so documentation is generated from the annotations instead of written beside them.
+//!
+//! ```
+//! oauth_runtime::scopes! {
+//!     /// See your photos
+//!     pub PHOTOS_READ = "photos:read";
+//!     /// Upload photos
+//!     pub PHOTOS_WRITE = "photos:write";
+//! }
+//!
+//! #[oauth_runtime::requires_scope(PHOTOS_READ, route = "GET /photos")]
+//! async fn list_photos() {}
+//!
+//! let markdown = oauth_runtime::catalog::to_markdown();
+//! assert!(markdown.contains("| `photos:read` | See your photos | "));
+//! assert!(markdown.contains("| `GET /photos` | `photos:read` |"));
+//! // PHOTOS_WRITE is declared but no handler uses it:
+//! assert!(oauth_runtime::catalog::check().is_err());
+//! ```
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use crate::requirement::Requirement;
+use crate::scope::ScopeToken;
+
+#[doc(hidden)]
+pub use inventory;
+
+/// A scope declared with [`scopes!`](crate::scopes): its name, checked at compile time, and its
+/// description.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeclaredScope {
+    name: &'static str,
+    description: &'static str,
+}
+
+impl DeclaredScope {
+    /// Checks `name` against RFC 6749 §3.3 at compile time (in a `const`).
+    pub const fn new(name: &'static str, description: &'static str) -> DeclaredScope {
+        match crate::scope::check(name) {
+            Ok(()) => DeclaredScope { name, description },
+            Err(_) => panic!(
+                "a declared scope must be printable ASCII without space, `\"` or `\\` (RFC 6749 §3.3)"
+            ),
+        }
+    }
+
+    /// The scope as a token, for requirements.
+    pub const fn token(&self) -> ScopeToken {
+        ScopeToken::from_static(self.name)
+    }
+
+    /// The scope.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// Its description: the doc comment of the declaration.
+    pub fn description(&self) -> String {
+        self.description
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+inventory::collect!(DeclaredScope);
+
+/// A handler protected by `#[requires_scope]`.
+#[derive(Debug, Clone, Copy)]
+pub struct Endpoint {
+    function: &'static str,
+    requirement: &'static Requirement,
+    file: &'static str,
+    line: u32,
+    route: Option<&'static str>,
+}
+
+impl Endpoint {
+    #[doc(hidden)]
+    pub const fn new(
+        function: &'static str,
+        requirement: &'static Requirement,
+        file: &'static str,
+        line: u32,
+        route: Option<&'static str>,
+    ) -> Endpoint {
+        Endpoint {
+            function,
+            requirement,
+            file,
+            line,
+            route,
+        }
+    }
+
+    /// The handler's path, such as `photos_axum::list_photos`.
+    pub fn function(&self) -> &'static str {
+        self.function
+    }
+    /// What it requires.
+    pub fn requirement(&self) -> &'static Requirement {
+        self.requirement
+    }
+    /// Where it is written.
+    pub fn location(&self) -> (&'static str, u32) {
+        (self.file, self.line)
+    }
+    /// Its route, such as `GET /photos`: from Rocket's route attribute below ours, or from
+    /// `route = ".."` in the attribute.
+    pub fn route(&self) -> Option<&'static str> {
+        self.route
+    }
+    fn label(&self) -> &'static str {
+        self.route.unwrap_or(self.function)
+    }
+}
+
+inventory::collect!(Endpoint);
+
+/// Every protected handler linked into the program, by route (or function).
+pub fn endpoints() -> Vec<&'static Endpoint> {
+    let mut all: Vec<_> = inventory::iter::<Endpoint>.into_iter().collect();
+    all.sort_by_key(|e| (e.label(), e.function));
+    all
+}
+
+/// Every declared scope linked into the program, by name.
+pub fn declared_scopes() -> Vec<&'static DeclaredScope> {
+    let mut all: Vec<_> = inventory::iter::<DeclaredScope>.into_iter().collect();
+    all.sort_by_key(|s| s.name);
+    all.dedup_by_key(|s| s.name);
+    all
+}
+
+/// A disagreement between declarations and use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Problem {
+    /// A handler requires a scope nobody declared.
+    Undeclared {
+        /// The scope.
+        scope: String,
+        /// The handler.
+        function: &'static str,
+    },
+    /// A declared scope no handler requires.
+    Unused {
+        /// The scope.
+        scope: &'static str,
+    },
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Problem::Undeclared { scope, function } => {
+                write!(f, "`{scope}` is required by {function} but never declared")
+            }
+            Problem::Unused { scope } => {
+                write!(f, "`{scope}` is declared but no endpoint requires it")
+            }
+        }
+    }
+}
+
+/// Every scope used but not declared, and every scope declared but not used. Call it from a test
+/// to keep declarations and annotations in step.
+pub fn check() -> Result<(), Vec<Problem>> {
+    let declared = declared_scopes();
+    let mut used: BTreeMap<String, &'static str> = BTreeMap::new();
+    for endpoint in endpoints() {
+        for scope in endpoint.requirement.scopes() {
+            used.entry(scope.to_string()).or_insert(endpoint.function);
+        }
+    }
+    let mut problems: Vec<Problem> = used
+        .iter()
+        .filter(|(scope, _)| !declared.iter().any(|d| d.name == scope.as_str()))
+        .map(|(scope, function)| Problem::Undeclared {
+            scope: scope.clone(),
+            function,
+        })
+        .collect();
+    problems.extend(
+        declared
+            .iter()
+            .filter(|d| !used.contains_key(d.name))
+            .map(|d| Problem::Unused { scope: d.name }),
+    );
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems)
+    }
+}
+
+fn by_scope() -> BTreeMap<String, Vec<&'static Endpoint>> {
+    let mut map: BTreeMap<String, Vec<&'static Endpoint>> = BTreeMap::new();
+    for scope in declared_scopes() {
+        map.entry(scope.name.to_owned()).or_default();
+    }
+    for endpoint in endpoints() {
+        for scope in endpoint.requirement.scopes() {
+            map.entry(scope.to_string()).or_default().push(endpoint);
+        }
+    }
+    map
+}
+
+/// The catalog as Markdown: a table per scope (what needs it) and per endpoint (what it needs),
+/// then any [`Problem`]s as warnings.
+pub fn to_markdown() -> String {
+    let declared = declared_scopes();
+    let mut out = String::from("## Scopes\n\n| scope | description | endpoints |\n|---|---|---|\n");
+    for (scope, endpoints) in by_scope() {
+        let description = declared
+            .iter()
+            .find(|d| d.name == scope)
+            .map(|d| d.description())
+            .unwrap_or_default();
+        let list: Vec<String> = endpoints
+            .iter()
+            .map(|e| format!("`{}`", e.label()))
+            .collect();
+        out.push_str(&format!(
+            "| `{scope}` | {description} | {} |\n",
+            list.join(", ")
+        ));
+    }
+    out.push_str("\n## Endpoints\n\n| endpoint | requires | handler |\n|---|---|---|\n");
+    for e in endpoints() {
+        out.push_str(&format!(
+            "| `{}` | `{}` | `{}` ({}:{}) |\n",
+            e.label(),
+            e.requirement,
+            e.function,
+            e.file,
+            e.line
+        ));
+    }
+    if let Err(problems) = check() {
+        out.push_str("\n## Warnings\n\n");
+        for problem in problems {
+            out.push_str(&format!("- {problem}\n"));
+        }
+    }
+    out
+}
+
+/// The catalog as JSON: `{"scopes": [...], "endpoints": [...], "problems": [...]}`.
+pub fn to_json() -> serde_json::Value {
+    let scopes: Vec<_> = by_scope()
+        .into_iter()
+        .map(|(scope, endpoints)| {
+            let description = declared_scopes()
+                .iter()
+                .find(|d| d.name == scope)
+                .map(|d| d.description());
+            serde_json::json!({
+                "scope": scope,
+                "description": description,
+                "endpoints": endpoints.iter().map(|e| e.label()).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let endpoints: Vec<_> = endpoints()
+        .into_iter()
+        .map(|e| {
+            serde_json::json!({
+                "function": e.function,
+                "route": e.route,
+                "requires": e.requirement.to_string(),
+                "sufficient_scopes": e.requirement.sufficient_scopes().to_string(),
+                "file": e.file,
+                "line": e.line,
+            })
+        })
+        .collect();
+    let problems: Vec<String> = check()
+        .err()
+        .unwrap_or_default()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    serde_json::json!({ "scopes": scopes, "endpoints": endpoints, "problems": problems })
+}
+
+/// Declares the API's scopes once, each with its description (its doc comment), as constants
+/// that `#[requires_scope]` accepts in place of string literals. A misspelt constant is then a
+/// compile error at the typo, and an invalid scope is rejected when the constant is evaluated.
+///
+/// ```
+/// oauth_runtime::scopes! {
+///     /// See your photos
+///     pub PHOTOS_READ = "photos:read";
+/// }
+/// assert_eq!(PHOTOS_READ.name(), "photos:read");
+/// assert_eq!(PHOTOS_READ.description(), "See your photos");
+/// ```
+#[macro_export]
+macro_rules! scopes {
+    ($( $(#[doc = $doc:literal])* $vis:vis $name:ident = $scope:literal ; )*) => {
+        $(
+            $(#[doc = $doc])*
+            $vis const $name: $crate::catalog::DeclaredScope =
+                $crate::catalog::DeclaredScope::new($scope, concat!($($doc, "\n",)* ""));
+            $crate::catalog::inventory::submit! { $name }
+        )*
+    };
+}
