@@ -9,14 +9,16 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{delete, get};
 use axum::{Json, Router};
 use oauth_runtime::{Authenticator, Claims, requires_scope};
-use photos_demo::{Album, ClientApp, NewPhoto, Photo, Store};
+use photos_demo::{
+    ALBUMS_READ, Album, ClientApp, NewPhoto, PHOTOS_DELETE, PHOTOS_READ, PHOTOS_WRITE, Photo, Store,
+};
 
-#[requires_scope("photos:read")]
+#[requires_scope(PHOTOS_READ, route = "GET /photos")]
 async fn list_photos(State(store): State<Store>) -> Json<Vec<Photo>> {
     Json(store.list())
 }
 
-#[requires_scope("photos:write")]
+#[requires_scope(PHOTOS_WRITE, route = "POST /photos")]
 async fn create_photo(
     State(store): State<Store>,
     claims: Claims,
@@ -26,7 +28,7 @@ async fn create_photo(
     (StatusCode::CREATED, Json(store.create(new.title, owner)))
 }
 
-#[requires_scope("photos:write", "photos:delete")]
+#[requires_scope(PHOTOS_WRITE, PHOTOS_DELETE, route = "DELETE /photos/{id}")]
 async fn delete_photo(State(store): State<Store>, Path(id): Path<u64>) -> StatusCode {
     if store.delete(id) {
         StatusCode::NO_CONTENT
@@ -35,7 +37,7 @@ async fn delete_photo(State(store): State<Store>, Path(id): Path<u64>) -> Status
     }
 }
 
-#[requires_scope(any("photos:read", "albums:read"))]
+#[requires_scope(any(PHOTOS_READ, ALBUMS_READ), route = "GET /albums")]
 async fn list_albums(State(store): State<Store>) -> Json<Vec<Album>> {
     Json(store.albums())
 }

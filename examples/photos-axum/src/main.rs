@@ -17,6 +17,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         .init();
 
     let options = Options::from_args("photos-axum");
+    if options.print_scopes {
+        print!("{}", oauth_runtime::catalog::to_markdown());
+        return Ok(());
+    }
     let listener =
         tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], options.port))).await?;
     let api = format!("http://{}", listener.local_addr()?);

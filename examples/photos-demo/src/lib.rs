@@ -21,6 +21,17 @@ use serde::{Deserialize, Serialize};
 
 pub use client::{CLIENT_ID, CLIENT_SECRET, ClientApp};
 
+oauth_runtime::scopes! {
+    /// See your photos
+    pub PHOTOS_READ = "photos:read";
+    /// Upload photos
+    pub PHOTOS_WRITE = "photos:write";
+    /// Delete photos
+    pub PHOTOS_DELETE = "photos:delete";
+    /// See your albums
+    pub ALBUMS_READ = "albums:read";
+}
+
 /// The audience the demo's tokens name and the API requires.
 pub const AUDIENCE: &str = "photos-api";
 /// The realm of the API's challenges.
@@ -136,6 +147,8 @@ pub struct Options {
     pub as_port: u16,
     /// The signing key file (PKCS#8 PEM), generated when missing, so tokens survive restarts.
     pub key_file: Option<PathBuf>,
+    /// Print the scope catalog as Markdown and exit.
+    pub print_scopes: bool,
 }
 
 impl Default for Options {
@@ -144,6 +157,7 @@ impl Default for Options {
             port: 8080,
             as_port: 9000,
             key_file: None,
+            print_scopes: false,
         }
     }
 }
@@ -153,7 +167,7 @@ impl Options {
     pub fn from_args(program: &str) -> Options {
         let usage = || -> ! {
             eprintln!(
-                "usage: {program} [--port PORT] [--as-port PORT] [--key-file KEY.pem]\n\
+                "usage: {program} [--port PORT] [--as-port PORT] [--key-file KEY.pem] [--print-scopes]\n\
                  (defaults: API on 8080, authorization server on 9000; 0 picks a free port)"
             );
             std::process::exit(2)
@@ -166,6 +180,7 @@ impl Options {
                 "--port" => options.port = value().parse().unwrap_or_else(|_| usage()),
                 "--as-port" => options.as_port = value().parse().unwrap_or_else(|_| usage()),
                 "--key-file" => options.key_file = Some(value().into()),
+                "--print-scopes" => options.print_scopes = true,
                 _ => usage(),
             }
         }

@@ -2,7 +2,9 @@
 //! `#[requires_scope]` on Rocket. Each attribute sits above Rocket's route attribute.
 
 use oauth_runtime::{Authenticator, Claims, requires_scope};
-use photos_demo::{Album, ClientApp, NewPhoto, Photo, Store};
+use photos_demo::{
+    ALBUMS_READ, Album, ClientApp, NewPhoto, PHOTOS_DELETE, PHOTOS_READ, PHOTOS_WRITE, Photo, Store,
+};
 use rocket::http::Status;
 use rocket::http::uri::Origin;
 use rocket::response::Redirect;
@@ -10,13 +12,13 @@ use rocket::response::content::RawHtml;
 use rocket::serde::json::Json;
 use rocket::{Build, Rocket, State, delete, get, post, routes};
 
-#[requires_scope("photos:read")]
+#[requires_scope(PHOTOS_READ)]
 #[get("/photos")]
 async fn list_photos(store: &State<Store>) -> Json<Vec<Photo>> {
     Json(store.list())
 }
 
-#[requires_scope("photos:write")]
+#[requires_scope(PHOTOS_WRITE)]
 #[post("/photos", data = "<new>")]
 async fn create_photo(
     store: &State<Store>,
@@ -30,7 +32,7 @@ async fn create_photo(
     )
 }
 
-#[requires_scope("photos:write", "photos:delete")]
+#[requires_scope(PHOTOS_WRITE, PHOTOS_DELETE)]
 #[delete("/photos/<id>")]
 async fn delete_photo(store: &State<Store>, id: u64) -> (Status, ()) {
     // A `(Status, ())` answers with an empty body, as the axum example does; a bare `Status` would
@@ -42,7 +44,7 @@ async fn delete_photo(store: &State<Store>, id: u64) -> (Status, ()) {
     }
 }
 
-#[requires_scope(any("photos:read", "albums:read"))]
+#[requires_scope(any(PHOTOS_READ, ALBUMS_READ))]
 #[get("/albums")]
 async fn list_albums(store: &State<Store>) -> Json<Vec<Album>> {
     Json(store.albums())

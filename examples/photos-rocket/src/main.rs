@@ -17,6 +17,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         .init();
 
     let options = Options::from_args("photos-rocket");
+    if options.print_scopes {
+        print!("{}", oauth_runtime::catalog::to_markdown());
+        return Ok(());
+    }
     // Bind first, as the axum example does, so that the banner can name the real address; Rocket
     // then serves on that port (free again a moment later; port 0 is resolved here).
     let probe = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, options.port))?;

@@ -43,7 +43,7 @@ fn options() -> Options {
     Options {
         port: 0,
         as_port: 0,
-        key_file: None,
+        ..Options::default()
     }
 }
 

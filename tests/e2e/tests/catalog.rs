@@ -1,0 +1,70 @@
+//! The catalog of the photo examples: every route with its exact requirement, from the
+//! annotations alone, and declarations and use in step.
+#![allow(clippy::unwrap_used)]
+
+use oauth_runtime::catalog;
+
+fn routes_of(prefix: &str) -> Vec<(String, String)> {
+    // Referencing the crates makes sure they are linked, and so registered.
+    let _ = (photos_axum::app, photos_rocket::app);
+    catalog::endpoints()
+        .into_iter()
+        .filter(|e| e.function().starts_with(prefix))
+        .map(|e| (e.route().unwrap().to_owned(), e.requirement().to_string()))
+        .collect()
+}
+
+#[test]
+fn the_axum_example_lists_every_route_with_its_exact_requirement() {
+    assert_eq!(
+        routes_of("photos_axum::"),
+        [
+            (
+                "DELETE /photos/{id}".into(),
+                "all(photos:write, photos:delete)".into()
+            ),
+            ("GET /albums".into(), "any(photos:read, albums:read)".into()),
+            ("GET /photos".into(), "photos:read".into()),
+            ("POST /photos".into(), "photos:write".into()),
+        ]
+    );
+}
+
+#[test]
+fn the_rocket_example_lists_the_same_routes_from_rockets_own_attributes() {
+    assert_eq!(
+        routes_of("photos_rocket::"),
+        [
+            (
+                "DELETE /photos/<id>".into(),
+                "all(photos:write, photos:delete)".into()
+            ),
+            ("GET /albums".into(), "any(photos:read, albums:read)".into()),
+            ("GET /photos".into(), "photos:read".into()),
+            ("POST /photos".into(), "photos:write".into()),
+        ]
+    );
+}
+
+#[test]
+fn declarations_and_annotations_agree_and_render() {
+    let _ = photos_axum::app;
+    assert_eq!(catalog::check(), Ok(()));
+    let markdown = catalog::to_markdown();
+    assert!(
+        markdown.contains(
+            "| `photos:delete` | Delete photos | `DELETE /photos/<id>`, `DELETE /photos/{id}` |"
+        ),
+        "{markdown}"
+    );
+    assert!(!markdown.contains("## Warnings"));
+    let json = catalog::to_json();
+    let get_photos = json["endpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["route"] == "GET /photos")
+        .unwrap();
+    assert_eq!(get_photos["requires"], "photos:read");
+    assert_eq!(json["problems"], serde_json::json!([]));
+}
