@@ -9,6 +9,7 @@ use crate::claims::Claims;
 use crate::error::{AuthError, ErrorResponse};
 use crate::jwt::DEFAULT_MAX_TOKEN_LEN;
 use crate::requirement::Requirement;
+use crate::resource::ProtectedResource;
 use crate::verify::TokenVerifier;
 
 type Customize = dyn Fn(&AuthError, ErrorResponse) -> ErrorResponse + Send + Sync;
@@ -41,6 +42,7 @@ pub struct Authenticator(Arc<Inner>);
 struct Inner {
     verifier: Arc<dyn TokenVerifier>,
     realm: Option<String>,
+    resource: Option<ProtectedResource>,
     max_token_len: usize,
     customize: Option<Box<Customize>>,
 }
@@ -62,6 +64,9 @@ pub enum AuthenticatorError {
     /// The realm must fit in an HTTP quoted-string without escapes.
     #[error("realm {0:?} must be printable ASCII without `\"` or `\\`")]
     InvalidRealm(String),
+    /// The resource identifier must be a URL without spaces, `"` or `\\`.
+    #[error("resource {0:?} must be a URL without spaces, `\"` or `\\`")]
+    InvalidResource(String),
 }
 
 /// Builds an [`Authenticator`].
@@ -69,6 +74,7 @@ pub enum AuthenticatorError {
 pub struct AuthenticatorBuilder {
     verifier: Arc<dyn TokenVerifier>,
     realm: Option<String>,
+    resource: Option<ProtectedResource>,
     max_token_len: usize,
     customize: Option<Box<Customize>>,
 }
@@ -85,6 +91,14 @@ impl AuthenticatorBuilder {
     /// The `realm` of every challenge (RFC 6750 §3).
     pub fn realm(mut self, realm: impl Into<String>) -> Self {
         self.realm = Some(realm.into());
+        self
+    }
+
+    /// Describes this API as an RFC 9728 protected resource: the axum routes and the Rocket
+    /// fairing then serve its metadata, and every 401 and 403 challenge links to it with
+    /// `resource_metadata` (RFC 9728 §5.1).
+    pub fn protected_resource(mut self, resource: ProtectedResource) -> Self {
+        self.resource = Some(resource);
         self
     }
 
@@ -113,9 +127,20 @@ impl AuthenticatorBuilder {
         {
             return Err(AuthenticatorError::InvalidRealm(realm.clone()));
         }
+        if let Some(resource) = &self.resource
+            && !resource
+                .metadata_url()
+                .bytes()
+                .all(|b| (0x21..0x7f).contains(&b) && b != b'"' && b != b'\\')
+        {
+            return Err(AuthenticatorError::InvalidResource(
+                resource.resource().to_owned(),
+            ));
+        }
         Ok(Authenticator(Arc::new(Inner {
             verifier: self.verifier,
             realm: self.realm,
+            resource: self.resource,
             max_token_len: self.max_token_len,
             customize: self.customize,
         })))
@@ -128,6 +153,7 @@ impl Authenticator {
         Authenticator(Arc::new(Inner {
             verifier: Arc::new(verifier),
             realm: None,
+            resource: None,
             max_token_len: DEFAULT_MAX_TOKEN_LEN,
             customize: None,
         }))
@@ -138,9 +164,15 @@ impl Authenticator {
         AuthenticatorBuilder {
             verifier: Arc::new(verifier),
             realm: None,
+            resource: None,
             max_token_len: DEFAULT_MAX_TOKEN_LEN,
             customize: None,
         }
+    }
+
+    /// The RFC 9728 description of this API, if configured.
+    pub fn protected_resource(&self) -> Option<&ProtectedResource> {
+        self.0.resource.as_ref()
     }
 
     /// The verifier.
@@ -178,7 +210,16 @@ impl Authenticator {
             AuthError::NotConfigured => tracing::error!("{error}"),
             _ => tracing::debug!(reason = %error, "request rejected"),
         }
-        let standard = ErrorResponse::new(error, self.0.realm.as_deref());
+        let metadata = self
+            .0
+            .resource
+            .as_ref()
+            .map(ProtectedResource::metadata_url);
+        let standard = ErrorResponse::with_resource_metadata(
+            error,
+            self.0.realm.as_deref(),
+            metadata.as_deref(),
+        );
         match &self.0.customize {
             Some(f) => f(error, standard),
             None => standard,

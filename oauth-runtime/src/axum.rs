@@ -49,6 +49,23 @@ use crate::guard::ScopeGuard;
 use crate::requirement::ScopeRequirement;
 
 impl Authenticator {
+    /// The RFC 9728 metadata route (`GET /.well-known/oauth-protected-resource...`) when a
+    /// [`ProtectedResource`](crate::ProtectedResource) is configured, else an empty router:
+    /// `router.merge(authenticator.metadata_routes())`.
+    pub fn metadata_routes<S: Clone + Send + Sync + 'static>(&self) -> axum::Router<S> {
+        let Some(resource) = self.protected_resource() else {
+            return axum::Router::new();
+        };
+        let resource = resource.clone();
+        axum::Router::new().route(
+            &resource.metadata_path(),
+            axum::routing::get(move || {
+                let body = resource.document().to_string();
+                async move { ([(CONTENT_TYPE, "application/json")], body) }
+            }),
+        )
+    }
+
     /// The layer that makes this authenticator available to every route below it:
     /// `router.layer(authenticator.layer())`. Protected routes without it answer 500 and log
     /// what to add; they never pass unchecked.

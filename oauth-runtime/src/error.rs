@@ -107,6 +107,16 @@ impl ErrorResponse {
     /// The standard answer to `error`. `realm` must already be a valid quoted-string body (the
     /// [`Authenticator`](crate::Authenticator) builder checks it).
     pub fn new(error: &AuthError, realm: Option<&str>) -> ErrorResponse {
+        ErrorResponse::with_resource_metadata(error, realm, None)
+    }
+
+    /// As [`ErrorResponse::new`], with the RFC 9728 §5.1 `resource_metadata` parameter (the
+    /// metadata URL) in 401 and 403 challenges.
+    pub fn with_resource_metadata(
+        error: &AuthError,
+        realm: Option<&str>,
+        resource_metadata: Option<&str>,
+    ) -> ErrorResponse {
         let code = error.error_code();
         let description = error.description();
         let scope = match error {
@@ -129,6 +139,9 @@ impl ErrorResponse {
             }
             if let Some(scope) = &scope {
                 params.push(format!("scope=\"{scope}\""));
+            }
+            if let Some(url) = resource_metadata.filter(|_| error.status() != 400) {
+                params.push(format!("resource_metadata=\"{url}\""));
             }
             if params.is_empty() {
                 "Bearer".to_owned()

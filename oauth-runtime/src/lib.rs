@@ -41,6 +41,7 @@ mod jwks;
 mod jwt;
 mod keys;
 mod requirement;
+mod resource;
 mod scope;
 mod signing;
 mod verify;
@@ -68,6 +69,7 @@ pub use jwt::{
 };
 pub use keys::{Key, KeyError, keys_from_jwk_set};
 pub use requirement::{Requirement, ScopeRequirement, Unsatisfied};
+pub use resource::ProtectedResource;
 pub use scope::{ScopeError, ScopeSet, ScopeToken};
 pub use signing::SigningKey;
 pub use verify::{TokenVerifier, VerifyError};

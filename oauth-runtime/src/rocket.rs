@@ -169,6 +169,22 @@ impl<'r> FromRequest<'r> for Claims {
     }
 }
 
+/// Serves the RFC 9728 metadata document.
+#[derive(Clone)]
+struct Metadata(crate::resource::ProtectedResource);
+
+#[rocket::async_trait]
+impl rocket::route::Handler for Metadata {
+    async fn handle<'r>(
+        &self,
+        request: &'r Request<'_>,
+        _: rocket::Data<'r>,
+    ) -> rocket::route::Outcome<'r> {
+        let body = self.0.document().to_string();
+        rocket::route::Outcome::from(request, (ContentType::JSON, body))
+    }
+}
+
 /// Whether the application has its own catcher for `status` on this request's path.
 fn has_own_catcher(request: &Request<'_>, status: u16) -> bool {
     let path = request.uri().path();
@@ -205,7 +221,18 @@ impl Fairing for AuthFairing {
                 }
             }
         };
-        Ok(rocket.manage(authenticator))
+        let metadata = authenticator.protected_resource().map(|resource| {
+            rocket::Route::new(
+                rocket::http::Method::Get,
+                &resource.metadata_path(),
+                Metadata(resource.clone()),
+            )
+        });
+        let rocket = rocket.manage(authenticator);
+        Ok(match metadata {
+            Some(route) => rocket.mount("/", vec![route]),
+            None => rocket,
+        })
     }
 
     async fn on_response<'r>(&self, request: &'r Request<'_>, response: &mut Response<'r>) {

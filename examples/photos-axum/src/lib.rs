@@ -75,6 +75,7 @@ pub fn app(authenticator: Authenticator, client: Arc<ClientApp>) -> Router {
         .route("/albums", get(list_albums))
         .route("/health", get(health))
         .with_state(Store::default())
+        .merge(authenticator.metadata_routes())
         .layer(authenticator.layer())
         .merge(pages)
 }

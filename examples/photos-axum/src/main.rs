@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 
 use std::sync::Arc;
 
+use oauth_runtime::ProtectedResource;
 use photos_demo::{ClientApp, Options, authenticator, authorization_server, banner};
 
 #[tokio::main]
@@ -25,7 +26,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], options.port))).await?;
     let api = format!("http://{}", listener.local_addr()?);
     let server = authorization_server(&options, &api).await?;
-    let authenticator = authenticator(server.verifier()?)?;
+    let resource = ProtectedResource::new(&api, [server.issuer()]);
+    let authenticator = authenticator(server.verifier()?, Some(resource))?;
     let client = Arc::new(ClientApp::new(server.issuer(), &api));
     println!("{}", banner(&server, &api));
 

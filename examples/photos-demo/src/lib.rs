@@ -16,7 +16,9 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use oauth_runtime::dev::{DevServerConfig, DevServerHandle, StartError};
-use oauth_runtime::{Authenticator, AuthenticatorError, ConfigError, JwtVerifier, Key};
+use oauth_runtime::{
+    Authenticator, AuthenticatorError, ConfigError, JwtVerifier, Key, ProtectedResource,
+};
 use serde::{Deserialize, Serialize};
 
 pub use client::{CLIENT_ID, CLIENT_SECRET, ClientApp};
@@ -133,9 +135,18 @@ pub fn verifier(
         .build()
 }
 
-/// The API's authenticator around `verifier`.
-pub fn authenticator(verifier: JwtVerifier) -> Result<Authenticator, AuthenticatorError> {
-    Authenticator::builder(verifier).realm(REALM).build()
+/// The API's authenticator around `verifier`; with `resource`, its challenges link to the RFC
+/// 9728 metadata that the examples serve.
+pub fn authenticator(
+    verifier: JwtVerifier,
+    resource: Option<ProtectedResource>,
+) -> Result<Authenticator, AuthenticatorError> {
+    let builder = Authenticator::builder(verifier).realm(REALM);
+    match resource {
+        Some(resource) => builder.protected_resource(resource),
+        None => builder,
+    }
+    .build()
 }
 
 /// The examples' command line: `[--port PORT] [--as-port PORT] [--key-file KEY.pem]`.

@@ -3,6 +3,7 @@
 
 use std::net::Ipv4Addr;
 
+use oauth_runtime::ProtectedResource;
 use photos_demo::{ClientApp, Options, authenticator, authorization_server, banner};
 use rocket::config::{Config, LogLevel};
 
@@ -28,7 +29,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     drop(probe);
     let api = format!("http://127.0.0.1:{port}");
     let server = authorization_server(&options, &api).await?;
-    let authenticator = authenticator(server.verifier()?)?;
+    let resource = ProtectedResource::new(&api, [server.issuer()]);
+    let authenticator = authenticator(server.verifier()?, Some(resource))?;
     let client = ClientApp::new(server.issuer(), &api);
     println!("{}", banner(&server, &api));
     // Rocket's own launch banner would follow; the example's lines are the ones to read.

@@ -339,3 +339,61 @@ async fn axum_and_rocket_answer_byte_for_byte_alike() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rfc9728_metadata_and_challenges_are_identical_on_both_frameworks() {
+    use oauth_runtime::ProtectedResource;
+    let keys = Keys::generate();
+    let resource = ProtectedResource::new("http://127.0.0.1:8080", ["https://issuer.test"]);
+    let with_resource = || {
+        oauth_runtime::Authenticator::builder(keys.verifier())
+            .realm(photos_demo::REALM)
+            .protected_resource(resource.clone())
+            .build()
+            .unwrap()
+    };
+    let axum = start_axum_with(with_resource()).await;
+    let rocket = start_rocket_with(with_resource()).await;
+    let metadata_url = "http://127.0.0.1:8080/.well-known/oauth-protected-resource";
+
+    let mut documents = Vec::new();
+    for base in [&axum, &rocket] {
+        let response = reqwest::get(format!("{base}/.well-known/oauth-protected-resource"))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["content-type"], "application/json");
+        documents.push(response.text().await.unwrap());
+    }
+    assert_eq!(documents[0], documents[1], "same document on both");
+    let doc: serde_json::Value = serde_json::from_str(&documents[0]).unwrap();
+    assert_eq!(doc["resource"], "http://127.0.0.1:8080");
+    assert_eq!(doc["authorization_servers"], json!(["https://issuer.test"]));
+    assert_eq!(doc["bearer_methods_supported"], json!(["header"]));
+    for scope in [
+        "albums:read",
+        "photos:delete",
+        "photos:read",
+        "photos:write",
+    ] {
+        assert!(
+            doc["scopes_supported"]
+                .as_array()
+                .unwrap()
+                .contains(&json!(scope)),
+            "{scope}"
+        );
+    }
+
+    for (token, status) in [(None, 401), (Some(keys.token("albums:read")), 403)] {
+        let a = get(&format!("{axum}/photos"), token.as_deref()).await;
+        let r = get(&format!("{rocket}/photos"), token.as_deref()).await;
+        assert_eq!(a, r, "RFC 9728 §5.1 challenges alike");
+        assert_eq!(a.status, status);
+        let challenge = a.www_authenticate.unwrap();
+        assert!(
+            challenge.ends_with(&format!(", resource_metadata=\"{metadata_url}\"")),
+            "{challenge}"
+        );
+    }
+}

@@ -53,7 +53,7 @@ async fn the_axum_example_runs_the_whole_code_flow() {
     let api = format!("http://{}", listener.local_addr().unwrap());
     let server = authorization_server(&options(), &api).await.unwrap();
     let app = photos_axum::app(
-        authenticator(server.verifier().unwrap()).unwrap(),
+        authenticator(server.verifier().unwrap(), None).unwrap(),
         Arc::new(ClientApp::new(server.issuer(), &api)),
     );
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -86,7 +86,7 @@ async fn the_rocket_example_runs_the_whole_code_flow() {
     config.shutdown.ctrlc = false;
     let rocket = photos_rocket::app(
         rocket::custom(config),
-        authenticator(server.verifier().unwrap()).unwrap(),
+        authenticator(server.verifier().unwrap(), None).unwrap(),
         ClientApp::new(server.issuer(), &api),
     );
     assert_eq!(launch_rocket(rocket).await, api);

@@ -108,10 +108,19 @@ pub async fn serve(router: axum::Router) -> String {
 
 /// Starts the example API with the example's authenticator around `verifier`.
 pub async fn start_example(verifier: impl TokenVerifier) -> String {
-    let authenticator = oauth_runtime::Authenticator::builder(verifier)
+    start_axum_with(example_authenticator(verifier)).await
+}
+
+/// The example's authenticator settings (its realm) around any verifier.
+pub fn example_authenticator(verifier: impl TokenVerifier) -> oauth_runtime::Authenticator {
+    oauth_runtime::Authenticator::builder(verifier)
         .realm(photos_demo::REALM)
         .build()
-        .unwrap();
+        .unwrap()
+}
+
+/// Starts the axum example with `authenticator`.
+pub async fn start_axum_with(authenticator: oauth_runtime::Authenticator) -> String {
     serve(photos_axum::app(
         authenticator,
         Arc::new(unused_client_app()),
@@ -168,11 +177,12 @@ pub fn insufficient(scope: &str) -> String {
 /// Starts the Rocket example with the example's authenticator around `verifier`, on
 /// 127.0.0.1:0, and returns its base URL once it listens.
 pub async fn start_rocket_example(verifier: impl TokenVerifier) -> String {
+    start_rocket_with(example_authenticator(verifier)).await
+}
+
+/// Starts the Rocket example with `authenticator`.
+pub async fn start_rocket_with(authenticator: oauth_runtime::Authenticator) -> String {
     use rocket::config::{Config, LogLevel};
-    let authenticator = oauth_runtime::Authenticator::builder(verifier)
-        .realm(photos_demo::REALM)
-        .build()
-        .unwrap();
     let mut config = Config {
         address: std::net::Ipv4Addr::LOCALHOST.into(),
         port: 0,
