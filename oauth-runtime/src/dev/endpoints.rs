@@ -68,7 +68,7 @@ async fn metadata(State(server): State<Arc<Server>>) -> Json<Value> {
         "jwks_uri": format!("{base}/jwks"),
         "introspection_endpoint": format!("{base}/introspect"),
         "revocation_endpoint": format!("{base}/revoke"),
-        "scopes_supported": server.scopes.iter().map(|s| s.name.clone()).collect::<Vec<_>>(),
+        "scopes_supported": server.scope_names(),
         "response_types_supported": response_types,
         "grant_types_supported": grants,
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],

@@ -345,7 +345,20 @@ impl Server {
         params::secrets_match(password?, &user.password).then_some(user)
     }
 
-    pub(crate) fn scope_description(&self, scope: &str) -> Option<&str> {
+    /// The configured description, else the one declared with `scopes!` in the program.
+    pub(crate) fn scope_description(&self, scope: &str) -> Option<String> {
+        self.configured_description(scope)
+            .map(str::to_owned)
+            .or_else(|| {
+                crate::catalog::declared_scopes()
+                    .iter()
+                    .find(|d| d.name() == scope)
+                    .map(|d| d.description())
+                    .filter(|d| !d.is_empty())
+            })
+    }
+
+    fn configured_description(&self, scope: &str) -> Option<&str> {
         self.scopes
             .iter()
             .find(|s| s.name == scope)
@@ -353,8 +366,23 @@ impl Server {
             .filter(|d| !d.is_empty())
     }
 
+    /// Configured scopes, and the scopes the program declares with `scopes!`.
     pub(crate) fn knows_scope(&self, scope: &str) -> bool {
         self.scopes.iter().any(|s| s.name == scope)
+            || crate::catalog::declared_scopes()
+                .iter()
+                .any(|d| d.name() == scope)
+    }
+
+    /// Every scope the server grants, for its metadata.
+    pub(crate) fn scope_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.scopes.iter().map(|s| s.name.clone()).collect();
+        for declared in crate::catalog::declared_scopes() {
+            if !names.iter().any(|n| n == declared.name()) {
+                names.push(declared.name().to_owned());
+            }
+        }
+        names
     }
 
     pub(crate) fn verifier(&self) -> Result<JwtVerifier, ConfigError> {

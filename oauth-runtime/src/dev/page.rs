@@ -53,7 +53,7 @@ pub(crate) fn consent_page(
         .split(' ')
         .filter(|s| !s.is_empty())
         .map(|s| match server.scope_description(s) {
-            Some(d) => format!("<li><code>{}</code>: {}</li>", escape(s), escape(d)),
+            Some(d) => format!("<li><code>{}</code>: {}</li>", escape(s), escape(&d)),
             None => format!("<li><code>{}</code></li>", escape(s)),
         })
         .collect();

@@ -68,3 +68,54 @@ fn declarations_and_annotations_agree_and_render() {
     assert_eq!(get_photos["requires"], "photos:read");
     assert_eq!(json["problems"], serde_json::json!([]));
 }
+
+#[tokio::test]
+async fn the_dev_server_shows_declared_descriptions_and_advertises_declared_scopes() {
+    let _ = photos_axum::app;
+    // No scopes configured on the server: it learns them from the program's declarations.
+    let server = oauth_runtime::dev::DevServer::new()
+        .client(oauth_runtime::dev::Client::confidential(
+            "c",
+            "s",
+            ["http://127.0.0.1:1/cb"],
+        ))
+        .start()
+        .await
+        .unwrap();
+    let meta: serde_json::Value = reqwest::get(format!(
+        "{}/.well-known/oauth-authorization-server",
+        server.issuer()
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    for scope in [
+        "albums:read",
+        "photos:delete",
+        "photos:read",
+        "photos:write",
+    ] {
+        assert!(
+            meta["scopes_supported"]
+                .as_array()
+                .unwrap()
+                .contains(&serde_json::json!(scope)),
+            "{scope}"
+        );
+    }
+    let url = format!(
+        "{}/authorize?response_type=code&client_id=c&redirect_uri=http://127.0.0.1:1/cb&scope=photos:read%20photos:delete",
+        server.issuer()
+    );
+    let page = reqwest::get(url).await.unwrap().text().await.unwrap();
+    assert!(
+        page.contains("<code>photos:read</code>: See your photos"),
+        "{page}"
+    );
+    assert!(
+        page.contains("<code>photos:delete</code>: Delete photos"),
+        "{page}"
+    );
+}

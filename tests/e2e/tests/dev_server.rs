@@ -389,9 +389,16 @@ async fn rfc8414_metadata_advertises_every_endpoint() {
             meta["code_challenge_methods_supported"],
             json!(["S256", "plain"])
         );
+        // The configured scopes first, then those the program declares with `scopes!` (this
+        // test binary links the photo examples, which declare photos:delete too).
         assert_eq!(
             meta["scopes_supported"],
-            json!(["photos:read", "photos:write", "albums:read"])
+            json!([
+                "photos:read",
+                "photos:write",
+                "albums:read",
+                "photos:delete"
+            ])
         );
     }
 }
