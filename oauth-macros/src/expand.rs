@@ -60,7 +60,7 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenS
     function.sig.inputs.insert(0, guard);
     let route = match route {
         Some(route) => quote!(::core::option::Option::Some(#route)),
-        None => match rocket_route(&function) {
+        None => match rocket_route(&function).or_else(|| utoipa_route(&function)) {
             Some(route) => quote!(::core::option::Option::Some(#route)),
             None => quote!(::core::option::Option::None),
         },
@@ -114,6 +114,48 @@ fn rocket_route(function: &ItemFn) -> Option<String> {
         let path = first.value();
         let path = path.split('?').next().unwrap_or_default();
         Some(format!("{} {path}", last.to_uppercase()))
+    })
+}
+
+/// `GET /photos` from a `#[utoipa::path(get, path = "/photos", ..)]` below ours.
+fn utoipa_route(function: &ItemFn) -> Option<String> {
+    function.attrs.iter().find_map(|attr| {
+        let segments: Vec<String> = attr
+            .path()
+            .segments
+            .iter()
+            .map(|s| s.ident.to_string())
+            .collect();
+        if segments != ["utoipa", "path"] {
+            return None;
+        }
+        let list = attr.meta.require_list().ok()?;
+        let (method, path) = list
+            .parse_args_with(|input: syn::parse::ParseStream<'_>| {
+                let method: syn::Ident = input.parse()?;
+                let mut path = None;
+                while !input.is_empty() {
+                    input.parse::<syn::Token![,]>()?;
+                    if input.is_empty() {
+                        break;
+                    }
+                    if input.peek(syn::Ident) && input.peek2(syn::Token![=]) {
+                        let name: syn::Ident = input.parse()?;
+                        input.parse::<syn::Token![=]>()?;
+                        if name == "path" {
+                            path = Some(input.parse::<syn::LitStr>()?.value());
+                            continue;
+                        }
+                    }
+                    // Skip whatever else this argument is, up to the next comma.
+                    while !input.is_empty() && !input.peek(syn::Token![,]) {
+                        input.parse::<proc_macro2::TokenTree>()?;
+                    }
+                }
+                Ok((method, path))
+            })
+            .ok()?;
+        Some(format!("{} {}", method.to_string().to_uppercase(), path?))
     })
 }
 

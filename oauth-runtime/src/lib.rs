@@ -40,6 +40,8 @@ mod introspect;
 mod jwks;
 mod jwt;
 mod keys;
+#[cfg(feature = "utoipa")]
+pub mod openapi;
 mod requirement;
 mod resource;
 mod scope;

@@ -13,12 +13,14 @@ use photos_demo::{
     ALBUMS_READ, Album, ClientApp, NewPhoto, PHOTOS_DELETE, PHOTOS_READ, PHOTOS_WRITE, Photo, Store,
 };
 
-#[requires_scope(PHOTOS_READ, route = "GET /photos")]
+#[requires_scope(PHOTOS_READ)]
+#[utoipa::path(get, path = "/photos", responses((status = 200, description = "All photos")))]
 async fn list_photos(State(store): State<Store>) -> Json<Vec<Photo>> {
     Json(store.list())
 }
 
-#[requires_scope(PHOTOS_WRITE, route = "POST /photos")]
+#[requires_scope(PHOTOS_WRITE)]
+#[utoipa::path(post, path = "/photos", responses((status = 201, description = "The new photo")))]
 async fn create_photo(
     State(store): State<Store>,
     claims: Claims,
@@ -28,7 +30,8 @@ async fn create_photo(
     (StatusCode::CREATED, Json(store.create(new.title, owner)))
 }
 
-#[requires_scope(PHOTOS_WRITE, PHOTOS_DELETE, route = "DELETE /photos/{id}")]
+#[requires_scope(PHOTOS_WRITE, PHOTOS_DELETE)]
+#[utoipa::path(delete, path = "/photos/{id}", params(("id" = u64, Path, description = "The photo")), responses((status = 204, description = "Deleted"), (status = 404, description = "No such photo")))]
 async fn delete_photo(State(store): State<Store>, Path(id): Path<u64>) -> StatusCode {
     if store.delete(id) {
         StatusCode::NO_CONTENT
@@ -37,13 +40,28 @@ async fn delete_photo(State(store): State<Store>, Path(id): Path<u64>) -> Status
     }
 }
 
-#[requires_scope(any(PHOTOS_READ, ALBUMS_READ), route = "GET /albums")]
+#[requires_scope(any(PHOTOS_READ, ALBUMS_READ))]
+#[utoipa::path(get, path = "/albums", responses((status = 200, description = "The albums")))]
 async fn list_albums(State(store): State<Store>) -> Json<Vec<Album>> {
     Json(store.albums())
 }
 
 async fn health() -> &'static str {
     "ok"
+}
+
+/// The API's OpenAPI description; the security parts come from the `#[requires_scope]`
+/// annotations and the scope catalog.
+#[derive(Debug, utoipa::OpenApi)]
+#[openapi(paths(list_photos, create_photo, delete_photo, list_albums))]
+pub struct ApiDoc;
+
+/// The OpenAPI document, with the OAuth2 scheme pointing at the authorization server `issuer`.
+pub fn openapi(issuer: &str) -> utoipa::openapi::OpenApi {
+    use utoipa::{Modify, OpenApi};
+    let mut doc = ApiDoc::openapi();
+    oauth_runtime::openapi::OAuth2Security::for_issuer(issuer).modify(&mut doc);
+    doc
 }
 
 async fn home(State(client): State<Arc<ClientApp>>) -> Html<String> {

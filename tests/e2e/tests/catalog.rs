@@ -119,3 +119,42 @@ async fn the_dev_server_shows_declared_descriptions_and_advertises_declared_scop
         "{page}"
     );
 }
+
+#[test]
+fn the_openapi_document_carries_each_operations_exact_security_from_the_catalog() {
+    let doc = serde_json::to_value(photos_axum::openapi("http://127.0.0.1:9000")).unwrap();
+    let flow = &doc["components"]["securitySchemes"]["oauth2"]["flows"]["authorizationCode"];
+    assert_eq!(flow["authorizationUrl"], "http://127.0.0.1:9000/authorize");
+    assert_eq!(flow["tokenUrl"], "http://127.0.0.1:9000/token");
+    assert_eq!(flow["scopes"]["photos:delete"], "Delete photos");
+
+    let mut checked = 0;
+    for endpoint in catalog::endpoints()
+        .into_iter()
+        .filter(|e| e.function().starts_with("photos_axum::"))
+    {
+        let (method, path) = endpoint.route().unwrap().split_once(' ').unwrap();
+        let operation = &doc["paths"][path][method.to_lowercase()];
+        let expected: Vec<serde_json::Value> =
+            oauth_runtime::openapi::alternatives(endpoint.requirement())
+                .into_iter()
+                .map(|scopes| serde_json::json!({ "oauth2": scopes }))
+                .collect();
+        assert_eq!(
+            operation["security"],
+            serde_json::Value::Array(expected),
+            "{method} {path}"
+        );
+        checked += 1;
+    }
+    assert_eq!(checked, 4);
+    // Spelled out for the two interesting ones.
+    assert_eq!(
+        doc["paths"]["/albums"]["get"]["security"],
+        serde_json::json!([{"oauth2": ["albums:read"]}, {"oauth2": ["photos:read"]}])
+    );
+    assert_eq!(
+        doc["paths"]["/photos/{id}"]["delete"]["security"],
+        serde_json::json!([{"oauth2": ["photos:delete", "photos:write"]}])
+    );
+}

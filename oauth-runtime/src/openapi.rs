@@ -1,0 +1,171 @@
+//! OpenAPI (utoipa): the OAuth 2.0 security scheme with the catalog's scopes, and each protected
+//! operation's security requirement, taken from the `#[requires_scope]` annotations.
+//!
+//! Put `#[requires_scope]` above `#[utoipa::path(..)]`: the route is read from utoipa's attribute,
+//! so nothing is written twice. Then apply [`OAuth2Security`] to the generated document.
+
+use utoipa::openapi::OpenApi;
+use utoipa::openapi::path::Operation;
+use utoipa::openapi::security::{
+    AuthorizationCode, Flow, OAuth2, Scopes, SecurityRequirement, SecurityScheme,
+};
+
+use crate::catalog;
+use crate::requirement::Requirement;
+
+/// The most alternatives a requirement expands to in OpenAPI (an `any` of `all`s multiplies).
+const MAX_ALTERNATIVES: usize = 64;
+
+/// Adds the OAuth 2.0 authorization-code scheme (with the catalog's scopes and their
+/// descriptions) and sets every cataloged operation's `security`.
+///
+/// ```
+/// use utoipa::Modify;
+/// use oauth_runtime::openapi::OAuth2Security;
+///
+/// let mut doc = utoipa::openapi::OpenApiBuilder::new().build();
+/// OAuth2Security::for_issuer("https://idp.example.com").modify(&mut doc);
+/// let schemes = doc.components.unwrap().security_schemes;
+/// assert!(schemes.contains_key("oauth2"));
+/// ```
+#[derive(Debug, Clone)]
+pub struct OAuth2Security {
+    scheme: String,
+    authorization_url: String,
+    token_url: String,
+}
+
+impl OAuth2Security {
+    /// The scheme named `oauth2`, with these endpoints.
+    pub fn new(authorization_url: impl Into<String>, token_url: impl Into<String>) -> Self {
+        OAuth2Security {
+            scheme: "oauth2".into(),
+            authorization_url: authorization_url.into(),
+            token_url: token_url.into(),
+        }
+    }
+
+    /// Endpoints at `{issuer}/authorize` and `{issuer}/token`, as the development server has them.
+    pub fn for_issuer(issuer: &str) -> Self {
+        let issuer = issuer.trim_end_matches('/');
+        OAuth2Security::new(format!("{issuer}/authorize"), format!("{issuer}/token"))
+    }
+
+    /// Another scheme name.
+    pub fn named(mut self, scheme: impl Into<String>) -> Self {
+        self.scheme = scheme.into();
+        self
+    }
+}
+
+/// The requirement as OpenAPI needs it: alternatives (OR), each a set of scopes (AND).
+pub fn alternatives(requirement: &Requirement) -> Vec<Vec<String>> {
+    let mut out = match requirement {
+        Requirement::Scope(s) => vec![vec![s.to_string()]],
+        Requirement::Any(items) => items.iter().flat_map(alternatives).collect(),
+        Requirement::All(items) => {
+            items
+                .iter()
+                .map(alternatives)
+                .fold(vec![Vec::new()], |acc, next| {
+                    let mut product = Vec::new();
+                    for left in &acc {
+                        for right in &next {
+                            let mut both = left.clone();
+                            both.extend(right.iter().cloned());
+                            product.push(both);
+                        }
+                    }
+                    product.truncate(MAX_ALTERNATIVES);
+                    product
+                })
+        }
+    };
+    for alternative in &mut out {
+        alternative.sort();
+        alternative.dedup();
+    }
+    out.sort();
+    out.dedup();
+    out.truncate(MAX_ALTERNATIVES);
+    out
+}
+
+fn operation<'a>(doc: &'a mut OpenApi, route: &str) -> Option<&'a mut Operation> {
+    let (method, path) = route.split_once(' ')?;
+    // Rocket writes `<id>`, OpenAPI `{id}`.
+    let path = path.replace('<', "{").replace("..>", "}").replace('>', "}");
+    let item = doc.paths.paths.get_mut(&path)?;
+    match method {
+        "GET" => item.get.as_mut(),
+        "POST" => item.post.as_mut(),
+        "PUT" => item.put.as_mut(),
+        "DELETE" => item.delete.as_mut(),
+        "PATCH" => item.patch.as_mut(),
+        "HEAD" => item.head.as_mut(),
+        "OPTIONS" => item.options.as_mut(),
+        _ => None,
+    }
+}
+
+impl utoipa::Modify for OAuth2Security {
+    fn modify(&self, doc: &mut OpenApi) {
+        let mut scopes: Vec<(String, String)> = catalog::declared_scopes()
+            .iter()
+            .map(|s| (s.name().to_owned(), s.description()))
+            .collect();
+        for endpoint in catalog::endpoints() {
+            for scope in endpoint.requirement().scopes() {
+                if !scopes.iter().any(|(name, _)| name == scope.as_str()) {
+                    scopes.push((scope.to_string(), String::new()));
+                }
+            }
+        }
+        let flow = AuthorizationCode::new(
+            &self.authorization_url,
+            &self.token_url,
+            Scopes::from_iter(scopes),
+        );
+        let scheme = SecurityScheme::OAuth2(OAuth2::new([Flow::AuthorizationCode(flow)]));
+        doc.components
+            .get_or_insert_with(Default::default)
+            .add_security_scheme(&self.scheme, scheme);
+        for endpoint in catalog::endpoints() {
+            let Some(route) = endpoint.route() else {
+                continue;
+            };
+            if let Some(operation) = operation(doc, route) {
+                let requirements = alternatives(endpoint.requirement())
+                    .into_iter()
+                    .map(|scopes| SecurityRequirement::new(&self.scheme, scopes))
+                    .collect();
+                operation.security = Some(requirements);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scope::ScopeToken;
+
+    fn s(name: &'static str) -> Requirement {
+        Requirement::Scope(ScopeToken::from_static(name))
+    }
+
+    #[test]
+    fn requirements_become_alternatives_of_scope_sets() {
+        assert_eq!(alternatives(&s("a")), [["a"]]);
+        assert_eq!(
+            alternatives(&Requirement::all([s("b"), s("a")])),
+            [["a", "b"]]
+        );
+        assert_eq!(
+            alternatives(&Requirement::any([s("a"), s("b")])),
+            [["a"], ["b"]]
+        );
+        let nested = Requirement::all([Requirement::any([s("a"), s("b")]), s("c")]);
+        assert_eq!(alternatives(&nested), [["a", "c"], ["b", "c"]]);
+    }
+}
