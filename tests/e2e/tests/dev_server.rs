@@ -149,6 +149,21 @@ mod url {
     }
 }
 
+/// Runs the whole code flow with PKCE and returns the tokens.
+async fn log_in(
+    server: &DevServerHandle,
+    client: &Oauth2Client,
+    scopes: &[&str],
+) -> oauth2::basic::BasicTokenResponse {
+    let (code, verifier) = code_for(server, client, scopes).await;
+    client
+        .exchange_code(AuthorizationCode::new(code))
+        .set_pkce_verifier(verifier)
+        .request_async(&http())
+        .await
+        .unwrap()
+}
+
 /// Runs the code flow up to the code.
 async fn code_for(
     server: &DevServerHandle,
@@ -211,13 +226,7 @@ async fn error_of(response: reqwest::Response) -> (u16, String) {
 async fn authorization_code_with_pkce_for_a_confidential_client() {
     let server = start().await;
     let client = client(&server, "demo-client", Some("demo-secret"));
-    let (code, verifier) = code_for(&server, &client, &["photos:read", "albums:read"]).await;
-    let tokens = client
-        .exchange_code(AuthorizationCode::new(code))
-        .set_pkce_verifier(verifier)
-        .request_async(&http())
-        .await
-        .unwrap();
+    let tokens = log_in(&server, &client, &["photos:read", "albums:read"]).await;
     let claims = jwks_verifier(&server)
         .await
         .verify_token(tokens.access_token().secret())
@@ -232,13 +241,7 @@ async fn authorization_code_with_pkce_for_a_confidential_client() {
 async fn authorization_code_with_pkce_for_a_public_client() {
     let server = start().await;
     let client = client(&server, "demo-spa", None);
-    let (code, verifier) = code_for(&server, &client, &["photos:read"]).await;
-    let tokens = client
-        .exchange_code(AuthorizationCode::new(code))
-        .set_pkce_verifier(verifier)
-        .request_async(&http())
-        .await
-        .unwrap();
+    let tokens = log_in(&server, &client, &["photos:read"]).await;
     assert!(
         jwks_verifier(&server)
             .await
@@ -275,13 +278,7 @@ async fn client_credentials_without_refresh_token() {
 async fn refresh_tokens_rotate_and_can_narrow_the_scope() {
     let server = start().await;
     let client = client(&server, "demo-client", Some("demo-secret"));
-    let (code, verifier) = code_for(&server, &client, &["photos:read", "albums:read"]).await;
-    let first = client
-        .exchange_code(AuthorizationCode::new(code))
-        .set_pkce_verifier(verifier)
-        .request_async(&http())
-        .await
-        .unwrap();
+    let first = log_in(&server, &client, &["photos:read", "albums:read"]).await;
     let refresh = first.refresh_token().unwrap().clone();
     let second = client
         .exchange_refresh_token(&refresh)
@@ -606,13 +603,7 @@ async fn rfc6749_section_4_1_2_1_redirect_mismatch_shows_an_error_page_and_never
 async fn rfc9700_section_4_14_2_refresh_token_reuse_revokes_the_grant() {
     let server = start().await;
     let client = client(&server, "demo-client", Some("demo-secret"));
-    let (code, verifier) = code_for(&server, &client, &["photos:read"]).await;
-    let first = client
-        .exchange_code(AuthorizationCode::new(code))
-        .set_pkce_verifier(verifier)
-        .request_async(&http())
-        .await
-        .unwrap();
+    let first = log_in(&server, &client, &["photos:read"]).await;
     let stolen = first.refresh_token().unwrap().clone();
     let second = client
         .exchange_refresh_token(&stolen)
@@ -645,13 +636,7 @@ async fn rfc9700_section_4_14_2_refresh_token_reuse_revokes_the_grant() {
 async fn rfc6749_section_6_refresh_cannot_widen_the_scope() {
     let server = start().await;
     let client = client(&server, "demo-client", Some("demo-secret"));
-    let (code, verifier) = code_for(&server, &client, &["photos:read"]).await;
-    let tokens = client
-        .exchange_code(AuthorizationCode::new(code))
-        .set_pkce_verifier(verifier)
-        .request_async(&http())
-        .await
-        .unwrap();
+    let tokens = log_in(&server, &client, &["photos:read"]).await;
     let form = [
         ("grant_type", "refresh_token"),
         (
@@ -957,13 +942,7 @@ async fn rfc7662_introspection_of_active_revoked_expired_and_unknown_tokens() {
 async fn revoking_a_refresh_token_ends_its_grant() {
     let server = start().await;
     let client = client(&server, "demo-client", Some("demo-secret"));
-    let (code, verifier) = code_for(&server, &client, &["photos:read"]).await;
-    let tokens = client
-        .exchange_code(AuthorizationCode::new(code))
-        .set_pkce_verifier(verifier)
-        .request_async(&http())
-        .await
-        .unwrap();
+    let tokens = log_in(&server, &client, &["photos:read"]).await;
     let refresh = tokens.refresh_token().unwrap().secret().clone();
     reqwest::Client::new()
         .post(format!("{}/revoke", server.issuer()))

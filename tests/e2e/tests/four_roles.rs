@@ -71,19 +71,15 @@ async fn the_axum_example_runs_the_whole_code_flow() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_rocket_example_runs_the_whole_code_flow() {
-    use rocket::config::{Config, LogLevel};
     let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = probe.local_addr().unwrap().port();
     drop(probe);
     let api = format!("http://127.0.0.1:{port}");
     let server = authorization_server(&options(), &api).await.unwrap();
-    let mut config = Config {
-        address: std::net::Ipv4Addr::LOCALHOST.into(),
+    let config = rocket::Config {
         port,
-        log_level: LogLevel::Off,
-        ..Config::debug_default()
+        ..rocket_config()
     };
-    config.shutdown.ctrlc = false;
     let rocket = photos_rocket::app(
         rocket::custom(config),
         authenticator(server.verifier().unwrap(), None).unwrap(),

@@ -7,7 +7,7 @@ mod common;
 use common::*;
 use oauth_runtime::rocket::AuthFairing;
 use oauth_runtime::{Authenticator, Claims, requires_scope};
-use rocket::config::{Config, LogLevel};
+use rocket::Config;
 use rocket::{Build, Request, Rocket, catch, catchers, get, routes};
 
 #[requires_scope("photos:read")]
@@ -33,14 +33,7 @@ async fn launch(rocket: Rocket<Build>) -> String {
 }
 
 fn config() -> Config {
-    let mut config = Config {
-        address: std::net::Ipv4Addr::LOCALHOST.into(),
-        port: 0,
-        log_level: LogLevel::Off,
-        ..Config::debug_default()
-    };
-    config.shutdown.ctrlc = false;
-    config
+    rocket_config()
 }
 
 #[tokio::test(flavor = "multi_thread")]

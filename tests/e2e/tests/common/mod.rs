@@ -182,20 +182,24 @@ pub async fn start_rocket_example(verifier: impl TokenVerifier) -> String {
 
 /// Starts the Rocket example with `authenticator`.
 pub async fn start_rocket_with(authenticator: oauth_runtime::Authenticator) -> String {
-    use rocket::config::{Config, LogLevel};
-    let mut config = Config {
-        address: std::net::Ipv4Addr::LOCALHOST.into(),
-        port: 0,
-        log_level: LogLevel::Off,
-        ..Config::debug_default()
-    };
-    config.shutdown.ctrlc = false;
     launch_rocket(photos_rocket::app(
-        rocket::custom(config),
+        rocket::custom(rocket_config()),
         authenticator,
         unused_client_app(),
     ))
     .await
+}
+
+/// Rocket on 127.0.0.1:0, quiet, not taking Ctrl-C from the test runner.
+pub fn rocket_config() -> rocket::Config {
+    let mut config = rocket::Config {
+        address: std::net::Ipv4Addr::LOCALHOST.into(),
+        port: 0,
+        log_level: rocket::config::LogLevel::Off,
+        ..rocket::Config::debug_default()
+    };
+    config.shutdown.ctrlc = false;
+    config
 }
 
 /// Launches `rocket` in the background and returns its base URL once it listens.
