@@ -158,8 +158,6 @@ pub struct Options {
     pub as_port: u16,
     /// The signing key file (PKCS#8 PEM), generated when missing, so tokens survive restarts.
     pub key_file: Option<PathBuf>,
-    /// Print the scope catalog as Markdown and exit.
-    pub print_scopes: bool,
 }
 
 impl Default for Options {
@@ -168,13 +166,13 @@ impl Default for Options {
             port: 8080,
             as_port: 9000,
             key_file: None,
-            print_scopes: false,
         }
     }
 }
 
 impl Options {
-    /// Parses the process arguments; prints usage and exits on anything else.
+    /// Parses the process arguments; prints usage and exits on anything else, and prints the
+    /// scope catalog and exits on `--print-scopes`.
     pub fn from_args(program: &str) -> Options {
         let usage = || -> ! {
             eprintln!(
@@ -191,7 +189,11 @@ impl Options {
                 "--port" => options.port = value().parse().unwrap_or_else(|_| usage()),
                 "--as-port" => options.as_port = value().parse().unwrap_or_else(|_| usage()),
                 "--key-file" => options.key_file = Some(value().into()),
-                "--print-scopes" => options.print_scopes = true,
+                "--print-scopes" => {
+                    // The catalog of the running program: its handlers registered at link time.
+                    print!("{}", oauth_runtime::catalog::to_markdown());
+                    std::process::exit(0)
+                }
                 _ => usage(),
             }
         }
@@ -215,6 +217,45 @@ pub async fn authorization_server(
         .into_server()
         .map_err(|e| StartError::Io(std::io::Error::other(e.to_string())))?;
     server.start().await
+}
+
+/// Logs to stderr, `filter` unless `RUST_LOG` says otherwise.
+pub fn init_logging(filter: &str) {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| filter.into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+/// Everything beside the API's routes, started as both examples start it.
+#[derive(Debug)]
+pub struct Roles {
+    /// The embedded development authorization server.
+    pub server: DevServerHandle,
+    /// The API's authenticator, trusting `server` and describing the API per RFC 9728.
+    pub authenticator: Authenticator,
+    /// The web client's pages.
+    pub client: ClientApp,
+}
+
+/// Starts the authorization server for the API at `api`, builds the authenticator and the web
+/// client, and prints the banner.
+pub async fn start_roles(
+    options: &Options,
+    api: &str,
+) -> Result<Roles, Box<dyn std::error::Error + Send + Sync>> {
+    let server = authorization_server(options, api).await?;
+    let resource = ProtectedResource::new(api, [server.issuer()]);
+    let authenticator = authenticator(server.verifier()?, Some(resource))?;
+    let client = ClientApp::new(server.issuer(), api);
+    println!("{}", banner(&server, api));
+    Ok(Roles {
+        server,
+        authenticator,
+        client,
+    })
 }
 
 /// What both examples print at start: `issuer:` and `api:` first, then commands to try.
