@@ -35,11 +35,12 @@
 //! # }
 //! ```
 
-use axum::Extension;
+use std::task::{Context, Poll};
+
 use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::{Extensions, HeaderMap, HeaderValue, Request, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 
 use crate::authenticator::Authenticator;
@@ -69,8 +70,53 @@ impl Authenticator {
     /// The layer that makes this authenticator available to every route below it:
     /// `router.layer(authenticator.layer())`. Protected routes without it answer 500 and log
     /// what to add; they never pass unchecked.
-    pub fn layer(&self) -> Extension<Authenticator> {
-        Extension(self.clone())
+    pub fn layer(&self) -> AuthLayer {
+        AuthLayer(self.clone())
+    }
+}
+
+/// The [`tower_layer::Layer`] of [`Authenticator::layer`].
+#[derive(Clone, Debug)]
+pub struct AuthLayer(Authenticator);
+
+impl<S> tower_layer::Layer<S> for AuthLayer {
+    type Service = AuthService<S>;
+
+    fn layer(&self, inner: S) -> AuthService<S> {
+        AuthService {
+            inner,
+            authenticator: self.0.clone(),
+        }
+    }
+}
+
+/// The service of [`AuthLayer`]: gives every request the authenticator, and room for the claims
+/// verified for it, so that a second extractor in the same request neither verifies again nor
+/// allocates.
+#[derive(Clone, Debug)]
+pub struct AuthService<S> {
+    inner: S,
+    authenticator: Authenticator,
+}
+
+impl<S, B> tower_service::Service<Request<B>> for AuthService<S>
+where
+    S: tower_service::Service<Request<B>>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request<B>) -> Self::Future {
+        request.extensions_mut().insert(RequestAuth {
+            authenticator: self.authenticator.clone(),
+            verified: None,
+        });
+        self.inner.call(request)
     }
 }
 
@@ -96,48 +142,57 @@ impl IntoResponse for AuthRejection {
     }
 }
 
-/// Claims verified earlier in this request, so that a second extractor does not verify again.
-/// Private so that nothing but our own extractors can put claims there.
+/// What [`AuthService`] puts in each request. Private, so that nothing but our own extractors
+/// can fill `verified`.
 #[derive(Clone)]
-struct Verified(Claims);
-
-fn authenticator(parts: &Parts) -> Result<Authenticator, AuthRejection> {
-    parts
-        .extensions
-        .get::<Authenticator>()
-        .cloned()
-        .ok_or_else(|| {
-            let error = AuthError::NotConfigured;
-            tracing::error!(path = %parts.uri.path(), "{error}");
-            AuthRejection(ErrorResponse::new(&error, None))
-        })
+struct RequestAuth {
+    authenticator: Authenticator,
+    /// Claims verified earlier in this request.
+    verified: Option<Claims>,
 }
 
-async fn verify(parts: &mut Parts, authenticator: &Authenticator) -> Result<Claims, AuthError> {
-    if let Some(Verified(claims)) = parts.extensions.get::<Verified>() {
-        return Ok(claims.clone());
+impl RequestAuth {
+    fn of<'a>(
+        extensions: &'a mut Extensions,
+        uri: &Uri,
+    ) -> Result<&'a mut RequestAuth, AuthRejection> {
+        extensions.get_mut::<RequestAuth>().ok_or_else(|| {
+            let error = AuthError::NotConfigured;
+            tracing::error!(path = %uri.path(), "{error}");
+            AuthRejection(ErrorResponse::new(&error, None))
+        })
     }
-    let headers = parts
-        .headers
-        .get_all(AUTHORIZATION)
-        .iter()
-        .map(HeaderValue::as_bytes);
-    let claims = authenticator
-        .authenticate(headers, parts.uri.query())
-        .await?;
-    parts.extensions.insert(Verified(claims.clone()));
-    Ok(claims)
+
+    async fn claims(&mut self, headers: &HeaderMap, uri: &Uri) -> Result<Claims, AuthError> {
+        if let Some(claims) = &self.verified {
+            return Ok(claims.clone());
+        }
+        let headers = headers
+            .get_all(AUTHORIZATION)
+            .iter()
+            .map(HeaderValue::as_bytes);
+        let claims = self
+            .authenticator
+            .authenticate(headers, uri.query())
+            .await?;
+        self.verified = Some(claims.clone());
+        Ok(claims)
+    }
+
+    fn reject(&self, error: &AuthError) -> AuthRejection {
+        AuthRejection(self.authenticator.reject(error))
+    }
 }
 
 impl<S: Send + Sync, R: ScopeRequirement> FromRequestParts<S> for ScopeGuard<R> {
     type Rejection = AuthRejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let authenticator = authenticator(parts)?;
-        verify(parts, &authenticator)
+        let auth = RequestAuth::of(&mut parts.extensions, &parts.uri)?;
+        auth.claims(&parts.headers, &parts.uri)
             .await
-            .and_then(|claims| ScopeGuard::check(&authenticator, claims))
-            .map_err(|e| AuthRejection(authenticator.reject(&e)))
+            .and_then(|claims| ScopeGuard::check(&auth.authenticator, claims))
+            .map_err(|e| auth.reject(&e))
     }
 }
 
@@ -145,10 +200,10 @@ impl<S: Send + Sync> FromRequestParts<S> for Claims {
     type Rejection = AuthRejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let authenticator = authenticator(parts)?;
-        verify(parts, &authenticator)
+        let auth = RequestAuth::of(&mut parts.extensions, &parts.uri)?;
+        auth.claims(&parts.headers, &parts.uri)
             .await
-            .map_err(|e| AuthRejection(authenticator.reject(&e)))
+            .map_err(|e| auth.reject(&e))
     }
 }
 
@@ -161,11 +216,11 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for Claims {
         parts: &mut Parts,
         _state: &S,
     ) -> Result<Option<Self>, Self::Rejection> {
-        let authenticator = authenticator(parts)?;
-        match verify(parts, &authenticator).await {
+        let auth = RequestAuth::of(&mut parts.extensions, &parts.uri)?;
+        match auth.claims(&parts.headers, &parts.uri).await {
             Ok(claims) => Ok(Some(claims)),
             Err(AuthError::MissingToken) => Ok(None),
-            Err(e) => Err(AuthRejection(authenticator.reject(&e))),
+            Err(e) => Err(auth.reject(&e)),
         }
     }
 }

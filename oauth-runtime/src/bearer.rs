@@ -33,14 +33,25 @@ fn query_has_access_token(query: Option<&str>) -> bool {
 }
 
 /// Extracts the one bearer token of a request from its `Authorization` header values and its URI
-/// query. Only the header method (RFC 6750 §2.1) is accepted: a token in the query (§2.3, which
-/// RFC 9700 §2.4.2 says not to use) is refused rather than ignored, so the client learns why.
-/// Tokens longer than `max_len` are refused before their characters are even looked at.
+/// query: [`located`], then [`token`].
+#[cfg(test)]
 pub(crate) fn extract<'a>(
-    mut authorization: impl Iterator<Item = &'a [u8]>,
+    authorization: impl Iterator<Item = &'a [u8]>,
     query: Option<&str>,
     max_len: usize,
 ) -> Result<&'a str, AuthError> {
+    token(located(authorization, query, max_len)?, max_len)
+}
+
+/// The one `Authorization` header value of a request. Only the header method (RFC 6750 §2.1) is
+/// accepted: a token in the query (§2.3, which RFC 9700 §2.4.2 says not to use) is refused rather
+/// than ignored, so the client learns why. A header far longer than any acceptable token (more
+/// than `max_len` plus room for the scheme) is refused before anything else looks at it.
+pub(crate) fn located<'a>(
+    mut authorization: impl Iterator<Item = &'a [u8]>,
+    query: Option<&str>,
+    max_len: usize,
+) -> Result<&'a [u8], AuthError> {
     let in_query = query_has_access_token(query);
     let header = match (authorization.next(), authorization.next()) {
         (None, _) if in_query => {
@@ -61,12 +72,38 @@ pub(crate) fn extract<'a>(
         }
         (Some(header), None) => header,
     };
-    // A header far longer than any acceptable token is refused before it is even decoded.
     if header.len() > max_len.saturating_add(SCHEME_SLACK) {
         return Err(AuthError::InvalidToken(VerifyError::TooLarge {
             max: max_len,
         }));
     }
+    Ok(header)
+}
+
+/// What follows `Bearer ` in `header`, with none of [`token`]'s checks: only for looking up
+/// tokens already verified, which passed those checks when they were. Costs nothing per byte of
+/// the token.
+pub(crate) fn unchecked_token(header: &[u8]) -> Option<&[u8]> {
+    let (scheme, rest) = header.split_at_checked(SCHEME.len())?;
+    // The usual spelling first: one comparison of seven bytes.
+    if scheme != SCHEME && !scheme.eq_ignore_ascii_case(SCHEME) {
+        return None;
+    }
+    match rest.first()? {
+        b' ' => rest
+            .iter()
+            .position(|&b| b != b' ')
+            .map(|start| &rest[start..]),
+        _ => Some(rest),
+    }
+}
+
+/// `Bearer` and the one space that must follow it.
+const SCHEME: &[u8] = b"Bearer ";
+
+/// The bearer token in `header` (RFC 6750 §2.1): the `Bearer` scheme (any case), spaces, and
+/// one b64token of at most `max_len` bytes. Another scheme means no bearer credentials.
+pub(crate) fn token(header: &[u8], max_len: usize) -> Result<&str, AuthError> {
     let header = std::str::from_utf8(header)
         .ok()
         .filter(|h| h.is_ascii())
@@ -136,6 +173,17 @@ mod tests {
             extract(std::iter::once(&b"Bearer \xff"[..]), None, 100),
             Err(AuthError::InvalidRequest(_))
         ));
+    }
+
+    #[test]
+    fn the_unchecked_form_only_strips_the_scheme() {
+        let unchecked = |h: &'static [u8]| unchecked_token(h);
+        assert_eq!(unchecked(b"Bearer abc"), Some(&b"abc"[..]));
+        assert_eq!(unchecked(b"bEaReR   abc"), Some(&b"abc"[..]));
+        assert_eq!(unchecked(b"Bearer a b\"c\xff"), Some(&b"a b\"c\xff"[..]));
+        assert_eq!(unchecked(b"Bearerabc"), None);
+        assert_eq!(unchecked(b"Basic abc"), None);
+        assert_eq!(unchecked(b"Bearer    "), None);
     }
 
     #[test]

@@ -128,7 +128,12 @@ pub trait TokenVerifier: Send + Sync + 'static {
     /// An answer known without any work that could wait, such as a cache hit; `None` means ask
     /// [`TokenVerifier::verify`]. Lets the request path skip the boxed future of `verify` on
     /// hits. The default knows nothing.
-    fn verify_now(&self, _token: &str) -> Option<Result<Claims, VerifyError>> {
+    ///
+    /// `token` is given as the request carried it, before its syntax is checked (RFC 6750 §2.1)
+    /// or even known to be UTF-8, since checking costs more per byte than a lookup. Answer
+    /// `Some(Ok(..))` only for a token this verifier accepted before, byte for byte; the request
+    /// path uses a refusal only after the syntax checks passed.
+    fn verify_now(&self, _token: &[u8]) -> Option<Result<Claims, VerifyError>> {
         None
     }
 }
@@ -138,7 +143,7 @@ impl<T: TokenVerifier + ?Sized> TokenVerifier for Arc<T> {
     async fn verify(&self, token: &str) -> Result<Claims, VerifyError> {
         (**self).verify(token).await
     }
-    fn verify_now(&self, token: &str) -> Option<Result<Claims, VerifyError>> {
+    fn verify_now(&self, token: &[u8]) -> Option<Result<Claims, VerifyError>> {
         (**self).verify_now(token)
     }
 }
@@ -148,7 +153,7 @@ impl<T: TokenVerifier + ?Sized> TokenVerifier for Box<T> {
     async fn verify(&self, token: &str) -> Result<Claims, VerifyError> {
         (**self).verify(token).await
     }
-    fn verify_now(&self, token: &str) -> Option<Result<Claims, VerifyError>> {
+    fn verify_now(&self, token: &[u8]) -> Option<Result<Claims, VerifyError>> {
         (**self).verify_now(token)
     }
 }
