@@ -29,9 +29,11 @@ struct Store {
     bytes: usize,
 }
 
-/// Bookkeeping per entry beyond the token's own size: allocation header, map slot, queue slot,
-/// claims handle.
-const ENTRY_OVERHEAD: usize = 256;
+/// Bookkeeping per entry beyond the token's copy and its claims: the token's allocation header
+/// and reference counts, its map slot (at the map's lowest load) and its queue slot (at the
+/// queue's lowest load).
+const ENTRY_OVERHEAD: usize =
+    32 + 2 * (size_of::<Arc<[u8]>>() + size_of::<Entry>() + 1) + 2 * size_of::<Arc<[u8]>>();
 
 /// Caches successful verifications of `V`, each until the token's `exp` (or `max_ttl`,
 /// whichever comes first), within a bound on entries and bytes. Failures are not cached unless
@@ -113,7 +115,9 @@ impl<V> CachedVerifier<V> {
         self
     }
 
-    /// The most bytes kept (an estimate: the token's length plus a fixed overhead per entry).
+    /// The most bytes kept: each entry counts its copy of the token, an upper estimate of its
+    /// claims' memory and the map's bookkeeping. Claims shared between entries count once per
+    /// entry, so the bound errs on the safe side.
     pub fn max_bytes(mut self, n: usize) -> Self {
         self.max_bytes = n;
         self
@@ -173,7 +177,12 @@ impl<V> CachedVerifier<V> {
             Err(VerifyError::Unavailable(_)) => return,
             Err(_) => now.saturating_add(secs(self.negative_ttl)),
         };
-        let cost = token.len() + ENTRY_OVERHEAD;
+        let claims = match outcome {
+            Ok(claims) => claims.memory_estimate(),
+            // An error's strings (a `kid`, an algorithm name) are short.
+            Err(_) => 128,
+        };
+        let cost = token.len() + claims + ENTRY_OVERHEAD;
         if expires <= now || cost > self.max_bytes || self.max_entries == 0 {
             return;
         }

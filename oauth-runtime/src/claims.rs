@@ -177,6 +177,86 @@ impl Claims {
     }
 }
 
+impl Claims {
+    /// An upper estimate of the memory these claims occupy, allocator bookkeeping included, so
+    /// that a cache holding them can keep to a byte bound.
+    pub(crate) fn memory_estimate(&self) -> usize {
+        let inner = &*self.0;
+        let strings: usize = [
+            &inner.issuer,
+            &inner.subject,
+            &inner.jwt_id,
+            &inner.client_id,
+        ]
+        .into_iter()
+        .flatten()
+        .map(string_heap)
+        .sum();
+        let audience = allocation(inner.audience.capacity() * size_of::<String>())
+            + inner.audience.iter().map(string_heap).sum::<usize>();
+        let scopes = btree_heap(inner.scopes.len(), size_of::<ScopeToken>())
+            + inner
+                .scopes
+                .iter()
+                .map(|s| allocation(s.as_str().len()))
+                .sum::<usize>();
+        allocation(size_of::<Inner>() + 2 * size_of::<usize>())
+            + strings
+            + audience
+            + scopes
+            + object_heap(&inner.raw)
+    }
+}
+
+/// What an allocation of `n` bytes costs, rounded up and with room for the allocator's own
+/// header.
+fn allocation(n: usize) -> usize {
+    if n == 0 {
+        0
+    } else {
+        n.next_multiple_of(16) + 16
+    }
+}
+
+fn string_heap(s: &String) -> usize {
+    allocation(s.capacity())
+}
+
+/// A B-tree of `entries` entries of `entry_size` bytes. Up to 11 entries fit one leaf; a larger
+/// tree has nodes at least half full, and internal nodes also hold 12 child pointers.
+fn btree_heap(entries: usize, entry_size: usize) -> usize {
+    let leaf = allocation(11 * entry_size + 16);
+    match entries {
+        0 => 0,
+        1..=11 => leaf,
+        _ => {
+            let leaves = entries.div_ceil(5);
+            let internal = allocation(11 * entry_size + 16 + 12 * size_of::<usize>());
+            leaves * leaf + leaves.div_ceil(5) * internal
+        }
+    }
+}
+
+fn value_heap(value: &Value) -> usize {
+    match value {
+        Value::String(s) => string_heap(s),
+        Value::Array(items) => {
+            allocation(items.capacity() * size_of::<Value>())
+                + items.iter().map(value_heap).sum::<usize>()
+        }
+        Value::Object(map) => object_heap(map),
+        Value::Null | Value::Bool(_) | Value::Number(_) => 0,
+    }
+}
+
+fn object_heap(map: &Map<String, Value>) -> usize {
+    btree_heap(map.len(), size_of::<String>() + size_of::<Value>())
+        + map
+            .iter()
+            .map(|(k, v)| string_heap(k) + value_heap(v))
+            .sum::<usize>()
+}
+
 impl fmt::Debug for Claims {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Claims")

@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use oauth_runtime::{
-    Algorithm, CachedVerifier, Claims, JwtVerifier, ScopeClaim, SigningKey, TokenVerifier,
-    VerifyError,
+    Algorithm, AuthError, Authenticator, CachedVerifier, Claims, JwtVerifier, ScopeClaim,
+    SigningKey, TokenVerifier, VerifyError,
 };
 use serde_json::json;
 
@@ -117,7 +117,7 @@ async fn a_million_distinct_tokens_stay_within_the_bounds() {
         &ScopeClaim::Standard,
     )
     .unwrap();
-    let (max_entries, max_bytes) = (20_000, 2 << 20);
+    let (max_entries, max_bytes) = (20_000, 8 << 20);
     let cached = CachedVerifier::new(Accepting(claims))
         .max_entries(max_entries)
         .max_bytes(max_bytes);
@@ -130,10 +130,54 @@ async fn a_million_distinct_tokens_stay_within_the_bounds() {
     }
     assert!(cached.len() <= max_entries, "{}", cached.len());
     assert!(cached.bytes() <= max_bytes, "{}", cached.bytes());
-    // With ~560 accounted bytes per entry, the byte bound is the tighter one here.
+    // With about 2 KB accounted per entry (token, claims, bookkeeping), the byte bound is the
+    // tighter one here.
     assert!(
         cached.len() > 3_000,
         "the cache still holds what fits: {}",
         cached.len()
     );
+}
+
+/// Entries are found by a fast hash but used only for the very token verified: a token one byte
+/// away, at either end, is verified (and refused), never served from the entry.
+#[tokio::test]
+async fn only_the_exact_token_hits_its_entry() {
+    let (key, cached, calls) = setup();
+    let t = token(&key, now() + 600);
+    cached.verify(&t).await.unwrap();
+    let flip = |i: usize| {
+        let mut bytes = t.clone().into_bytes();
+        bytes[i] = if bytes[i] == b'A' { b'B' } else { b'A' };
+        String::from_utf8(bytes).unwrap()
+    };
+    for altered in [flip(0), flip(t.len() / 2), flip(t.len() - 1)] {
+        assert_ne!(altered, t);
+        assert!(cached.verify(&altered).await.is_err());
+        assert_eq!(
+            cached.verify_now(altered.as_bytes()).map(|r| r.is_ok()),
+            None
+        );
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 4);
+    assert!(cached.verify_now(t.as_bytes()).is_some_and(|r| r.is_ok()));
+}
+
+/// The request path asks the cache before checking a token's characters (RFC 6750 §2.1), but
+/// takes only an acceptance from it then: a malformed token is answered as malformed even when
+/// the cache remembers refusing it.
+#[tokio::test]
+async fn a_remembered_refusal_does_not_hide_a_syntax_error() {
+    let (_, cached, _) = setup();
+    let cached = Arc::new(cached.negative_ttl(Duration::from_secs(60)));
+    let malformed = "not%a%b64token";
+    assert!(cached.verify(malformed).await.is_err());
+    assert!(cached.verify_now(malformed.as_bytes()).is_some());
+    let authenticator = Authenticator::new(Arc::clone(&cached));
+    let header = format!("Bearer {malformed}");
+    let error = authenticator
+        .authenticate(std::iter::once(header.as_bytes()), None)
+        .await
+        .unwrap_err();
+    assert!(matches!(error, AuthError::InvalidRequest(_)), "{error:?}");
 }
