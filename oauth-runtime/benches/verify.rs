@@ -13,14 +13,9 @@ use std::future::Future;
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 
-use axum::Router;
-use axum::body::Body;
-use axum::http::Request;
-use axum::routing::get;
-use common::{Case, case};
-use oauth_runtime::{Algorithm, Authenticator, CachedVerifier, TokenVerifier, requires_scope};
+use common::{Case, Served, case};
+use oauth_runtime::{Algorithm, CachedVerifier, TokenVerifier};
 use serde_json::Value;
-use tower::ServiceExt;
 
 fn bench_alg(c: &mut Criterion, alg: Algorithm) {
     let Case {
@@ -83,51 +78,60 @@ fn cache(c: &mut Criterion) {
     group.finish();
 }
 
-async fn open() -> &'static str {
-    "ok"
-}
-
-#[requires_scope("photos:read")]
-async fn protected() -> &'static str {
-    "ok"
-}
-
-/// A handler behind the guard (token cache warm) against the same handler unprotected, both
-/// served in-process through `tower::ServiceExt::oneshot`, with the same request.
+/// A handler behind the guard (token cache warm) against the same handler unprotected in the same
+/// router, and in a router without the authenticator's layer, all served in-process through
+/// `tower::ServiceExt::oneshot` with the same request.
 fn guard(c: &mut Criterion) {
-    let Case { token, ours, .. } = case(Algorithm::ES256);
-    let app = Router::new()
-        .route("/unguarded", get(open))
-        .route("/protected", get(protected))
-        .layer(Authenticator::new(CachedVerifier::new(ours)).layer())
-        // What `axum::serve` does for every connection: handlers become routes once, instead of
-        // on every request.
-        .with_state(());
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .expect("runtime");
-    let request = |path: &str| {
-        Request::builder()
-            .uri(path)
-            .header("authorization", format!("Bearer {token}"))
-            .body(Body::empty())
-            .expect("request")
-    };
-    let status = runtime
-        .block_on(app.clone().oneshot(request("/protected")))
-        .expect("infallible")
-        .status();
-    assert!(status.is_success());
+    let served = Served::new(&case(Algorithm::ES256));
     let mut group = c.benchmark_group("axum handler");
+    group.bench_function("/unguarded, no layer", |b| {
+        b.iter(|| served.request(&served.bare, "/unguarded"))
+    });
     // Paths of the same length, so that routing costs the same.
     for path in ["/unguarded", "/protected"] {
-        group.bench_function(path, |b| {
-            b.iter(|| {
-                runtime
-                    .block_on(app.clone().oneshot(request(path)))
-                    .expect("infallible")
-            })
-        });
+        group.bench_function(path, |b| b.iter(|| served.request(&served.app, path)));
+    }
+    group.finish();
+}
+
+/// The same two routes as [`guard`], served by `axum::serve` on loopback and called over one
+/// keep-alive HTTP/1.1 connection, as a client sees them.
+fn guard_over_http(c: &mut Criterion) {
+    let case = case(Algorithm::ES256);
+    let app = Served::new(&case).app;
+    let token = case.token;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("address"));
+    runtime.spawn(async move { axum::serve(listener, app).await });
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(1)
+        .build()
+        .expect("client");
+    let call = |path: &str| {
+        let request = client
+            .get(format!("{base}{path}"))
+            .header("authorization", format!("Bearer {token}"));
+        async move {
+            request
+                .send()
+                .await
+                .expect("response")
+                .bytes()
+                .await
+                .expect("body")
+        }
+    };
+    assert_eq!(runtime.block_on(call("/protected")), "ok");
+    let mut group = c.benchmark_group("axum over HTTP");
+    for path in ["/unguarded", "/protected"] {
+        group.bench_function(path, |b| b.iter(|| runtime.block_on(call(path))));
     }
     group.finish();
 }
@@ -137,5 +141,5 @@ fn verify(c: &mut Criterion) {
     bench_alg(c, Algorithm::RS256);
 }
 
-criterion_group!(benches, verify, cache, guard);
+criterion_group!(benches, verify, cache, guard, guard_over_http);
 criterion_main!(benches);

@@ -14,14 +14,9 @@ mod common;
 
 use std::hint::black_box;
 
-use axum::Router;
-use axum::body::Body;
-use axum::http::Request;
-use axum::routing::get;
-use common::{Case, case};
-use oauth_runtime::{Algorithm, Authenticator, CachedVerifier, requires_scope};
+use common::{Case, Served, case};
+use oauth_runtime::Algorithm;
 use serde_json::Value;
-use tower::ServiceExt;
 
 const ROUNDS: usize = 500;
 const REQUESTS: usize = 2_000;
@@ -70,69 +65,6 @@ fn run_ours_rs256(c: &Case) {
     // A distinct body, so the linker does not fold the four wrappers into one.
     black_box("ours_rs256");
     run_ours(c)
-}
-
-async fn open() -> &'static str {
-    "ok"
-}
-
-#[requires_scope("photos:read")]
-async fn protected() -> &'static str {
-    "ok"
-}
-
-/// The same in-process requests as the criterion group "axum handler": one router, the handler
-/// unprotected and behind the guard with the token cache warm.
-struct Served {
-    app: Router,
-    /// The same unprotected route in a router without the authenticator's layer.
-    bare: Router,
-    runtime: tokio::runtime::Runtime,
-    authorization: String,
-}
-
-impl Served {
-    fn new(c: &Case) -> Served {
-        let app = Router::new()
-            .route("/unguarded", get(open))
-            .route("/protected", get(protected))
-            .layer(Authenticator::new(CachedVerifier::new(c.ours.clone())).layer())
-            // What `axum::serve` does for every connection: handlers become routes once, instead
-            // of on every request.
-            .with_state(());
-        let bare = Router::new()
-            .route("/unguarded", get(open))
-            .route("/protected", get(protected))
-            .with_state(());
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .expect("runtime");
-        let served = Served {
-            app,
-            bare,
-            runtime,
-            authorization: format!("Bearer {}", c.token),
-        };
-        // Warms the cache, and proves both routes answer 200.
-        served.request(&served.app, "/unguarded");
-        served.request(&served.app, "/protected");
-        served.request(&served.bare, "/unguarded");
-        served
-    }
-
-    fn request(&self, app: &Router, path: &str) {
-        let request = Request::builder()
-            .uri(path)
-            .header("authorization", &self.authorization)
-            .body(Body::empty())
-            .expect("request");
-        let response = self
-            .runtime
-            .block_on(app.clone().oneshot(request))
-            .expect("infallible");
-        assert!(response.status().is_success());
-        black_box(response);
-    }
 }
 
 #[inline(never)]

@@ -1,12 +1,21 @@
-//! What both benchmarks compare: one token, our prepared verifier, and jsonwebtoken's key and
-//! validation, built once.
+//! What the benchmarks compare: one token, our prepared verifier, and jsonwebtoken's key and
+//! validation, built once; and one handler served with and without the guard.
+#![allow(dead_code)] // Each benchmark uses part of this.
 
+use std::hint::black_box;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use axum::Router;
+use axum::body::Body;
+use axum::http::Request;
+use axum::routing::get;
 use jsonwebtoken::jwk::Jwk;
 use jsonwebtoken::{DecodingKey, Validation};
-use oauth_runtime::{Algorithm, JwtVerifier, SigningKey};
+use oauth_runtime::{
+    Algorithm, Authenticator, CachedVerifier, JwtVerifier, SigningKey, requires_scope,
+};
 use serde_json::{Value, json};
+use tower::ServiceExt;
 
 pub struct Case {
     pub token: String,
@@ -44,5 +53,68 @@ pub fn case(alg: Algorithm) -> Case {
         ours,
         key,
         validation,
+    }
+}
+
+async fn open() -> &'static str {
+    "ok"
+}
+
+#[requires_scope("photos:read")]
+async fn protected() -> &'static str {
+    "ok"
+}
+
+/// The same in-process requests as the criterion group "axum handler": one router, the handler
+/// unprotected and behind the guard with the token cache warm.
+pub struct Served {
+    pub app: Router,
+    /// The same unprotected route in a router without the authenticator's layer.
+    pub bare: Router,
+    runtime: tokio::runtime::Runtime,
+    authorization: String,
+}
+
+impl Served {
+    pub fn new(c: &Case) -> Served {
+        let app = Router::new()
+            .route("/unguarded", get(open))
+            .route("/protected", get(protected))
+            .layer(Authenticator::new(CachedVerifier::new(c.ours.clone())).layer())
+            // What `axum::serve` does for every connection: handlers become routes once, instead
+            // of on every request.
+            .with_state(());
+        let bare = Router::new()
+            .route("/unguarded", get(open))
+            .route("/protected", get(protected))
+            .with_state(());
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        let served = Served {
+            app,
+            bare,
+            runtime,
+            authorization: format!("Bearer {}", c.token),
+        };
+        // Warms the cache, and proves both routes answer 200.
+        served.request(&served.app, "/unguarded");
+        served.request(&served.app, "/protected");
+        served.request(&served.bare, "/unguarded");
+        served
+    }
+
+    pub fn request(&self, app: &Router, path: &str) {
+        let request = Request::builder()
+            .uri(path)
+            .header("authorization", &self.authorization)
+            .body(Body::empty())
+            .expect("request");
+        let response = self
+            .runtime
+            .block_on(app.clone().oneshot(request))
+            .expect("infallible");
+        assert!(response.status().is_success());
+        black_box(response);
     }
 }
