@@ -75,7 +75,33 @@ impl Authenticator {
     }
 }
 
-/// The [`tower_layer::Layer`] of [`Authenticator::layer`].
+/// The [`tower_layer::Layer`] of [`Authenticator::layer`]. Put it on the router (or with
+/// `route_layer` on the protected routes only); each request below it carries the authenticator.
+///
+/// ```
+/// use axum::{Router, body::Body, http::{Request, StatusCode}, routing::get};
+/// use oauth_runtime::{Algorithm, Authenticator, JwtVerifier, Key, requires_scope};
+/// use tower::ServiceExt;
+///
+/// #[requires_scope("photos:read")]
+/// async fn list_photos() -> &'static str { "[]" }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let verifier = JwtVerifier::builder()
+///     .issuer("https://auth.example.com")
+///     .audience("photos-api")
+///     .key(Key::hmac(Algorithm::HS256, b"a secret of at least thirty-two bytes!")?)
+///     .build()?;
+/// let app: Router = Router::new()
+///     .route("/photos", get(list_photos))
+///     .layer(Authenticator::new(verifier).layer());
+///
+/// let response = app.oneshot(Request::get("/photos").body(Body::empty())?).await?;
+/// assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone, Debug)]
 pub struct AuthLayer(Authenticator);
 
@@ -90,9 +116,9 @@ impl<S> tower_layer::Layer<S> for AuthLayer {
     }
 }
 
-/// The service of [`AuthLayer`]: gives every request the authenticator, and room for the claims
-/// verified for it, so that a second extractor in the same request neither verifies again nor
-/// allocates.
+/// The service of [`AuthLayer`] (see its example): gives every request the authenticator, and
+/// room for the claims verified for it, so that a second extractor in the same request neither
+/// verifies again nor allocates.
 #[derive(Clone, Debug)]
 pub struct AuthService<S> {
     inner: S,

@@ -1,14 +1,18 @@
 //! A verified-token cache around any verifier: a token seen before costs a hash and a lookup
 //! instead of a signature check.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+use std::hash::BuildHasher;
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use hashbrown::HashTable;
 
 use crate::claims::Claims;
 use crate::verify::{TokenVerifier, VerifyError};
 
 struct Entry {
+    token: Arc<[u8]>,
     outcome: Result<Claims, VerifyError>,
     /// When the entry stops being used. A `SystemTime`, not seconds, so that a hit compares two
     /// clock readings instead of converting one.
@@ -23,17 +27,70 @@ struct Entry {
 /// token measured ≈ 3.5 k instructions, the rest of the guard ≈ 2 k).
 #[derive(Default)]
 struct Store {
-    map: HashMap<Arc<[u8]>, Entry, foldhash::fast::RandomState>,
-    /// Insertion order, for eviction; shares each token's allocation with `map`.
+    table: HashTable<Entry>,
+    /// Seeded at random per cache, so that nobody can choose tokens that share a slot.
+    hasher: foldhash::fast::RandomState,
+    /// Insertion order, for eviction; shares each token's allocation with its entry.
     order: VecDeque<Arc<[u8]>>,
     bytes: usize,
+}
+
+impl Store {
+    fn get(&self, token: &[u8]) -> Option<&Entry> {
+        self.table
+            .find(self.hasher.hash_one(token), |e| same_token(&e.token, token))
+    }
+
+    fn get_mut(&mut self, token: &[u8]) -> Option<&mut Entry> {
+        self.table
+            .find_mut(self.hasher.hash_one(token), |e| same_token(&e.token, token))
+    }
+
+    fn insert_new(&mut self, entry: Entry) {
+        self.order.push_back(Arc::clone(&entry.token));
+        let Store { table, hasher, .. } = self;
+        table.insert_unique(hasher.hash_one(&*entry.token), entry, |e| {
+            hasher.hash_one(&*e.token)
+        });
+    }
+
+    /// Removes the entry holding this very allocation (found by address, not by content).
+    fn remove(&mut self, token: &Arc<[u8]>) -> Option<Entry> {
+        let hash = self.hasher.hash_one(&**token);
+        let found = self
+            .table
+            .find_entry(hash, |e| Arc::ptr_eq(&e.token, token));
+        found.ok().map(|entry| entry.remove().0)
+    }
+}
+
+/// Whether `stored` and `offered` are the same token, in a time that depends on their length
+/// only: no answer's timing tells a client how much of a cached token it guessed right. (Not
+/// `subtle`'s slice comparison: it costs about ten times as much per byte, more than the rest of
+/// a cached request.)
+fn same_token(stored: &[u8], offered: &[u8]) -> bool {
+    if stored.len() != offered.len() {
+        return false;
+    }
+    let (stored_words, stored_rest) = stored.as_chunks::<8>();
+    let (offered_words, offered_rest) = offered.as_chunks::<8>();
+    let words = stored_words
+        .iter()
+        .zip(offered_words)
+        .fold(0u64, |diff, (a, b)| {
+            diff | (u64::from_ne_bytes(*a) ^ u64::from_ne_bytes(*b))
+        });
+    let rest = stored_rest
+        .iter()
+        .zip(offered_rest)
+        .fold(0u8, |diff, (a, b)| diff | (a ^ b));
+    std::hint::black_box(words | u64::from(rest)) == 0
 }
 
 /// Bookkeeping per entry beyond the token's copy and its claims: the token's allocation header
 /// and reference counts, its map slot (at the map's lowest load) and its queue slot (at the
 /// queue's lowest load).
-const ENTRY_OVERHEAD: usize =
-    32 + 2 * (size_of::<Arc<[u8]>>() + size_of::<Entry>() + 1) + 2 * size_of::<Arc<[u8]>>();
+const ENTRY_OVERHEAD: usize = 32 + 2 * (size_of::<Entry>() + 1) + 2 * size_of::<Arc<[u8]>>();
 
 /// Caches successful verifications of `V`, each until the token's `exp` (or `max_ttl`,
 /// whichever comes first), within a bound on entries and bytes. Failures are not cached unless
@@ -134,7 +191,7 @@ impl<V> CachedVerifier<V> {
         self.store
             .read()
             .unwrap_or_else(PoisonError::into_inner)
-            .map
+            .table
             .len()
     }
 
@@ -159,7 +216,6 @@ impl<V> CachedVerifier<V> {
     fn lookup(&self, token: &[u8], now: SystemTime) -> Option<Result<Claims, VerifyError>> {
         let store = self.store.read().unwrap_or_else(PoisonError::into_inner);
         store
-            .map
             .get(token)
             .filter(|e| e.expires > now)
             .map(|e| e.outcome.clone())
@@ -188,28 +244,28 @@ impl<V> CachedVerifier<V> {
         }
         // Positive, since it is after `now`.
         let expires = UNIX_EPOCH + Duration::from_secs(expires.unsigned_abs());
-        let entry = Entry {
-            outcome: outcome.clone(),
-            expires,
-            cost,
-        };
         let mut store = self.store.write().unwrap_or_else(PoisonError::into_inner);
-        if let Some(old) = store.map.get_mut(token.as_bytes()) {
+        if let Some(old) = store.get_mut(token.as_bytes()) {
             // Verified again after its entry expired: renewed in place, keeping its queue slot.
-            let old = std::mem::replace(old, entry);
-            store.bytes -= old.cost;
+            old.outcome = outcome.clone();
+            old.expires = expires;
+            let old_cost = std::mem::replace(&mut old.cost, cost);
+            store.bytes -= old_cost;
         } else {
-            let token: Arc<[u8]> = Arc::from(token.as_bytes());
-            store.map.insert(Arc::clone(&token), entry);
-            store.order.push_back(token);
+            store.insert_new(Entry {
+                token: Arc::from(token.as_bytes()),
+                outcome: outcome.clone(),
+                expires,
+                cost,
+            });
         }
         store.bytes += cost;
         // Evict the oldest, expired or not, until within both bounds.
-        while store.map.len() > self.max_entries || store.bytes > self.max_bytes {
+        while store.table.len() > self.max_entries || store.bytes > self.max_bytes {
             let Some(oldest) = store.order.pop_front() else {
                 break;
             };
-            if let Some(entry) = store.map.remove(&*oldest) {
+            if let Some(entry) = store.remove(&oldest) {
                 store.bytes -= entry.cost;
             }
         }
@@ -230,5 +286,24 @@ impl<V: TokenVerifier> TokenVerifier for CachedVerifier<V> {
 
     fn verify_now(&self, token: &[u8]) -> Option<Result<Claims, VerifyError>> {
         self.lookup(token, SystemTime::now())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_token;
+
+    #[test]
+    fn same_token_is_byte_equality() {
+        let token: Vec<u8> = (0..=255u8).cycle().take(517).collect();
+        assert!(same_token(&token, &token.clone()));
+        assert!(same_token(b"", b""));
+        for i in [0, 7, 8, 255, 511, 512, 516] {
+            let mut other = token.clone();
+            other[i] ^= 0x01;
+            assert!(!same_token(&token, &other), "byte {i}");
+        }
+        assert!(!same_token(&token, &token[..516]));
+        assert!(!same_token(b"abc", b"abcd"));
     }
 }
