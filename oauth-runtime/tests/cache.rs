@@ -1,5 +1,5 @@
 //! The verified-token cache: hits skip the verifier, entries end at the token's `exp`, failures
-//! are never cached, and memory stays within its bounds however many tokens pass.
+//! are never cached, and only the exact token hits. Its memory bound is in `cache_memory.rs`.
 #![allow(clippy::unwrap_used)]
 
 use std::sync::Arc;
@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use oauth_runtime::{
-    Algorithm, AuthError, Authenticator, CachedVerifier, Claims, JwtVerifier, ScopeClaim,
-    SigningKey, TokenVerifier, VerifyError,
+    Algorithm, AuthError, Authenticator, CachedVerifier, Claims, JwtVerifier, SigningKey,
+    TokenVerifier, VerifyError,
 };
 use serde_json::json;
 
@@ -98,45 +98,6 @@ async fn failures_are_not_cached() {
     );
     assert_eq!(calls.load(Ordering::SeqCst), 2);
     assert!(cached.is_empty());
-}
-
-/// Answers every token with the same claims, at no cost, to push a million through the cache.
-struct Accepting(Claims);
-
-#[async_trait::async_trait]
-impl TokenVerifier for Accepting {
-    async fn verify(&self, _: &str) -> Result<Claims, VerifyError> {
-        Ok(self.0.clone())
-    }
-}
-
-#[tokio::test]
-async fn a_million_distinct_tokens_stay_within_the_bounds() {
-    let claims = Claims::from_json(
-        json!({"exp": now() + 3600, "scope": "a"}),
-        &ScopeClaim::Standard,
-    )
-    .unwrap();
-    let (max_entries, max_bytes) = (20_000, 8 << 20);
-    let cached = CachedVerifier::new(Accepting(claims))
-        .max_entries(max_entries)
-        .max_bytes(max_bytes);
-    let pad = "x".repeat(300);
-    for i in 0..1_000_000u32 {
-        cached.verify(&format!("{pad}{i}")).await.unwrap();
-        if i % 100_000 == 0 {
-            assert!(cached.len() <= max_entries && cached.bytes() <= max_bytes);
-        }
-    }
-    assert!(cached.len() <= max_entries, "{}", cached.len());
-    assert!(cached.bytes() <= max_bytes, "{}", cached.bytes());
-    // With about 2 KB accounted per entry (token, claims, bookkeeping), the byte bound is the
-    // tighter one here.
-    assert!(
-        cached.len() > 3_000,
-        "the cache still holds what fits: {}",
-        cached.len()
-    );
 }
 
 /// Entries are found by a fast hash but used only for the very token verified: a token one byte

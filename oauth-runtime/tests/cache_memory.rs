@@ -1,7 +1,9 @@
-//! The verified-token cache's byte bound holds for the memory really allocated, not only for its
-//! own bookkeeping: a cache filled far past its bound allocates no more than `max_bytes`.
+//! The verified-token cache's bounds hold for the memory really allocated, not only for its own
+//! bookkeeping: a cache filled far past its bound, up to a million distinct tokens, allocates no
+//! more than `max_bytes` and holds no more than `max_entries`.
 //!
-//! Alone in its test binary, since it counts every allocation of the process.
+//! Alone in its test binary, and one test function, since it counts every allocation of the
+//! process.
 #![allow(clippy::unwrap_used)]
 
 use cap::Cap;
@@ -48,38 +50,49 @@ fn introspected(token: &str) -> Value {
     })
 }
 
-/// Fills a cache far past `max_bytes` with distinct tokens of `len` bytes and returns what stays
-/// allocated, beyond what was allocated before the cache existed.
-fn fill(claims: fn(&str) -> Value, len: usize, max_bytes: usize) -> (usize, usize) {
+/// Fills a cache with `count` distinct tokens of `len` bytes, far past its bounds, and returns
+/// what stays allocated beyond what was allocated before the cache existed, and its entries.
+fn fill(
+    claims: fn(&str) -> Value,
+    len: usize,
+    count: u32,
+    max_entries: usize,
+    max_bytes: usize,
+) -> (usize, usize) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
     let before = ALLOCATOR.allocated();
     let cached = CachedVerifier::new(Parsing(claims))
-        .max_entries(usize::MAX)
+        .max_entries(max_entries)
         .max_bytes(max_bytes);
     let mut token = String::with_capacity(len);
-    for i in 0..40_000u32 {
+    for i in 0..count {
         token.clear();
         token.push_str(&format!("{i:036}"));
         token.extend(std::iter::repeat_n('x', len - 36));
         runtime.block_on(cached.verify(&token)).unwrap();
+        if i % 100_000 == 0 {
+            assert!(cached.len() <= max_entries && cached.bytes() <= max_bytes);
+        }
     }
     drop(token);
     let used = ALLOCATOR.allocated() - before;
-    assert!(cached.bytes() <= max_bytes);
+    assert!(cached.bytes() <= max_bytes && cached.len() <= max_entries);
     (used, cached.len())
 }
 
 #[test]
-fn a_full_cache_allocates_no_more_than_its_byte_bound() {
+fn a_full_cache_allocates_no_more_than_its_bounds() {
     let max_bytes = 4 << 20;
-    for (name, claims, len) in [
-        ("Keycloak JWT", keycloak as fn(&str) -> Value, 1_100),
-        ("opaque token", introspected, 43),
+    for (name, claims, len, count) in [
+        ("Keycloak JWT", keycloak as fn(&str) -> Value, 1_100, 40_000),
+        ("opaque token", introspected, 43, 1_000_000),
     ] {
-        let (used, entries) = fill(claims, len, max_bytes);
-        println!("{name}: {entries} entries, {used} bytes allocated of {max_bytes}");
+        let (used, entries) = fill(claims, len, count, usize::MAX, max_bytes);
+        println!(
+            "{name}: {count} tokens, {entries} entries kept, {used} bytes allocated of {max_bytes}"
+        );
         assert!(
             used <= max_bytes,
             "{name}: {used} bytes allocated for a bound of {max_bytes}"
@@ -91,4 +104,8 @@ fn a_full_cache_allocates_no_more_than_its_byte_bound() {
             "{name}: only {used} bytes used of {max_bytes}"
         );
     }
+    // When the entry bound is the tighter one, it holds too.
+    let (used, entries) = fill(introspected, 43, 100_000, 1_000, max_bytes);
+    assert_eq!(entries, 1_000);
+    assert!(used < max_bytes, "{used}");
 }
