@@ -88,6 +88,20 @@ fn run_axum_protected(s: &Served) {
     }
 }
 
+#[inline(never)]
+fn run_axum_with_path_unprotected(s: &Served) {
+    for _ in 0..REQUESTS {
+        s.request(&s.app, "/unguarded/7");
+    }
+}
+
+#[inline(never)]
+fn run_axum_with_path_protected(s: &Served) {
+    for _ in 0..REQUESTS {
+        s.request(&s.app, "/protected/7");
+    }
+}
+
 fn main() {
     // `cargo bench` passes `--bench`; an argument `axum` runs the guard's loops alone.
     let es = case(Algorithm::ES256);
@@ -102,4 +116,6 @@ fn main() {
     run_axum_without_layer(&served);
     run_axum_unprotected(&served);
     run_axum_protected(&served);
+    run_axum_with_path_unprotected(&served);
+    run_axum_with_path_protected(&served);
 }

@@ -7,6 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use axum::body::Body;
+use axum::extract::Path;
 use axum::http::Request;
 use axum::routing::get;
 use jsonwebtoken::jwk::Jwk;
@@ -65,7 +66,18 @@ async fn protected() -> &'static str {
     "ok"
 }
 
-/// The same in-process requests as the criterion group "axum handler": one router, the handler
+/// A handler that already takes an extractor, as most do: axum splits the request into parts for
+/// it whether or not the guard is there.
+async fn photo(Path(id): Path<u32>) -> String {
+    id.to_string()
+}
+
+#[requires_scope("photos:read")]
+async fn protected_photo(Path(id): Path<u32>) -> String {
+    id.to_string()
+}
+
+/// The same in-process requests as the criterion group "axum handler": one router, each handler
 /// unprotected and behind the guard with the token cache warm.
 pub struct Served {
     pub app: Router,
@@ -80,6 +92,8 @@ impl Served {
         let app = Router::new()
             .route("/unguarded", get(open))
             .route("/protected", get(protected))
+            .route("/unguarded/{id}", get(photo))
+            .route("/protected/{id}", get(protected_photo))
             .layer(Authenticator::new(CachedVerifier::new(c.ours.clone())).layer())
             // What `axum::serve` does for every connection: handlers become routes once, instead
             // of on every request.
@@ -87,6 +101,8 @@ impl Served {
         let bare = Router::new()
             .route("/unguarded", get(open))
             .route("/protected", get(protected))
+            .route("/unguarded/{id}", get(photo))
+            .route("/protected/{id}", get(protected_photo))
             .with_state(());
         let runtime = tokio::runtime::Builder::new_current_thread()
             .build()
@@ -101,6 +117,8 @@ impl Served {
         served.request(&served.app, "/unguarded");
         served.request(&served.app, "/protected");
         served.request(&served.bare, "/unguarded");
+        served.request(&served.app, "/unguarded/7");
+        served.request(&served.app, "/protected/7");
         served
     }
 
