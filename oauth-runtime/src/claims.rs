@@ -194,7 +194,7 @@ impl Claims {
         .sum();
         let audience = allocation(inner.audience.capacity() * size_of::<String>())
             + inner.audience.iter().map(string_heap).sum::<usize>();
-        let scopes = btree_heap(inner.scopes.len(), size_of::<ScopeToken>())
+        let scopes = allocation(inner.scopes.capacity() * size_of::<ScopeToken>())
             + inner
                 .scopes
                 .iter()

@@ -1,7 +1,6 @@
 //! Scope tokens and scope sets (RFC 6749 §3.3).
 
 use std::borrow::{Borrow, Cow};
-use std::collections::BTreeSet;
 use std::fmt;
 use std::str::FromStr;
 
@@ -176,12 +175,22 @@ impl<'de> serde::Deserialize<'de> for ScopeToken {
 /// # Ok::<(), oauth_runtime::ScopeError>(())
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ScopeSet(BTreeSet<ScopeToken>);
+pub struct ScopeSet(
+    /// Sorted, without duplicates. A vector rather than a tree: tokens carry few scopes, and
+    /// every protected request asks whether one is among them.
+    Vec<ScopeToken>,
+);
 
 impl ScopeSet {
     /// The empty set.
     pub fn new() -> Self {
-        ScopeSet(BTreeSet::new())
+        ScopeSet(Vec::new())
+    }
+
+    fn sorted(mut scopes: Vec<ScopeToken>) -> Self {
+        scopes.sort_unstable();
+        scopes.dedup();
+        ScopeSet(scopes)
     }
 
     /// Parses a space-delimited scope list. Runs of spaces are tolerated (providers differ);
@@ -204,17 +213,33 @@ impl ScopeSet {
 
     /// Whether `scope` was granted (case-sensitive).
     pub fn contains(&self, scope: &str) -> bool {
-        self.0.contains(scope)
+        if self.0.len() <= 16 {
+            // Most candidates differ in length, which is compared first.
+            self.0.iter().any(|t| t.as_str() == scope)
+        } else {
+            self.0.binary_search_by(|t| t.as_str().cmp(scope)).is_ok()
+        }
     }
 
-    /// Adds a scope.
+    /// Adds a scope; `false` if it was there already.
     pub fn insert(&mut self, scope: ScopeToken) -> bool {
-        self.0.insert(scope)
+        match self.0.binary_search(&scope) {
+            Ok(_) => false,
+            Err(at) => {
+                self.0.insert(at, scope);
+                true
+            }
+        }
     }
 
     /// The scopes in lexicographic order.
     pub fn iter(&self) -> impl Iterator<Item = &ScopeToken> {
         self.0.iter()
+    }
+
+    /// Room for how many scopes is allocated (for memory estimates).
+    pub(crate) fn capacity(&self) -> usize {
+        self.0.capacity()
     }
 
     /// How many scopes there are.
@@ -250,19 +275,21 @@ impl FromStr for ScopeSet {
 
 impl FromIterator<ScopeToken> for ScopeSet {
     fn from_iter<I: IntoIterator<Item = ScopeToken>>(iter: I) -> Self {
-        ScopeSet(iter.into_iter().collect())
+        ScopeSet::sorted(iter.into_iter().collect())
     }
 }
 
 impl Extend<ScopeToken> for ScopeSet {
     fn extend<I: IntoIterator<Item = ScopeToken>>(&mut self, iter: I) {
-        self.0.extend(iter);
+        let mut scopes = std::mem::take(&mut self.0);
+        scopes.extend(iter);
+        *self = ScopeSet::sorted(scopes);
     }
 }
 
 impl<'a> IntoIterator for &'a ScopeSet {
     type Item = &'a ScopeToken;
-    type IntoIter = std::collections::btree_set::Iter<'a, ScopeToken>;
+    type IntoIter = std::slice::Iter<'a, ScopeToken>;
     fn into_iter(self) -> Self::IntoIter {
         self.0.iter()
     }
@@ -328,6 +355,26 @@ mod tests {
             let s = format!("{prefix}{bad}{suffix}");
             let is_invalid_char = matches!(ScopeToken::new(s), Err(ScopeError::InvalidChar { .. }));
             prop_assert!(is_invalid_char);
+        }
+
+        #[test]
+        fn a_scope_set_behaves_as_an_ordered_set(
+            first in proptest::collection::vec("[a-e:]{1,3}", 0..40),
+            more in proptest::collection::vec("[a-e:]{1,3}", 0..10),
+            probes in proptest::collection::vec("[a-e:]{1,3}", 0..20),
+        ) {
+            let token = |s: &String| ScopeToken::new(s.clone()).expect("valid");
+            let mut set: ScopeSet = first.iter().map(token).collect();
+            let mut model: std::collections::BTreeSet<String> = first.iter().cloned().collect();
+            set.extend(more.iter().map(token));
+            model.extend(more.iter().cloned());
+            for p in &probes {
+                prop_assert_eq!(set.contains(p), model.contains(p));
+                prop_assert_eq!(set.insert(token(p)), model.insert(p.clone()));
+            }
+            let listed: Vec<&str> = set.iter().map(ScopeToken::as_str).collect();
+            let expected: Vec<&str> = model.iter().map(String::as_str).collect();
+            prop_assert_eq!(listed, expected);
         }
 
         #[test]
