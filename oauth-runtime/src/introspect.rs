@@ -1,6 +1,9 @@
 //! Opaque tokens, checked with the authorization server's introspection endpoint (RFC 7662).
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio::sync::Semaphore;
 
 use serde_json::Value;
 
@@ -11,7 +14,9 @@ use crate::verify::{TokenVerifier, VerifyError};
 /// with HTTP Basic, and maps `active`, `scope`, `exp`, `sub`, `client_id`, `aud` and `iss` into
 /// the same [`Claims`] as a JWT. `active: false` is `invalid_token`; an unreachable or failing
 /// endpoint is `Unavailable` (503). Wrap it in a [`CachedVerifier`](crate::CachedVerifier), with
-/// a maximum lifetime and a short negative lifetime, to spare the server:
+/// a maximum lifetime and a short negative lifetime, to spare the server. Tokens that no cache
+/// can answer (a flood of distinct bad ones) reach the server at most
+/// [`max_in_flight`](IntrospectionVerifier::max_in_flight) at a time:
 ///
 /// ```no_run
 /// use std::time::Duration;
@@ -35,7 +40,12 @@ pub struct IntrospectionVerifier {
     max_body: usize,
     issuer: Option<String>,
     audience: Option<String>,
+    /// Shared by clones: one bound per verifier, however it is copied.
+    in_flight: Arc<Semaphore>,
 }
+
+/// Introspection requests one verifier has under way at most, by default.
+const MAX_IN_FLIGHT: usize = 32;
 
 impl IntrospectionVerifier {
     /// The endpoint and the client credentials to call it with.
@@ -53,7 +63,16 @@ impl IntrospectionVerifier {
             max_body: 64 * 1024,
             issuer: None,
             audience: None,
+            in_flight: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
         }
+    }
+
+    /// The most introspection requests under way at once (default 32); further tokens wait
+    /// their turn within [`timeout`](IntrospectionVerifier::timeout), then are `Unavailable`
+    /// (503). Bounds what a flood of tokens no cache knows can ask of the server.
+    pub fn max_in_flight(mut self, n: usize) -> Self {
+        self.in_flight = Arc::new(Semaphore::new(n.clamp(1, Semaphore::MAX_PERMITS)));
+        self
     }
 
     /// Uses your own HTTP client (custom CA, proxy, mTLS, User-Agent).
@@ -62,7 +81,7 @@ impl IntrospectionVerifier {
         self
     }
 
-    /// Per-request timeout (default 5 s).
+    /// How long one verification may take, waiting for its turn included (default 5 s).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
@@ -80,10 +99,27 @@ impl IntrospectionVerifier {
         self
     }
 
-    async fn ask(&self, token: &str) -> Result<Value, VerifyError> {
-        let unavailable = |why: String| {
-            VerifyError::Unavailable(format!("introspection at {}: {why}", self.endpoint))
+    fn unavailable(&self, why: impl std::fmt::Display) -> VerifyError {
+        VerifyError::Unavailable(format!("introspection at {}: {why}", self.endpoint))
+    }
+
+    /// [`Self::ask`] in turn, within the timeout.
+    async fn ask_in_turn(&self, token: &str) -> Result<Value, VerifyError> {
+        let in_turn = async {
+            let _permit = self
+                .in_flight
+                .acquire()
+                .await
+                .map_err(|e| self.unavailable(e))?;
+            self.ask(token).await
         };
+        tokio::time::timeout(self.timeout, in_turn)
+            .await
+            .map_err(|_| self.unavailable(format_args!("no answer within {:?}", self.timeout)))?
+    }
+
+    async fn ask(&self, token: &str) -> Result<Value, VerifyError> {
+        let unavailable = |why: String| self.unavailable(why);
         let mut response = self
             .http
             .post(&self.endpoint)
@@ -114,7 +150,7 @@ impl IntrospectionVerifier {
 #[async_trait::async_trait]
 impl TokenVerifier for IntrospectionVerifier {
     async fn verify(&self, token: &str) -> Result<Claims, VerifyError> {
-        let answer = self.ask(token).await?;
+        let answer = self.ask_in_turn(token).await?;
         if answer.get("active").and_then(Value::as_bool) != Some(true) {
             return Err(VerifyError::Inactive);
         }

@@ -465,6 +465,98 @@ mod introspection {
         );
         assert_eq!(calls.load(Ordering::SeqCst), 3);
     }
+
+    /// An introspection endpoint under the test's control: every token is inactive, answered
+    /// after `delay`; counts the requests and the most it had under way at once.
+    #[derive(Clone, Default)]
+    struct Load {
+        now: Arc<AtomicUsize>,
+        peak: Arc<AtomicUsize>,
+        total: Arc<AtomicUsize>,
+    }
+
+    async fn slow_endpoint(delay: Duration) -> (Load, String) {
+        let load = Load::default();
+        let seen = load.clone();
+        let answer = move || {
+            let seen = seen.clone();
+            async move {
+                seen.total.fetch_add(1, Ordering::SeqCst);
+                let now = seen.now.fetch_add(1, Ordering::SeqCst) + 1;
+                seen.peak.fetch_max(now, Ordering::SeqCst);
+                tokio::time::sleep(delay).await;
+                seen.now.fetch_sub(1, Ordering::SeqCst);
+                axum::Json(json!({ "active": false }))
+            }
+        };
+        let app = axum::Router::new().route("/introspect", axum::routing::post(answer));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/introspect", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (load, url)
+    }
+
+    async fn verify_all(
+        verifier: IntrospectionVerifier,
+        tokens: usize,
+    ) -> Vec<Result<oauth_runtime::Claims, VerifyError>> {
+        let verifier = Arc::new(verifier);
+        let tasks: Vec<_> = (0..tokens)
+            .map(|i| {
+                let verifier = Arc::clone(&verifier);
+                tokio::spawn(async move { verifier.verify(&format!("unknown-{i}")).await })
+            })
+            .collect();
+        let mut outcomes = Vec::new();
+        for task in tasks {
+            outcomes.push(task.await.unwrap());
+        }
+        outcomes
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_flood_of_unknown_tokens_reaches_the_server_a_bounded_number_at_a_time() {
+        let (load, url) = slow_endpoint(Duration::from_millis(50)).await;
+        let verifier = IntrospectionVerifier::new(&url, "api", "secret")
+            .max_in_flight(4)
+            .timeout(Duration::from_secs(30));
+        for outcome in verify_all(verifier, 100).await {
+            assert_eq!(outcome.unwrap_err(), VerifyError::Inactive);
+        }
+        assert_eq!(load.total.load(Ordering::SeqCst), 100, "each asked once");
+        assert_eq!(
+            load.peak.load(Ordering::SeqCst),
+            4,
+            "never more than 4 at once"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn waiting_for_a_turn_counts_against_the_timeout() {
+        let (load, url) = slow_endpoint(Duration::from_secs(5)).await;
+        let verifier = IntrospectionVerifier::new(&url, "api", "secret")
+            .max_in_flight(2)
+            .timeout(Duration::from_millis(300));
+        let started = std::time::Instant::now();
+        for outcome in verify_all(verifier, 20).await {
+            assert!(
+                matches!(outcome, Err(VerifyError::Unavailable(_))),
+                "{outcome:?}"
+            );
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "{:?}",
+            started.elapsed()
+        );
+        assert!(load.peak.load(Ordering::SeqCst) <= 2);
+        // Two at first; a waiting token may take a freed turn in the same instant it times out.
+        assert!(
+            load.total.load(Ordering::SeqCst) <= 4,
+            "{}",
+            load.total.load(Ordering::SeqCst)
+        );
+    }
 }
 
 #[tokio::test]
