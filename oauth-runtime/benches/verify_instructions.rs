@@ -67,39 +67,24 @@ fn run_ours_rs256(c: &Case) {
     run_ours(c)
 }
 
-#[inline(never)]
-fn run_axum_without_layer(s: &Served) {
-    for _ in 0..REQUESTS {
-        s.request(&s.bare, "/unguarded");
-    }
+/// A function of its own per measured loop, so that callgrind reports each one by name.
+macro_rules! requests {
+    ($($name:ident: $router:ident $path:literal;)*) => {$(
+        #[inline(never)]
+        fn $name(s: &Served) {
+            for _ in 0..REQUESTS {
+                s.request(&s.$router, $path);
+            }
+        }
+    )*};
 }
 
-#[inline(never)]
-fn run_axum_unprotected(s: &Served) {
-    for _ in 0..REQUESTS {
-        s.request(&s.app, "/unguarded");
-    }
-}
-
-#[inline(never)]
-fn run_axum_protected(s: &Served) {
-    for _ in 0..REQUESTS {
-        s.request(&s.app, "/protected");
-    }
-}
-
-#[inline(never)]
-fn run_axum_with_path_unprotected(s: &Served) {
-    for _ in 0..REQUESTS {
-        s.request(&s.app, "/unguarded/7");
-    }
-}
-
-#[inline(never)]
-fn run_axum_with_path_protected(s: &Served) {
-    for _ in 0..REQUESTS {
-        s.request(&s.app, "/protected/7");
-    }
+requests! {
+    run_axum_without_layer: bare "/unguarded";
+    run_axum_unprotected: app "/unguarded";
+    run_axum_protected: app "/protected";
+    run_axum_with_path_unprotected: app "/unguarded/7";
+    run_axum_with_path_protected: app "/protected/7";
 }
 
 fn main() {
