@@ -3,7 +3,7 @@
 
 use std::collections::VecDeque;
 use std::hash::BuildHasher;
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hashbrown::HashTable;
@@ -64,6 +64,81 @@ impl Store {
     }
 }
 
+/// A verification under way, which concurrent requests with the same token wait for.
+type Pending = Arc<tokio::sync::OnceCell<Result<Claims, VerifyError>>>;
+
+/// Verifications under way, by token.
+#[derive(Default)]
+struct InFlight {
+    table: HashTable<(Arc<[u8]>, Pending)>,
+    hasher: foldhash::fast::RandomState,
+}
+
+impl InFlight {
+    /// The verification of `token` under way, or a new one.
+    fn join(&mut self, token: &[u8]) -> Pending {
+        let hash = self.hasher.hash_one(token);
+        if let Some((_, pending)) = self.table.find(hash, |(t, _)| same_token(t, token)) {
+            return Arc::clone(pending);
+        }
+        let pending = Pending::default();
+        let InFlight { table, hasher } = self;
+        table.insert_unique(hash, (Arc::from(token), Arc::clone(&pending)), |(t, _)| {
+            hasher.hash_one(&**t)
+        });
+        pending
+    }
+
+    /// Lets go of `pending`; the last to let go removes it. Every clone is made and dropped
+    /// under the lock around `self`, so the count is exact here.
+    fn leave(&mut self, token: &[u8], pending: Pending) {
+        if Arc::strong_count(&pending) > 2 {
+            return;
+        }
+        let hash = self.hasher.hash_one(token);
+        if let Ok(entry) = self
+            .table
+            .find_entry(hash, |(_, p)| Arc::ptr_eq(p, &pending))
+        {
+            entry.remove();
+        }
+    }
+}
+
+/// A request's part in a verification under way: leaves it when dropped, also when the request
+/// is cancelled midway, so that nothing stays behind.
+struct Joined<'a> {
+    in_flight: &'a Mutex<InFlight>,
+    token: &'a [u8],
+    pending: Pending,
+}
+
+impl<'a> Joined<'a> {
+    fn new(in_flight: &'a Mutex<InFlight>, token: &'a [u8]) -> Self {
+        let pending = in_flight
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .join(token);
+        Joined {
+            in_flight,
+            token,
+            pending,
+        }
+    }
+}
+
+impl Drop for Joined<'_> {
+    fn drop(&mut self) {
+        let mut in_flight = self
+            .in_flight
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        // Ours goes under the lock too (an empty cell takes its place), so that whoever leaves
+        // last sees the table's alone.
+        in_flight.leave(self.token, std::mem::take(&mut self.pending));
+    }
+}
+
 /// Whether `stored` and `offered` are the same token, in a time that depends on their length
 /// only: no answer's timing tells a client how much of a cached token it guessed right. (Not
 /// `subtle`'s slice comparison: it costs about ten times as much per byte, more than the rest of
@@ -93,7 +168,8 @@ fn same_token(stored: &[u8], offered: &[u8]) -> bool {
 const ENTRY_OVERHEAD: usize = 32 + 2 * (size_of::<Entry>() + 1) + 2 * size_of::<Arc<[u8]>>();
 
 /// Caches successful verifications of `V`, each until the token's `exp` (or `max_ttl`,
-/// whichever comes first), within a bound on entries and bytes. Failures are not cached unless
+/// whichever comes first), within a bound on entries and bytes. Concurrent requests with the same
+/// new token wait for one verification. Failures are not cached unless
 /// [`CachedVerifier::negative_ttl`] asks for it (useful in front of introspection, where each
 /// check is a network call); an outage (`Unavailable`) never is.
 ///
@@ -128,6 +204,7 @@ pub struct CachedVerifier<V> {
     max_bytes: usize,
     max_ttl: Duration,
     negative_ttl: Duration,
+    in_flight: Mutex<InFlight>,
 }
 
 impl<V> std::fmt::Debug for CachedVerifier<V> {
@@ -156,6 +233,7 @@ impl<V> CachedVerifier<V> {
             max_bytes: 16 << 20,
             max_ttl: Duration::from_secs(3600),
             negative_ttl: Duration::ZERO,
+            in_flight: Mutex::default(),
         }
     }
 
@@ -184,6 +262,16 @@ impl<V> CachedVerifier<V> {
     pub fn max_ttl(mut self, ttl: Duration) -> Self {
         self.max_ttl = ttl;
         self
+    }
+
+    /// Distinct tokens being verified now (a request with the same token waits for the
+    /// verification under way instead of starting another).
+    pub fn verifying(&self) -> usize {
+        self.in_flight
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .table
+            .len()
     }
 
     /// Entries now held.
@@ -279,9 +367,18 @@ impl<V: TokenVerifier> TokenVerifier for CachedVerifier<V> {
         if let Some(outcome) = self.lookup(token.as_bytes(), now) {
             return outcome;
         }
-        let outcome = self.inner.verify(token).await;
-        self.insert(token, &outcome, now);
-        outcome
+        let joined = Joined::new(&self.in_flight, token.as_bytes());
+        // One request verifies; the others wait for its outcome. If it is cancelled, the next
+        // waiter verifies instead.
+        joined
+            .pending
+            .get_or_init(|| async {
+                let outcome = self.inner.verify(token).await;
+                self.insert(token, &outcome, now);
+                outcome
+            })
+            .await
+            .clone()
     }
 
     fn verify_now(&self, token: &[u8]) -> Option<Result<Claims, VerifyError>> {

@@ -142,3 +142,75 @@ async fn a_remembered_refusal_does_not_hide_a_syntax_error() {
         .unwrap_err();
     assert!(matches!(error, AuthError::InvalidRequest(_)), "{error:?}");
 }
+
+/// A real verifier that takes its time, counting calls.
+struct Slow<V>(V, Arc<AtomicUsize>, Duration);
+
+#[async_trait::async_trait]
+impl<V: TokenVerifier> TokenVerifier for Slow<V> {
+    async fn verify(&self, token: &str) -> Result<Claims, VerifyError> {
+        self.1.fetch_add(1, Ordering::SeqCst);
+        tokio::time::sleep(self.2).await;
+        self.0.verify(token).await
+    }
+}
+
+fn slow(
+    delay: Duration,
+) -> (
+    SigningKey,
+    Arc<CachedVerifier<Slow<JwtVerifier>>>,
+    Arc<AtomicUsize>,
+) {
+    let (key, cached, _) = setup();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let verifier = cached.inner().0.clone();
+    let cached = CachedVerifier::new(Slow(verifier, calls.clone(), delay));
+    (key, Arc::new(cached), calls)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_requests_with_a_new_token_verify_it_once() {
+    let (key, cached, calls) = slow(Duration::from_millis(100));
+    let t = Arc::new(token(&key, now() + 600));
+    let tasks: Vec<_> = (0..1_000)
+        .map(|_| {
+            let (cached, t) = (Arc::clone(&cached), Arc::clone(&t));
+            tokio::spawn(async move { cached.verify(&t).await })
+        })
+        .collect();
+    for task in tasks {
+        assert_eq!(task.await.unwrap().unwrap().subject(), Some("s"));
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    assert_eq!(cached.verifying(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelled_requests_leave_nothing_behind() {
+    let (key, cached, calls) = slow(Duration::from_millis(300));
+    // Requests given up midway (a client gone), each with its own token.
+    for exp in 0..200 {
+        let t = token(&key, now() + 600 + exp);
+        let gave_up = tokio::time::timeout(Duration::from_millis(1), cached.verify(&t)).await;
+        assert!(gave_up.is_err());
+    }
+    assert_eq!(cached.verifying(), 0);
+    // The one verifying is cancelled while another waits: the waiter verifies instead.
+    let t = Arc::new(token(&key, now() + 600));
+    let first = {
+        let (cached, t) = (Arc::clone(&cached), Arc::clone(&t));
+        tokio::spawn(async move { cached.verify(&t).await })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let second = {
+        let (cached, t) = (Arc::clone(&cached), Arc::clone(&t));
+        tokio::spawn(async move { cached.verify(&t).await })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(cached.verifying(), 1);
+    first.abort();
+    assert!(second.await.unwrap().is_ok());
+    assert_eq!(calls.load(Ordering::SeqCst), 200 + 2);
+    assert_eq!(cached.verifying(), 0);
+}
