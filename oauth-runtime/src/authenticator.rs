@@ -193,13 +193,19 @@ impl Authenticator {
         // before them, and anything else (unknown, or a known refusal) goes through the checks
         // first, so that a malformed token is reported as malformed.
         let verifier = &self.0.verifier;
-        if let Some(Ok(claims)) =
-            bearer::unchecked_token(header).and_then(|t| verifier.verify_now(t))
-        {
+        let unchecked = bearer::unchecked_token(header);
+        let known = unchecked.and_then(|t| verifier.verify_now(t));
+        if let Some(Ok(claims)) = known {
             return Ok(claims);
         }
         let token = bearer::token(header, self.0.max_token_len)?;
-        if let Some(known) = verifier.verify_now(token.as_bytes()) {
+        // Asked already, unless the checks read the token differently (an unusual header form).
+        let known = if unchecked == Some(token.as_bytes()) {
+            known
+        } else {
+            verifier.verify_now(token.as_bytes())
+        };
+        if let Some(known) = known {
             return Ok(known?);
         }
         Ok(verifier.verify(token).await?)
