@@ -24,7 +24,8 @@ use crate::verify::{TokenVerifier, VerifyError};
 ///
 /// let verifier = CachedVerifier::new(
 ///     IntrospectionVerifier::new("https://idp.example.com/introspect", "photos-api", "s3cret")
-///         .expect_issuer("https://idp.example.com"),
+///         .expect_issuer("https://idp.example.com")
+///         .max_in_flight(16),
 /// )
 /// .max_ttl(Duration::from_secs(60))
 /// .negative_ttl(Duration::from_secs(5));
