@@ -2,6 +2,9 @@
 //! annotations alone, and declarations and use in step.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
+use common::assert_lists_the_declared_scopes;
 use oauth_runtime::catalog;
 
 fn routes_of(prefix: &str) -> Vec<(String, String)> {
@@ -91,20 +94,7 @@ async fn the_dev_server_shows_declared_descriptions_and_advertises_declared_scop
     .json()
     .await
     .unwrap();
-    for scope in [
-        "albums:read",
-        "photos:delete",
-        "photos:read",
-        "photos:write",
-    ] {
-        assert!(
-            meta["scopes_supported"]
-                .as_array()
-                .unwrap()
-                .contains(&serde_json::json!(scope)),
-            "{scope}"
-        );
-    }
+    assert_lists_the_declared_scopes(&meta);
     let url = format!(
         "{}/authorize?response_type=code&client_id=c&redirect_uri=http://127.0.0.1:1/cb&scope=photos:read%20photos:delete",
         server.issuer()

@@ -286,3 +286,21 @@ pub async fn approve_as_alice(issuer: &str, url: &str) -> String {
     assert_eq!(response.status(), 303);
     response.headers()["location"].to_str().unwrap().to_owned()
 }
+
+/// Asserts that a metadata document's `scopes_supported` lists every scope the examples declare.
+pub fn assert_lists_the_declared_scopes(document: &Value) {
+    for scope in [
+        "albums:read",
+        "photos:delete",
+        "photos:read",
+        "photos:write",
+    ] {
+        assert!(
+            document["scopes_supported"]
+                .as_array()
+                .unwrap()
+                .contains(&serde_json::json!(scope)),
+            "{scope} in {document}"
+        );
+    }
+}
