@@ -32,17 +32,6 @@ fn query_has_access_token(query: Option<&str>) -> bool {
     })
 }
 
-/// Extracts the one bearer token of a request from its `Authorization` header values and its URI
-/// query: [`located`], then [`token`].
-#[cfg(test)]
-pub(crate) fn extract<'a>(
-    authorization: impl Iterator<Item = &'a [u8]>,
-    query: Option<&str>,
-    max_len: usize,
-) -> Result<&'a str, AuthError> {
-    token(located(authorization, query, max_len)?, max_len)
-}
-
 /// The one `Authorization` header value of a request. Only the header method (RFC 6750 §2.1) is
 /// accepted: a token in the query (§2.3, which RFC 9700 §2.4.2 says not to use) is refused rather
 /// than ignored, so the client learns why. A header far longer than any acceptable token (more
@@ -140,6 +129,15 @@ pub(crate) fn token(header: &[u8], max_len: usize) -> Result<&str, AuthError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The whole request path's reading of a token: [`located`], then [`token`].
+    fn extract<'a>(
+        authorization: impl Iterator<Item = &'a [u8]>,
+        query: Option<&str>,
+        max_len: usize,
+    ) -> Result<&'a str, AuthError> {
+        token(located(authorization, query, max_len)?, max_len)
+    }
 
     fn one(h: &str) -> Result<&str, AuthError> {
         extract(std::iter::once(h.as_bytes()), None, 100)

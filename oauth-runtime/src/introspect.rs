@@ -120,7 +120,6 @@ impl IntrospectionVerifier {
     }
 
     async fn ask(&self, token: &str) -> Result<Value, VerifyError> {
-        let unavailable = |why: String| self.unavailable(why);
         let mut response = self
             .http
             .post(&self.endpoint)
@@ -129,22 +128,18 @@ impl IntrospectionVerifier {
             .form(&[("token", token), ("token_type_hint", "access_token")])
             .send()
             .await
-            .map_err(|e| unavailable(e.to_string()))?;
+            .map_err(|e| self.unavailable(e))?;
         if !response.status().is_success() {
-            return Err(unavailable(format!("status {}", response.status())));
+            return Err(self.unavailable(format_args!("status {}", response.status())));
         }
         let mut body = Vec::new();
-        while let Some(chunk) = response
-            .chunk()
-            .await
-            .map_err(|e| unavailable(e.to_string()))?
-        {
+        while let Some(chunk) = response.chunk().await.map_err(|e| self.unavailable(e))? {
             if body.len() + chunk.len() > self.max_body {
-                return Err(unavailable("response too large".into()));
+                return Err(self.unavailable("response too large"));
             }
             body.extend_from_slice(&chunk);
         }
-        serde_json::from_slice(&body).map_err(|_| unavailable("response is not JSON".into()))
+        serde_json::from_slice(&body).map_err(|_| self.unavailable("response is not JSON"))
     }
 }
 
