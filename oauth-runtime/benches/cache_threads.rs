@@ -5,12 +5,14 @@
 //!
 //! `cargo bench -p oauth-runtime --bench cache_threads`; results are in BENCHMARKS.md.
 
+mod common;
+
 use std::hint::black_box;
 use std::sync::{Arc, Barrier};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
+use common::{token_for, verifier_for};
 use oauth_runtime::{Algorithm, CachedVerifier, JwtVerifier, SigningKey, TokenVerifier};
-use serde_json::json;
 
 const ROUNDS: usize = 31;
 const HITS: usize = 400_000;
@@ -52,25 +54,11 @@ fn main() {
     let key = SigningKey::generate(Algorithm::ES256)
         .expect("key")
         .with_kid("k");
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock")
-        .as_secs();
     // One client per thread, each with its own token.
     let tokens: Vec<String> = (0..threads)
-        .map(|i| {
-            key.sign_jwt(&json!({
-                "iss": "https://issuer.test", "aud": "api", "sub": format!("client-{i}"),
-                "iat": now, "exp": now + 3600, "scope": "photos:read photos:write",
-            }))
-        })
+        .map(|i| token_for(&key, &format!("client-{i}")))
         .collect();
-    let verifier = JwtVerifier::builder()
-        .issuer("https://issuer.test")
-        .audience("api")
-        .key(key.verification_key().expect("public key"))
-        .build()
-        .expect("verifier");
+    let verifier = verifier_for(&key);
     let warm = |cache: &Cache| {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .build()

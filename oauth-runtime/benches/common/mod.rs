@@ -25,23 +25,33 @@ pub struct Case {
     pub validation: Validation,
 }
 
-/// A fresh key of `alg`, an RFC 9068 token signed with it, and both verifiers, each checked once.
-pub fn case(alg: Algorithm) -> Case {
-    let signing = SigningKey::generate(alg).expect("key").with_kid("k");
+/// An RFC 9068 token for `subject`, signed with `key`, valid for an hour.
+pub fn token_for(key: &SigningKey, subject: &str) -> String {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .expect("clock")
         .as_secs();
-    let token = signing.sign_jwt(&json!({
-        "iss": "https://issuer.test", "aud": "api", "sub": "alice", "client_id": "c",
+    key.sign_jwt(&json!({
+        "iss": "https://issuer.test", "aud": "api", "sub": subject, "client_id": "c",
         "iat": now, "exp": now + 3600, "jti": "j", "scope": "photos:read photos:write",
-    }));
-    let ours = JwtVerifier::builder()
+    }))
+}
+
+/// Our verifier for the tokens of [`token_for`].
+pub fn verifier_for(key: &SigningKey) -> JwtVerifier {
+    JwtVerifier::builder()
         .issuer("https://issuer.test")
         .audience("api")
-        .key(signing.verification_key().expect("public key"))
+        .key(key.verification_key().expect("public key"))
         .build()
-        .expect("verifier");
+        .expect("verifier")
+}
+
+/// A fresh key of `alg`, an RFC 9068 token signed with it, and both verifiers, each checked once.
+pub fn case(alg: Algorithm) -> Case {
+    let signing = SigningKey::generate(alg).expect("key").with_kid("k");
+    let token = token_for(&signing, "alice");
+    let ours = verifier_for(&signing);
     let jwk: Jwk = serde_json::from_value(signing.public_jwk().expect("jwk")).expect("jwk");
     let key = DecodingKey::from_jwk(&jwk).expect("decoding key");
     let mut validation = Validation::new(alg);
