@@ -11,7 +11,7 @@ use std::hint::black_box;
 use std::sync::{Arc, Barrier};
 use std::time::Instant;
 
-use common::{token_for, verifier_for};
+use common::{quartiles, token_for, verifier_for};
 use oauth_runtime::{Algorithm, CachedVerifier, JwtVerifier, SigningKey, TokenVerifier};
 
 const ROUNDS: usize = 31;
@@ -41,12 +41,6 @@ fn hits_per_second(caches: &[Cache], tokens: &[String]) -> f64 {
         thread.join().expect("thread");
     }
     (caches.len() * HITS) as f64 / began.elapsed().as_secs_f64()
-}
-
-fn median(mut values: Vec<f64>) -> (f64, f64, f64) {
-    values.sort_by(f64::total_cmp);
-    let at = |q: f64| values[((values.len() - 1) as f64 * q).round() as usize];
-    (at(0.5), at(0.25), at(0.75))
 }
 
 fn main() {
@@ -100,7 +94,7 @@ fn main() {
     }
     println!("{threads} threads, {ROUNDS} rounds of {HITS} cache hits per thread");
     let show = |name: &str, values: Vec<f64>| {
-        let (m, q1, q3) = median(values);
+        let (m, q1, q3) = quartiles(values);
         println!("  {name:<58} median {m:7.3}  (quartiles {q1:.3} .. {q3:.3})");
     };
     show("M hits/s, a cache per thread", alone);

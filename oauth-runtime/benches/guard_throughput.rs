@@ -9,7 +9,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Served, case};
+use common::{Served, case, quartiles};
 use oauth_runtime::Algorithm;
 
 const ROUNDS: usize = 101;
@@ -21,13 +21,6 @@ fn batch(served: &Served, app: &axum::Router, path: &str) -> Duration {
         served.request(app, path);
     }
     start.elapsed()
-}
-
-/// Median, first and third quartile.
-fn quartiles(mut values: Vec<f64>) -> (f64, f64, f64) {
-    values.sort_by(f64::total_cmp);
-    let at = |q: f64| values[((values.len() - 1) as f64 * q).round() as usize];
-    (at(0.5), at(0.25), at(0.75))
 }
 
 /// Paired rounds for one handler: unguarded, protected, and unguarded without the layer.

@@ -4,10 +4,9 @@
 use std::collections::VecDeque;
 use std::hash::BuildHasher;
 use std::sync::{Arc, Mutex, PoisonError};
-
-use crossbeam_utils::sync::ShardedLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crossbeam_utils::sync::ShardedLock;
 use hashbrown::HashTable;
 
 use crate::claims::Claims;
@@ -203,7 +202,7 @@ pub struct CachedVerifier<V> {
     inner: V,
     /// Read on every request by every thread. A plain `RwLock` makes each reader write to one
     /// shared counter, so threads serving different tokens still slowed each other (two threads
-    /// on one cache reached 0.72 of two separate caches); this lock gives each thread its own
+    /// on one cache reached 0.71–0.76 of two separate caches); this lock gives each thread its own
     /// reader slot and makes the rare writer (a new token) take them all: 0.94–1.02
     /// (`benches/cache_threads.rs`).
     store: ShardedLock<Store>,

@@ -146,3 +146,10 @@ impl Served {
         black_box(response);
     }
 }
+
+/// Median, first and third quartile.
+pub fn quartiles(mut values: Vec<f64>) -> (f64, f64, f64) {
+    values.sort_by(f64::total_cmp);
+    let at = |q: f64| values[((values.len() - 1) as f64 * q).round() as usize];
+    (at(0.5), at(0.25), at(0.75))
+}
