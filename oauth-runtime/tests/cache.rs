@@ -69,7 +69,9 @@ async fn a_repeated_token_is_verified_once() {
 #[tokio::test]
 async fn entries_end_at_the_tokens_expiry() {
     let (key, cached, calls) = setup();
-    let t = token(&key, now() + 1);
+    // `now()` is in whole seconds: `+ 2` lives at least a second, so the entry is surely stored,
+    // and at most two, so it is surely past `exp` after the sleep.
+    let t = token(&key, now() + 2);
     cached.verify(&t).await.unwrap();
     cached.verify(&t).await.unwrap();
     assert_eq!(calls.load(Ordering::SeqCst), 1);

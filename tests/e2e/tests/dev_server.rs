@@ -863,8 +863,10 @@ async fn deny_and_wrong_password() {
 
 #[tokio::test]
 async fn rfc7662_introspection_of_active_revoked_expired_and_unknown_tokens() {
+    // `exp` is in whole seconds (`iat` rounded down plus the lifetime), so a token of n seconds
+    // lives between n - 1 and n: 2 s leaves the checks below at least a second of "active".
     let server = start_with(Lifetimes {
-        access_token: Duration::from_secs(1),
+        access_token: Duration::from_secs(2),
         ..Lifetimes::default()
     })
     .await;
@@ -897,8 +899,8 @@ async fn rfc7662_introspection_of_active_revoked_expired_and_unknown_tokens() {
     assert_eq!(response.status(), 200);
     assert_eq!(introspect(&server, &access).await, json!({"active": false}));
 
-    // Expired: access tokens live 1 s here. The verifier's leeway does not apply; the server
-    // knows the exact expiry.
+    // Expired: access tokens live at most 2 s here. The verifier's leeway does not apply; the
+    // server knows the exact expiry.
     let short = client
         .exchange_client_credentials()
         .request_async(&http())
