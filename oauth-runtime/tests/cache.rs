@@ -216,3 +216,41 @@ async fn cancelled_requests_leave_nothing_behind() {
     assert_eq!(calls.load(Ordering::SeqCst), 200 + 2);
     assert_eq!(cached.verifying(), 0);
 }
+
+/// Threads hitting the cache while others insert and evict (four times more tokens than
+/// entries): every answer is the claims of the very token asked about, and the bound holds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn threads_hitting_and_evicting_each_get_their_own_tokens_claims() {
+    let (key, cached, _) = setup();
+    let cached = Arc::new(cached.max_entries(8));
+    let tokens: Arc<Vec<(String, String)>> = Arc::new(
+        (0..32)
+            .map(|i| {
+                let subject = format!("user-{i}");
+                let claims = json!({"iss": "https://issuer.test", "aud": "api",
+                    "exp": now() + 600, "scope": "a", "sub": subject});
+                (key.sign_jwt(&claims), subject)
+            })
+            .collect(),
+    );
+    let tasks: Vec<_> = (0..8)
+        .map(|task| {
+            let (cached, tokens) = (Arc::clone(&cached), Arc::clone(&tokens));
+            tokio::spawn(async move {
+                for n in 0..300 {
+                    let (token, subject) = &tokens[(task * 7 + n * 13) % tokens.len()];
+                    let claims = cached.verify(token).await.unwrap();
+                    assert_eq!(claims.subject(), Some(subject.as_str()));
+                    if let Some(known) = cached.verify_now(token.as_bytes()) {
+                        assert_eq!(known.unwrap().subject(), Some(subject.as_str()));
+                    }
+                    tokio::task::yield_now().await;
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    assert!(cached.len() <= 8, "{} entries", cached.len());
+}
