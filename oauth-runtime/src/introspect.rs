@@ -3,9 +3,8 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use tokio::sync::Semaphore;
-
 use serde_json::Value;
+use tokio::sync::Semaphore;
 
 use crate::claims::{Claims, ScopeClaim};
 use crate::verify::{TokenVerifier, VerifyError};
