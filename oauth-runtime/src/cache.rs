@@ -1,7 +1,7 @@
 //! A verified-token cache around any verifier: a token seen before costs a hash and a lookup
 //! instead of a signature check.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::hash::BuildHasher;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -10,11 +10,12 @@ use crossbeam_utils::sync::ShardedLock;
 use hashbrown::HashTable;
 
 use crate::claims::Claims;
+use crate::validation::{seconds, unix_seconds};
 use crate::verify::{TokenVerifier, VerifyError};
 
 struct Entry {
     token: Arc<[u8]>,
-    outcome: Result<Claims, VerifyError>,
+    claims: Claims,
     /// When the entry stops being used. A `SystemTime`, not seconds, so that a hit compares two
     /// clock readings instead of converting one.
     expires: SystemTime,
@@ -62,6 +63,97 @@ impl Store {
             .table
             .find_entry(hash, |e| Arc::ptr_eq(&e.token, token));
         found.ok().map(|entry| entry.remove().0)
+    }
+}
+
+/// Refused tokens, kept apart from the accepted ones so that no number of refusals can push a
+/// verified token out. Each is found by the SHA-256 of its token and costs the same whatever the
+/// token's length: a flood of long junk tokens fills this table, and only this table.
+#[derive(Default)]
+struct Refusals {
+    table: HashMap<[u8; 32], Refusal>,
+    /// Insertion order, for eviction; the number tells a renewed entry from its older slot.
+    order: VecDeque<([u8; 32], u64)>,
+    inserted: u64,
+}
+
+struct Refusal {
+    error: VerifyError,
+    expires: SystemTime,
+    seq: u64,
+}
+
+fn digest(token: &[u8]) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    out.copy_from_slice(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token).as_ref());
+    out
+}
+
+/// The error with its strings (a `kid`, an algorithm name, which come from the token) cut to a
+/// fixed length, so that every refusal held costs about the same.
+fn clipped(error: &VerifyError) -> VerifyError {
+    fn clip(s: &str) -> String {
+        const MAX: usize = 64;
+        let mut end = s.len().min(MAX);
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s[..end].to_owned()
+    }
+    match error {
+        VerifyError::UnknownKey { kid } => VerifyError::UnknownKey {
+            kid: kid.as_deref().map(clip),
+        },
+        VerifyError::UnsupportedAlgorithm(alg) => VerifyError::UnsupportedAlgorithm(clip(alg)),
+        VerifyError::AlgorithmMismatch { token, key } => VerifyError::AlgorithmMismatch {
+            token: clip(token),
+            key: clip(key),
+        },
+        VerifyError::MissingClaim(name) => VerifyError::MissingClaim(clip(name)),
+        VerifyError::InvalidClaim(name) => VerifyError::InvalidClaim(clip(name)),
+        VerifyError::Unavailable(why) => VerifyError::Unavailable(clip(why)),
+        other => other.clone(),
+    }
+}
+
+impl Refusals {
+    fn get(&self, key: &[u8; 32], now: SystemTime) -> Option<VerifyError> {
+        self.table
+            .get(key)
+            .filter(|r| r.expires > now)
+            .map(|r| r.error.clone())
+    }
+
+    fn insert(&mut self, key: [u8; 32], error: VerifyError, expires: SystemTime, max: usize) {
+        self.inserted += 1;
+        let seq = self.inserted;
+        self.table.insert(
+            key,
+            Refusal {
+                error,
+                expires,
+                seq,
+            },
+        );
+        self.order.push_back((key, seq));
+        while self.table.len() > max {
+            let Some((oldest, seq)) = self.order.pop_front() else {
+                break;
+            };
+            if self.table.get(&oldest).is_some_and(|r| r.seq == seq) {
+                self.table.remove(&oldest);
+            }
+        }
+        // Slots of renewed entries are dropped as they reach the front; this keeps the queue
+        // from growing past twice the table while one token is refused again and again.
+        while self.order.len() > 2 * max.max(1) {
+            let Some((oldest, seq)) = self.order.pop_front() else {
+                break;
+            };
+            if self.table.get(&oldest).is_some_and(|r| r.seq == seq) {
+                self.table.remove(&oldest);
+            }
+        }
     }
 }
 
@@ -172,7 +264,10 @@ const ENTRY_OVERHEAD: usize = 32 + 2 * (size_of::<Entry>() + 1) + 2 * size_of::<
 /// whichever comes first), within a bound on entries and bytes. Concurrent requests with the same
 /// new token wait for one verification. Failures are not cached unless
 /// [`CachedVerifier::negative_ttl`] asks for it (useful in front of introspection, where each
-/// check is a network call); an outage (`Unavailable`) never is.
+/// check is a network call); refusals then live in a table of their own, bounded by
+/// [`CachedVerifier::max_refusals`], so that refused tokens never push accepted ones out. An
+/// outage (`Unavailable`), an unknown `kid` (the next key-set refresh may bring it) and a token
+/// not valid yet are never remembered.
 ///
 /// Entries are keyed by a hash of the token with a random per-cache seed, and an entry is used
 /// only for a token byte-for-byte equal to the one verified: no crafted token can share another's
@@ -210,6 +305,9 @@ pub struct CachedVerifier<V> {
     max_bytes: usize,
     max_ttl: Duration,
     negative_ttl: Duration,
+    max_refusals: usize,
+    /// Consulted only when `store` has no answer, so a hit never takes this lock.
+    refusals: Mutex<Refusals>,
     in_flight: Mutex<InFlight>,
 }
 
@@ -224,30 +322,51 @@ impl<V> std::fmt::Debug for CachedVerifier<V> {
     }
 }
 
-fn unix_seconds(t: SystemTime) -> i64 {
-    t.duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-}
+/// How long an entry lives at most unless the cache or the verifier says otherwise.
+const DEFAULT_MAX_TTL: Duration = Duration::from_secs(3600);
 
-impl<V> CachedVerifier<V> {
-    /// A cache of at most 10,000 entries and 16 MiB, entries living at most 1 h.
+impl<V: TokenVerifier> CachedVerifier<V> {
+    /// A cache of at most 10,000 entries and 16 MiB, entries living at most 1 h, or less where
+    /// the verifier suggests it: an [`IntrospectionVerifier`](crate::IntrospectionVerifier)'s
+    /// answers are kept 60 s by default, so that a revocation is seen within a minute.
     pub fn new(inner: V) -> Self {
+        let max_ttl = inner.suggested_cache_ttl().unwrap_or(DEFAULT_MAX_TTL);
         CachedVerifier {
             inner,
             store: ShardedLock::new(Store::default()),
             max_entries: 10_000,
             max_bytes: 16 << 20,
-            max_ttl: Duration::from_secs(3600),
+            max_ttl,
             negative_ttl: Duration::ZERO,
+            max_refusals: 4096,
+            refusals: Mutex::default(),
             in_flight: Mutex::default(),
         }
     }
+}
 
+impl<V> CachedVerifier<V> {
     /// Also remembers refusals (an inactive or invalid token) for this long (whole seconds; off
-    /// by default), so a flood of bad tokens does not reach the verifier behind.
+    /// by default), so that a client repeating a bad token does not reach the verifier behind.
     pub fn negative_ttl(mut self, ttl: Duration) -> Self {
         self.negative_ttl = ttl;
         self
+    }
+
+    /// The most refusals remembered (default 4,096), apart from the accepted tokens' entries
+    /// and bytes; each costs about 200 bytes whatever its token's length.
+    pub fn max_refusals(mut self, n: usize) -> Self {
+        self.max_refusals = n;
+        self
+    }
+
+    /// Refusals now remembered.
+    pub fn refusals(&self) -> usize {
+        self.refusals
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .table
+            .len()
     }
 
     /// The most entries kept.
@@ -312,27 +431,44 @@ impl<V> CachedVerifier<V> {
         store
             .get(token)
             .filter(|e| e.expires > now)
-            .map(|e| e.outcome.clone())
+            .map(|e| Ok(e.claims.clone()))
     }
 
-    fn insert(&self, token: &str, outcome: &Result<Claims, VerifyError>, now: SystemTime) {
+    fn refused(&self, key: &[u8; 32], now: SystemTime) -> Option<VerifyError> {
+        self.refusals
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(key, now)
+    }
+
+    fn remember_refusal(&self, key: [u8; 32], error: &VerifyError, now: SystemTime) {
+        match error {
+            // An outage says nothing about the token; an unknown `kid` may be known after the
+            // next key-set refresh; a token not valid yet becomes valid at its `nbf`.
+            VerifyError::Unavailable(_)
+            | VerifyError::UnknownKey { .. }
+            | VerifyError::NotYetValid => return,
+            _ => {}
+        }
+        if self.negative_ttl.is_zero() || self.max_refusals == 0 {
+            return;
+        }
+        let Some(expires) = now.checked_add(self.negative_ttl) else {
+            return;
+        };
+        self.refusals
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(key, clipped(error), expires, self.max_refusals);
+    }
+
+    fn insert(&self, token: &str, claims: &Claims, now: SystemTime) {
         let now = unix_seconds(now);
-        let secs = |d: Duration| i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
-        let expires = match outcome {
-            Ok(claims) => match claims.expires_at() {
-                Some(exp) => exp.min(now.saturating_add(secs(self.max_ttl))),
-                None => return,
-            },
-            // An outage says nothing about the token.
-            Err(VerifyError::Unavailable(_)) => return,
-            Err(_) => now.saturating_add(secs(self.negative_ttl)),
+        let Some(exp) = claims.expires_at() else {
+            return;
         };
-        let claims = match outcome {
-            Ok(claims) => claims.memory_estimate(),
-            // An error's strings (a `kid`, an algorithm name) are short.
-            Err(_) => 128,
-        };
-        let cost = token.len() + claims + ENTRY_OVERHEAD;
+        let expires = exp.min(now.saturating_add(seconds(self.max_ttl)));
+        let cost = token.len() + claims.memory_estimate() + ENTRY_OVERHEAD;
         if expires <= now || cost > self.max_bytes || self.max_entries == 0 {
             return;
         }
@@ -341,14 +477,14 @@ impl<V> CachedVerifier<V> {
         let mut store = self.store.write().unwrap_or_else(PoisonError::into_inner);
         if let Some(old) = store.get_mut(token.as_bytes()) {
             // Verified again after its entry expired: renewed in place, keeping its queue slot.
-            old.outcome = outcome.clone();
+            old.claims = claims.clone();
             old.expires = expires;
             let old_cost = std::mem::replace(&mut old.cost, cost);
             store.bytes -= old_cost;
         } else {
             store.insert_new(Entry {
                 token: Arc::from(token.as_bytes()),
-                outcome: outcome.clone(),
+                claims: claims.clone(),
                 expires,
                 cost,
             });
@@ -373,6 +509,10 @@ impl<V: TokenVerifier> TokenVerifier for CachedVerifier<V> {
         if let Some(outcome) = self.lookup(token.as_bytes(), now) {
             return outcome;
         }
+        let refusal_key = (!self.negative_ttl.is_zero()).then(|| digest(token.as_bytes()));
+        if let Some(error) = refusal_key.and_then(|key| self.refused(&key, now)) {
+            return Err(error);
+        }
         let joined = Joined::new(&self.in_flight, token.as_bytes());
         // One request verifies; the others wait for its outcome. If it is cancelled, the next
         // waiter verifies instead.
@@ -380,7 +520,11 @@ impl<V: TokenVerifier> TokenVerifier for CachedVerifier<V> {
             .pending
             .get_or_init(|| async {
                 let outcome = self.inner.verify(token).await;
-                self.insert(token, &outcome, now);
+                match (&outcome, refusal_key) {
+                    (Ok(claims), _) => self.insert(token, claims, now),
+                    (Err(error), Some(key)) => self.remember_refusal(key, error, now),
+                    (Err(_), None) => {}
+                }
                 outcome
             })
             .await

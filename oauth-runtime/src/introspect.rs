@@ -1,20 +1,26 @@
 //! Opaque tokens, checked with the authorization server's introspection endpoint (RFC 7662).
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use serde_json::Value;
 use tokio::sync::Semaphore;
 
 use crate::claims::{Claims, ScopeClaim};
+use crate::jwt::ConfigError;
+use crate::validation::{Check, ClaimRules, unix_now};
 use crate::verify::{TokenVerifier, VerifyError};
 
 /// Asks the authorization server about each token (RFC 7662 §2), authenticating as a client
-/// with HTTP Basic, and maps `active`, `scope`, `exp`, `sub`, `client_id`, `aud` and `iss` into
-/// the same [`Claims`] as a JWT. `active: false` is `invalid_token`; an unreachable or failing
-/// endpoint is `Unavailable` (503). Wrap it in a [`CachedVerifier`](crate::CachedVerifier), with
-/// a maximum lifetime and a short negative lifetime, to spare the server. Tokens that no cache
-/// can answer (a flood of distinct bad ones) reach the server at most
+/// with HTTP Basic, and maps `active`, `scope`, `exp`, `nbf`, `sub`, `client_id`, `aud` and
+/// `iss` into the same [`Claims`] as a JWT, checked by the same rules. `active: false` is
+/// `invalid_token`, and so is an answer about another kind of token (`token_type` naming a
+/// refresh token, say); an unreachable or failing endpoint is `Unavailable` (503).
+///
+/// Wrap it in a [`CachedVerifier`](crate::CachedVerifier) to spare the server. The cache then
+/// keeps an accepted token 60 s at most (see [`cache_ttl`](IntrospectionVerifier::cache_ttl)):
+/// a token revoked at the server is still accepted here for up to that long. Tokens that no
+/// cache can answer (a flood of distinct bad ones) reach the server at most
 /// [`max_in_flight`](IntrospectionVerifier::max_in_flight) at a time:
 ///
 /// ```no_run
@@ -22,13 +28,14 @@ use crate::verify::{TokenVerifier, VerifyError};
 /// use oauth_runtime::{CachedVerifier, IntrospectionVerifier};
 ///
 /// let verifier = CachedVerifier::new(
-///     IntrospectionVerifier::new("https://idp.example.com/introspect", "photos-api", "s3cret")
+///     IntrospectionVerifier::new("https://idp.example.com/introspect", "photos-api", "s3cret")?
 ///         .expect_issuer("https://idp.example.com")
+///         .expect_audience("photos-api")
 ///         .max_in_flight(16),
 /// )
-/// .max_ttl(Duration::from_secs(60))
 /// .negative_ttl(Duration::from_secs(5));
 /// # let _ = verifier;
+/// # Ok::<(), oauth_runtime::ConfigError>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct IntrospectionVerifier {
@@ -38,8 +45,8 @@ pub struct IntrospectionVerifier {
     http: reqwest::Client,
     timeout: Duration,
     max_body: usize,
-    issuer: Option<String>,
-    audience: Option<String>,
+    rules: ClaimRules,
+    cache_ttl: Duration,
     /// Shared by clones: one bound per verifier, however it is copied.
     in_flight: Arc<Semaphore>,
 }
@@ -47,24 +54,62 @@ pub struct IntrospectionVerifier {
 /// Introspection requests one verifier has under way at most, by default.
 const MAX_IN_FLIGHT: usize = 32;
 
+/// How long a cache in front keeps an accepted token by default: the longest a revocation at
+/// the server goes unseen.
+pub const DEFAULT_INTROSPECTION_CACHE_TTL: Duration = Duration::from_secs(60);
+
+/// The client that sends tokens to the endpoint: it follows no redirect, since on a 307 or 308
+/// the form, token included, would be sent again to wherever the redirect points.
+fn no_redirect_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap_or_else(|error| {
+            tracing::error!(%error, "building the HTTP client for introspection failed");
+            reqwest::Client::new()
+        })
+}
+
+/// RFC 6749 §2.3.1: the client id and secret are form-encoded before they are joined with `:`
+/// for Basic authentication, so that a `:` or `%` in them survives the trip. A space is written
+/// `%20` rather than the form's `+`: both decode to a space under the form rules, and `%20`
+/// also under plain percent-decoding, which some servers apply to Basic credentials.
+fn form_encoded(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes())
+        .map(|part| if part == "+" { "%20" } else { part })
+        .collect()
+}
+
 impl IntrospectionVerifier {
-    /// The endpoint and the client credentials to call it with.
+    /// The endpoint and the client credentials to call it with. The endpoint must be https
+    /// (plain http only on a loopback host, for development), as for key sets.
     pub fn new(
         endpoint: impl Into<String>,
         client_id: impl Into<String>,
         client_secret: impl Into<String>,
-    ) -> Self {
-        IntrospectionVerifier {
-            endpoint: endpoint.into(),
+    ) -> Result<Self, ConfigError> {
+        let endpoint = endpoint.into();
+        if !crate::jwks::acceptable_url(&endpoint) {
+            return Err(ConfigError::InsecureUrl(endpoint));
+        }
+        Ok(IntrospectionVerifier {
+            endpoint,
             client_id: client_id.into(),
             client_secret: client_secret.into(),
-            http: reqwest::Client::new(),
+            http: no_redirect_client(),
             timeout: Duration::from_secs(5),
             max_body: 64 * 1024,
-            issuer: None,
-            audience: None,
+            rules: ClaimRules {
+                issuer: Check::Any,
+                audience: Check::Any,
+                client_id_as_audience: false,
+                // The server has just said the token is active; its own `exp` is not stretched.
+                leeway: 0,
+                require_exp: false,
+            },
+            cache_ttl: DEFAULT_INTROSPECTION_CACHE_TTL,
             in_flight: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
-        }
+        })
     }
 
     /// The most introspection requests under way at once (default 32); further tokens wait
@@ -75,7 +120,10 @@ impl IntrospectionVerifier {
         self
     }
 
-    /// Uses your own HTTP client (custom CA, proxy, mTLS, User-Agent).
+    /// Uses your own HTTP client (custom CA, proxy, mTLS, User-Agent). Build it with
+    /// `.redirect(reqwest::redirect::Policy::none())`: a client that follows a 307 or 308 sends
+    /// the token again to the new location before this verifier sees the answer (it then
+    /// refuses the answer, but the token has gone).
     pub fn with_client(mut self, client: reqwest::Client) -> Self {
         self.http = client;
         self
@@ -87,15 +135,26 @@ impl IntrospectionVerifier {
         self
     }
 
-    /// Requires this `iss` in the answer, when the server sends one.
+    /// Requires this `iss` in the answer: an answer without `iss` is refused.
     pub fn expect_issuer(mut self, issuer: impl Into<String>) -> Self {
-        self.issuer = Some(issuer.into());
+        self.rules.issuer = Check::OneOf(vec![issuer.into()]);
         self
     }
 
-    /// Requires this audience among the answer's `aud`, when the server sends one.
+    /// Requires this audience among the answer's `aud`: an answer without `aud` is refused.
     pub fn expect_audience(mut self, audience: impl Into<String>) -> Self {
-        self.audience = Some(audience.into());
+        match &mut self.rules.audience {
+            Check::OneOf(list) => list.push(audience.into()),
+            Check::Any => self.rules.audience = Check::OneOf(vec![audience.into()]),
+        }
+        self
+    }
+
+    /// How long a [`CachedVerifier`](crate::CachedVerifier) in front keeps an accepted token
+    /// unless its own `max_ttl` is set (default 60 s). Longer spares the server more calls, and
+    /// a token revoked there stays accepted here for up to that long.
+    pub fn cache_ttl(mut self, ttl: Duration) -> Self {
+        self.cache_ttl = ttl;
         self
     }
 
@@ -123,11 +182,20 @@ impl IntrospectionVerifier {
             .http
             .post(&self.endpoint)
             .timeout(self.timeout)
-            .basic_auth(&self.client_id, Some(&self.client_secret))
+            .basic_auth(
+                form_encoded(&self.client_id),
+                Some(form_encoded(&self.client_secret)),
+            )
             .form(&[("token", token), ("token_type_hint", "access_token")])
             .send()
             .await
             .map_err(|e| self.unavailable(e))?;
+        if response.url().as_str() != self.endpoint {
+            return Err(self.unavailable(format_args!(
+                "redirected to {}; introspection follows no redirect",
+                response.url()
+            )));
+        }
         if !response.status().is_success() {
             return Err(self.unavailable(format_args!("status {}", response.status())));
         }
@@ -142,34 +210,154 @@ impl IntrospectionVerifier {
     }
 }
 
+/// Whether an answer's `token_type` (RFC 7662 §2.2, a type of RFC 6749 §7.1) or `token_use`
+/// (Ory Hydra) may describe an access token. Refresh tokens and anything else are refused: an
+/// introspection answer about a refresh token says it is active, not that it may call an API.
+fn is_access_token(answer: &Value) -> Result<(), VerifyError> {
+    match answer.get("token_type") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(t))
+            if [
+                "bearer",
+                "access_token",
+                "dpop",
+                "urn:ietf:params:oauth:token-type:access_token",
+            ]
+            .iter()
+            .any(|a| t.eq_ignore_ascii_case(a)) => {}
+        Some(_) => return Err(VerifyError::InvalidClaim("token_type".into())),
+    }
+    match answer.get("token_use") {
+        None | Some(Value::Null) => Ok(()),
+        Some(Value::String(u)) if u == "access_token" => Ok(()),
+        Some(_) => Err(VerifyError::InvalidClaim("token_use".into())),
+    }
+}
+
+/// Maps an introspection answer to claims and applies `rules`: what [`IntrospectionVerifier`]
+/// does with the server's JSON, apart from the network.
+pub(crate) fn claims_from_answer(
+    answer: Value,
+    rules: &ClaimRules,
+    now: i64,
+) -> Result<Claims, VerifyError> {
+    if answer.get("active").and_then(Value::as_bool) != Some(true) {
+        return Err(VerifyError::Inactive);
+    }
+    is_access_token(&answer)?;
+    let claims = Claims::from_json(answer, &ScopeClaim::Standard)?;
+    rules.validate(&claims, now)?;
+    Ok(claims)
+}
+
 #[async_trait::async_trait]
 impl TokenVerifier for IntrospectionVerifier {
     async fn verify(&self, token: &str) -> Result<Claims, VerifyError> {
         let answer = self.ask_in_turn(token).await?;
-        if answer.get("active").and_then(Value::as_bool) != Some(true) {
-            return Err(VerifyError::Inactive);
+        claims_from_answer(answer, &self.rules, unix_now())
+    }
+
+    fn suggested_cache_ttl(&self) -> Option<Duration> {
+        Some(self.cache_ttl)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn rules() -> ClaimRules {
+        IntrospectionVerifier::new("http://127.0.0.1:1/introspect", "api", "secret")
+            .expect("loopback")
+            .expect_issuer("https://as")
+            .expect_audience("api")
+            .rules
+    }
+
+    fn answer(extra: Value) -> Value {
+        let mut answer = json!({
+            "active": true, "iss": "https://as", "aud": "api", "scope": "a", "exp": 2000
+        });
+        if let (Some(answer), Value::Object(extra)) = (answer.as_object_mut(), extra) {
+            answer.extend(extra);
         }
-        let claims = Claims::from_json(answer, &ScopeClaim::Standard)?;
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        if claims
-            .expires_at()
-            .is_some_and(|exp| exp <= i64::try_from(now).unwrap_or(i64::MAX))
-        {
-            return Err(VerifyError::Expired);
+        answer
+    }
+
+    #[test]
+    fn rfc7662_section_2_2_refresh_tokens_are_not_access_tokens() {
+        let r = rules();
+        for ok in ["Bearer", "bearer", "access_token", "DPoP"] {
+            assert!(
+                claims_from_answer(answer(json!({ "token_type": ok })), &r, 1000).is_ok(),
+                "{ok}"
+            );
         }
-        if let (Some(expected), Some(iss)) = (&self.issuer, claims.issuer())
-            && expected != iss
-        {
-            return Err(VerifyError::InvalidIssuer);
+        for bad in [
+            json!("refresh_token"),
+            json!("id_token"),
+            json!("mac"),
+            json!(7),
+        ] {
+            assert_eq!(
+                claims_from_answer(answer(json!({ "token_type": bad })), &r, 1000).err(),
+                Some(VerifyError::InvalidClaim("token_type".into())),
+                "{bad}"
+            );
         }
-        if let Some(expected) = &self.audience
-            && !claims.audience().is_empty()
-            && !claims.audience().contains(expected)
-        {
-            return Err(VerifyError::InvalidAudience);
-        }
-        Ok(claims)
+        assert!(
+            claims_from_answer(answer(json!({ "token_use": "refresh_token" })), &r, 1000).is_err()
+        );
+    }
+
+    #[test]
+    fn rfc7662_configured_issuer_and_audience_must_be_present() {
+        let r = rules();
+        let mut no_iss = answer(json!({}));
+        no_iss.as_object_mut().map(|o| o.remove("iss"));
+        assert_eq!(
+            claims_from_answer(no_iss, &r, 1000).err(),
+            Some(VerifyError::MissingClaim("iss".into()))
+        );
+        let mut no_aud = answer(json!({}));
+        no_aud.as_object_mut().map(|o| o.remove("aud"));
+        assert_eq!(
+            claims_from_answer(no_aud, &r, 1000).err(),
+            Some(VerifyError::MissingClaim("aud".into()))
+        );
+    }
+
+    #[test]
+    fn rfc7662_nbf_and_exp_are_checked() {
+        let r = rules();
+        assert_eq!(
+            claims_from_answer(answer(json!({ "nbf": 1500 })), &r, 1000).err(),
+            Some(VerifyError::NotYetValid)
+        );
+        assert_eq!(
+            claims_from_answer(answer(json!({})), &r, 2000).err(),
+            Some(VerifyError::Expired)
+        );
+        assert_eq!(
+            claims_from_answer(json!({ "active": false }), &r, 1000).err(),
+            Some(VerifyError::Inactive)
+        );
+    }
+
+    #[test]
+    fn rfc6749_section_2_3_1_credentials_are_form_encoded() {
+        assert_eq!(form_encoded("p+ss%"), "p%2Bss%25");
+        assert_eq!(form_encoded("id:with colon"), "id%3Awith%20colon");
+    }
+
+    #[test]
+    fn plain_http_is_refused_off_loopback() {
+        assert!(matches!(
+            IntrospectionVerifier::new("http://idp.example.com/introspect", "a", "b"),
+            Err(ConfigError::InsecureUrl(_))
+        ));
+        assert!(IntrospectionVerifier::new("https://idp.example.com/introspect", "a", "b").is_ok());
+        assert!(IntrospectionVerifier::new("http://localhost:9000/introspect", "a", "b").is_ok());
     }
 }

@@ -1,12 +1,13 @@
 //! Key sets fetched over HTTP(S) from a JWKS URL: cached per `Cache-Control`, refreshed ahead of
 //! expiry, refetched at most once per cooldown for unknown `kid`s with a single request in flight,
-//! and served stale (within a bound) while the endpoint fails.
+//! and served stale (within a bound) while the endpoint fails, with the refresh behind the
+//! request and an exponential backoff between failed attempts.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
-use crate::keys::{Key, keys_from_jwk_set};
+use crate::keys::{Key, keys_from_remote_jwk_set};
 use crate::verify::VerifyError;
 
 /// How a remote key set is fetched and cached.
@@ -23,10 +24,15 @@ pub struct JwksSettings {
     pub max_ttl: Duration,
     /// Lifetime when the response says nothing (default 10 min).
     pub default_ttl: Duration,
-    /// Least time between two fetches caused by unknown `kid`s (default 30 s).
+    /// Least time between two fetches caused by unknown `kid`s (default 30 s), and the longest
+    /// wait between attempts while the endpoint fails.
     pub cooldown: Duration,
     /// How long past expiry the last good keys keep serving while fetches fail (default 1 day).
     pub max_stale: Duration,
+    /// The wait after a first failed fetch (default 1 s); it doubles with each further failure,
+    /// up to `cooldown`, and each wait is shortened by a random part of up to half of it, so
+    /// that many instances do not retry in step.
+    pub initial_backoff: Duration,
 }
 
 impl Default for JwksSettings {
@@ -39,7 +45,41 @@ impl Default for JwksSettings {
             default_ttl: Duration::from_secs(600),
             cooldown: Duration::from_secs(30),
             max_stale: Duration::from_secs(24 * 3600),
+            initial_backoff: Duration::from_secs(1),
         }
+    }
+}
+
+impl JwksSettings {
+    /// Whether these settings can work: a timeout and a body limit above zero, `min_ttl` at most
+    /// `max_ttl`, and lifetimes short enough to add to the clock (`Duration::MAX` is not).
+    pub(crate) fn check(&self) -> Result<(), String> {
+        if self.timeout.is_zero() {
+            return Err("JwksSettings::timeout must be above zero".into());
+        }
+        if self.max_body == 0 {
+            return Err("JwksSettings::max_body must be above zero".into());
+        }
+        if self.min_ttl > self.max_ttl {
+            return Err("JwksSettings::min_ttl is above max_ttl".into());
+        }
+        // A century is far beyond any sensible lifetime and far inside what `Instant` holds.
+        const CENTURY: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+        for (name, value) in [
+            ("timeout", self.timeout),
+            ("max_ttl", self.max_ttl),
+            ("default_ttl", self.default_ttl),
+            ("cooldown", self.cooldown),
+            ("max_stale", self.max_stale),
+            ("initial_backoff", self.initial_backoff),
+        ] {
+            if value > CENTURY {
+                return Err(format!(
+                    "JwksSettings::{name} ({value:?}) is longer than a century"
+                ));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -47,7 +87,18 @@ impl Default for JwksSettings {
 struct Cached {
     keys: Arc<Vec<Key>>,
     expires: Instant,
+    /// Until when these keys may still serve while fetches fail.
+    usable_until: Instant,
     ttl: Duration,
+}
+
+/// Failed attempts in a row, and when the next may start.
+#[derive(Default)]
+struct Backoff {
+    failures: u32,
+    not_before: Option<Instant>,
+    /// Why the last attempt failed, for requests that find no usable keys while waiting.
+    last_error: Option<String>,
 }
 
 /// A JWKS URL and what was last fetched from it. Shared by every request; cheap to query.
@@ -56,11 +107,12 @@ pub struct RemoteKeySet {
     client: reqwest::Client,
     settings: JwksSettings,
     cached: RwLock<Option<Cached>>,
-    last_attempt: RwLock<Option<Instant>>,
+    backoff: Mutex<Backoff>,
     /// When an unknown `kid` last caused a fetch; the cooldown counts from here.
-    last_kid_refresh: std::sync::Mutex<Option<Instant>>,
-    /// One fetch at a time; waiters reuse its result.
-    in_flight: tokio::sync::Mutex<()>,
+    last_kid_refresh: Mutex<Option<Instant>>,
+    /// One fetch at a time; waiters reuse its result. Owned guards let a background refresh
+    /// hold it.
+    in_flight: Arc<tokio::sync::Mutex<()>>,
     fetches: AtomicU64,
 }
 
@@ -94,10 +146,11 @@ fn max_age(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
 
 /// Whether `url` may serve keys: https, or http on a loopback host (development).
 pub(crate) fn acceptable_url(url: &str) -> bool {
-    let Ok(parsed) = reqwest::Url::parse(url) else {
-        return false;
-    };
-    match (parsed.scheme(), parsed.host()) {
+    reqwest::Url::parse(url).is_ok_and(|parsed| acceptable(&parsed))
+}
+
+fn acceptable(url: &reqwest::Url) -> bool {
+    match (url.scheme(), url.host()) {
         ("https", Some(_)) => true,
         ("http", Some(url::Host::Ipv4(ip))) => ip.is_loopback(),
         ("http", Some(url::Host::Ipv6(ip))) => ip.is_loopback(),
@@ -106,9 +159,60 @@ pub(crate) fn acceptable_url(url: &str) -> bool {
     }
 }
 
+/// The redirect rule for fetching keys and metadata: at most 5 hops, each of them https (or
+/// http on loopback), so that a redirect cannot downgrade a fetch to plain http. The clients
+/// this crate builds use it; build yours with it too when you bring your own:
+///
+/// ```
+/// let client = reqwest::Client::builder()
+///     .redirect(oauth_runtime::jwks_redirect_policy())
+///     .build()?;
+/// # Ok::<(), reqwest::Error>(())
+/// ```
+///
+/// With a client built otherwise, only the first and the last URL can be checked (a response
+/// whose final URL is not acceptable is refused); the hops between them cannot.
+pub fn redirect_policy() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        if attempt.previous().len() >= 5 {
+            attempt.error("more than 5 redirects")
+        } else if !acceptable(attempt.url()) {
+            let refused = format!(
+                "redirect to {} refused: keys and metadata are fetched over https only",
+                attempt.url()
+            );
+            attempt.error(refused)
+        } else {
+            attempt.follow()
+        }
+    })
+}
+
+/// The client used when the user brings none.
+pub(crate) fn default_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(redirect_policy())
+        .build()
+        .unwrap_or_else(|error| {
+            // Building fails only when the TLS backend cannot start; a plain client then fails
+            // each fetch with the same reason, which the logs show.
+            tracing::error!(%error, "building the HTTP client for key sets failed");
+            reqwest::Client::new()
+        })
+}
+
+/// A random factor in [0.5, 1): the jitter of a backoff.
+fn jitter() -> f64 {
+    let mut byte = [0u8; 2];
+    // Not a secret: if the system's generator fails, no jitter is still a correct backoff.
+    let _ = aws_lc_rs::rand::fill(&mut byte);
+    0.5 + f64::from(u16::from_le_bytes(byte)) / f64::from(u16::MAX) / 2.0
+}
+
 impl RemoteKeySet {
     /// A key set at `url`, fetched with `client` (bring your own for a custom CA, proxy, mTLS or
-    /// User-Agent). Nothing is fetched until a token needs a key.
+    /// User-Agent, built with [`redirect_policy`](crate::jwks_redirect_policy)). Nothing is
+    /// fetched until a token needs a key.
     pub fn new(
         url: impl Into<String>,
         client: reqwest::Client,
@@ -119,9 +223,9 @@ impl RemoteKeySet {
             client,
             settings,
             cached: RwLock::new(None),
-            last_attempt: RwLock::new(None),
-            last_kid_refresh: std::sync::Mutex::new(None),
-            in_flight: tokio::sync::Mutex::new(()),
+            backoff: Mutex::default(),
+            last_kid_refresh: Mutex::new(None),
+            in_flight: Arc::new(tokio::sync::Mutex::new(())),
             fetches: AtomicU64::new(0),
         }
     }
@@ -143,35 +247,68 @@ impl RemoteKeySet {
             .clone()
     }
 
-    /// The keys to verify with now: the cached ones while fresh; otherwise a fetch, falling back
-    /// to the last good keys within the staleness bound.
+    /// The keys to verify with now. Fresh keys are served as they are (a refresh starts in the
+    /// background in the last fifth of their lifetime); expired keys within `max_stale` are
+    /// served too while a refresh runs in the background. Only a request that finds no usable
+    /// keys waits for a fetch, and not even then while the backoff after a failure lasts.
     pub async fn keys(self: &Arc<Self>) -> Result<Arc<Vec<Key>>, VerifyError> {
         let now = Instant::now();
         match self.snapshot() {
             Some(cached) if cached.expires > now => {
-                // Refresh ahead: in the last fifth of the lifetime a background fetch starts, so
-                // requests rarely wait for one.
-                self.refresh_ahead_if_due(&cached, now);
+                if cached.expires.saturating_duration_since(now) < cached.ttl / 5 {
+                    self.refresh_in_background(now);
+                }
                 Ok(cached.keys)
             }
-            _ => self.refresh(None).await,
+            Some(cached) if cached.usable_until > now => {
+                self.refresh_in_background(now);
+                Ok(cached.keys)
+            }
+            _ => self.refresh_now(self.fetch_count()).await,
         }
     }
 
-    fn refresh_ahead_if_due(self: &Arc<Self>, cached: &Cached, now: Instant) {
-        let remaining = cached.expires.saturating_duration_since(now);
-        if remaining < cached.ttl / 5 && self.in_flight.try_lock().is_ok() {
-            let this = Arc::clone(self);
-            tokio::spawn(async move {
-                let _ = this.refresh(None).await;
-            });
+    /// The error while waiting out a backoff, if one lasts at `now`.
+    fn backing_off(&self, now: Instant) -> Option<VerifyError> {
+        let backoff = self.backoff.lock().unwrap_or_else(PoisonError::into_inner);
+        let until = backoff.not_before.filter(|until| *until > now)?;
+        Some(VerifyError::Unavailable(format!(
+            "key set {}: {}; next attempt in {:?}",
+            self.url,
+            backoff
+                .last_error
+                .as_deref()
+                .unwrap_or("the last fetch failed"),
+            until - now
+        )))
+    }
+
+    /// Starts a fetch behind the request, unless one is under way or the backoff forbids it.
+    fn refresh_in_background(self: &Arc<Self>, now: Instant) {
+        if self.backing_off(now).is_some() {
+            return;
         }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let Ok(guard) = Arc::clone(&self.in_flight).try_lock_owned() else {
+            return;
+        };
+        let this = Arc::clone(self);
+        runtime.spawn(async move {
+            let _ = this.fetch_and_store().await;
+            drop(guard);
+        });
     }
 
     /// Called when a token names a `kid` we do not have: fetches again unless an unknown `kid`
-    /// already caused a fetch within the cooldown. Returns whether new keys may be there.
+    /// already caused a fetch within the cooldown or a failed fetch is being waited out.
+    /// Returns whether new keys may be there.
     pub async fn refresh_for_unknown_kid(self: &Arc<Self>) -> bool {
         let seen = self.fetch_count();
+        if self.backing_off(Instant::now()).is_some() {
+            return false;
+        }
         // Decided under a lock, so that of a burst of such tokens exactly one fetches.
         let allowed = {
             let mut last = self
@@ -187,94 +324,149 @@ impl RemoteKeySet {
             }
         };
         if allowed {
-            return self.refresh(Some(seen)).await.is_ok() && self.fetch_count() > seen;
+            return self.refresh_now(seen).await.is_ok() && self.fetch_count() > seen;
         }
         // Another token's fetch may be under way: wait for it, and look again if it completed.
         drop(self.in_flight.lock().await);
         self.fetch_count() > seen
     }
 
-    /// Fetches, one request at a time. `seen` is the fetch count the caller observed: if a fetch
-    /// completed meanwhile, its result is used instead of fetching again.
-    async fn refresh(self: &Arc<Self>, seen: Option<u64>) -> Result<Arc<Vec<Key>>, VerifyError> {
-        let seen = seen.unwrap_or_else(|| self.fetch_count());
+    /// Fetches in the foreground, one request at a time. `seen` is the fetch count the caller
+    /// observed: if a fetch completed meanwhile, its outcome is shared instead of fetching again.
+    async fn refresh_now(self: &Arc<Self>, seen: u64) -> Result<Arc<Vec<Key>>, VerifyError> {
         let _guard = self.in_flight.lock().await;
-        if self.fetch_count() > seen
-            && let Some(cached) = self.snapshot()
-        {
-            return Ok(cached.keys);
+        if self.fetch_count() > seen {
+            return self.usable_or_unavailable();
         }
+        if let Some(waiting) = self.backing_off(Instant::now()) {
+            return Err(waiting);
+        }
+        self.fetch_and_store().await
+    }
+
+    /// The keys if any may still serve, else why not.
+    fn usable_or_unavailable(&self) -> Result<Arc<Vec<Key>>, VerifyError> {
+        match self.snapshot() {
+            Some(cached) if cached.usable_until > Instant::now() => Ok(cached.keys),
+            _ => {
+                let backoff = self.backoff.lock().unwrap_or_else(PoisonError::into_inner);
+                Err(VerifyError::Unavailable(format!(
+                    "key set {}: {}",
+                    self.url,
+                    backoff
+                        .last_error
+                        .as_deref()
+                        .unwrap_or("no usable keys are cached")
+                )))
+            }
+        }
+    }
+
+    /// One fetch; the caller holds `in_flight`. Success replaces the keys and ends the backoff;
+    /// failure lengthens it, and the last good keys keep serving within `max_stale`.
+    async fn fetch_and_store(&self) -> Result<Arc<Vec<Key>>, VerifyError> {
         self.fetches.fetch_add(1, Ordering::SeqCst);
-        *self
-            .last_attempt
-            .write()
-            .unwrap_or_else(PoisonError::into_inner) = Some(Instant::now());
         match self.fetch().await {
             Ok((keys, ttl)) => {
                 let keys = Arc::new(keys);
+                let now = Instant::now();
+                // `check()` bounded both durations, so neither addition overflows.
+                let expires = now.checked_add(ttl).unwrap_or(now);
                 let cached = Cached {
                     keys: keys.clone(),
-                    expires: Instant::now() + ttl,
+                    expires,
+                    usable_until: expires
+                        .checked_add(self.settings.max_stale)
+                        .unwrap_or(expires),
                     ttl,
                 };
                 *self.cached.write().unwrap_or_else(PoisonError::into_inner) = Some(cached);
+                *self.backoff.lock().unwrap_or_else(PoisonError::into_inner) = Backoff::default();
                 Ok(keys)
             }
-            Err(reason) => match self.snapshot() {
-                Some(cached) if cached.expires + self.settings.max_stale > Instant::now() => {
-                    tracing::warn!(url = %self.url, %reason, "JWKS fetch failed; serving the last good keys");
-                    Ok(cached.keys)
+            Err(reason) => {
+                let wait = {
+                    let mut backoff = self.backoff.lock().unwrap_or_else(PoisonError::into_inner);
+                    backoff.failures = backoff.failures.saturating_add(1);
+                    let doubled = self
+                        .settings
+                        .initial_backoff
+                        .saturating_mul(1 << (backoff.failures - 1).min(20));
+                    let wait = doubled.min(self.settings.cooldown).mul_f64(jitter());
+                    backoff.not_before = Instant::now().checked_add(wait);
+                    backoff.last_error = Some(reason.clone());
+                    wait
+                };
+                match self.usable_or_unavailable() {
+                    Ok(keys) => {
+                        tracing::warn!(url = %self.url, %reason, retry_in = ?wait, "JWKS fetch failed; serving the last good keys");
+                        Ok(keys)
+                    }
+                    Err(error) => {
+                        tracing::error!(url = %self.url, %reason, retry_in = ?wait, "JWKS fetch failed and no usable keys are cached");
+                        Err(error)
+                    }
                 }
-                _ => {
-                    tracing::error!(url = %self.url, %reason, "JWKS fetch failed and no usable keys are cached");
-                    Err(VerifyError::Unavailable(format!(
-                        "key set {}: {reason}",
-                        self.url
-                    )))
-                }
-            },
+            }
         }
     }
 
     async fn fetch(&self) -> Result<(Vec<Key>, Duration), String> {
-        let mut response = self
+        let response = self
             .client
             .get(&self.url)
             .timeout(self.settings.timeout)
             .send()
             .await
             .map_err(|e| format!("request failed: {e}"))?;
-        if !response.status().is_success() {
-            return Err(format!("status {}", response.status()));
-        }
-        let max = self.settings.max_body;
-        if response
-            .content_length()
-            .is_some_and(|len| len > max as u64)
-        {
-            return Err(format!("response larger than {max} bytes"));
-        }
         let ttl = max_age(response.headers())
             .unwrap_or(self.settings.default_ttl)
             .clamp(self.settings.min_ttl, self.settings.max_ttl);
-        let mut body = Vec::new();
-        while let Some(chunk) = response
-            .chunk()
-            .await
-            .map_err(|e| format!("reading the body: {e}"))?
-        {
-            if body.len() + chunk.len() > max {
-                return Err(format!("response larger than {max} bytes"));
-            }
-            body.extend_from_slice(&chunk);
-        }
+        let body = read_body(response, &self.settings).await?;
         let text = std::str::from_utf8(&body).map_err(|_| "the key set is not UTF-8".to_owned())?;
-        let keys = keys_from_jwk_set(text).map_err(|e| format!("not a JWK Set: {e}"))?;
+        let keys = keys_from_remote_jwk_set(text).map_err(|e| format!("not a JWK Set: {e}"))?;
         if keys.is_empty() {
             return Err("the key set has no usable signing key".into());
         }
         Ok((keys, ttl))
     }
+}
+
+/// The body of a successful response from an acceptable final URL, within `max_body` and the
+/// timeout (reqwest's per-request timeout covers the body too).
+async fn read_body(
+    mut response: reqwest::Response,
+    settings: &JwksSettings,
+) -> Result<Vec<u8>, String> {
+    // With a client not built on `redirect_policy`, a redirect may have led elsewhere.
+    if !acceptable(response.url()) {
+        return Err(format!(
+            "redirected to {}, which is not https",
+            response.url()
+        ));
+    }
+    if !response.status().is_success() {
+        return Err(format!("status {}", response.status()));
+    }
+    let max = settings.max_body;
+    if response
+        .content_length()
+        .is_some_and(|len| len > max as u64)
+    {
+        return Err(format!("response larger than {max} bytes"));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| format!("reading the body: {e}"))?
+    {
+        if body.len() + chunk.len() > max {
+            return Err(format!("response larger than {max} bytes"));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// The metadata locations for `issuer`: RFC 8414 §3.1 inserts the well-known segment between
@@ -298,25 +490,15 @@ async fn fetch_json(
     url: &str,
     settings: &JwksSettings,
 ) -> Result<serde_json::Value, String> {
-    let mut response = client
+    let response = client
         .get(url)
         .timeout(settings.timeout)
         .send()
         .await
         .map_err(|e| format!("{url}: {e}"))?;
-    if !response.status().is_success() {
-        return Err(format!("{url}: status {}", response.status()));
-    }
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(|e| format!("{url}: {e}"))? {
-        if body.len() + chunk.len() > settings.max_body {
-            return Err(format!(
-                "{url}: response larger than {} bytes",
-                settings.max_body
-            ));
-        }
-        body.extend_from_slice(&chunk);
-    }
+    let body = read_body(response, settings)
+        .await
+        .map_err(|e| format!("{url}: {e}"))?;
     serde_json::from_slice(&body).map_err(|e| format!("{url}: not JSON: {e}"))
 }
 

@@ -1,6 +1,6 @@
 //! JWT access-token verification with keys known up front (RFC 7519, RFC 8725, RFC 9068).
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -8,6 +8,7 @@ use jsonwebtoken::Algorithm;
 
 use crate::claims::{Claims, ScopeClaim};
 use crate::keys::{Key, KeyError, keys_from_jwk_set};
+use crate::validation::{Check, ClaimRules, unix_now};
 use crate::verify::{TokenVerifier, VerifyError};
 
 /// Tokens longer than this are refused before any decoding. Large enough for Keycloak and Entra
@@ -47,12 +48,9 @@ pub enum ConfigError {
     /// A key could not be used.
     #[error(transparent)]
     Key(#[from] KeyError),
-}
-
-#[derive(Debug, Clone)]
-enum Check {
-    OneOf(Vec<String>),
-    Any,
+    /// Settings that cannot work, such as a lifetime too long to represent.
+    #[error("invalid settings: {0}")]
+    InvalidSettings(String),
 }
 
 /// The header members we read. Unknown members are ignored (RFC 7515 §4), duplicates refused.
@@ -63,8 +61,26 @@ struct Header {
     kid: Option<String>,
     #[serde(default)]
     typ: Option<String>,
-    #[serde(default)]
-    crit: Option<serde_json::Value>,
+    /// Whether `crit` is there at all: we understand no extension, so any `crit` is refused,
+    /// `null` and other non-arrays included (RFC 7515 §4.1.11 allows only a non-empty array).
+    #[serde(default, deserialize_with = "present")]
+    crit: bool,
+}
+
+fn present<'de, D: serde::Deserializer<'de>>(value: D) -> Result<bool, D::Error> {
+    <serde::de::IgnoredAny as serde::Deserialize>::deserialize(value).map(|_| true)
+}
+
+/// A compact JWS taken apart and decoded, its signature not yet checked. Everything here is
+/// learnt from the token alone, so a malformed token is refused before any key is looked for
+/// (and before a remote key set is fetched for it).
+struct ParsedJws<'t> {
+    header: Header,
+    alg: Algorithm,
+    /// The signing input: header and payload segments with the dot between them.
+    signed: &'t [u8],
+    signature: Vec<u8>,
+    payload: Vec<u8>,
 }
 
 /// A JWS whose signature verified: its header's `typ` and its decoded payload.
@@ -104,10 +120,7 @@ pub struct JwtVerifier {
     keys: Vec<Key>,
     #[cfg(feature = "remote")]
     remote: Option<std::sync::Arc<crate::jwks::RemoteKeySet>>,
-    issuer: Check,
-    audience: Check,
-    client_id_as_audience: bool,
-    leeway: i64,
+    rules: ClaimRules,
     rfc9068: bool,
     scope_claim: ScopeClaim,
     max_token_len: usize,
@@ -194,7 +207,7 @@ impl JwtVerifierBuilder {
     pub fn jwks_url(self, url: impl Into<String>) -> Self {
         self.jwks_url_with(
             url,
-            reqwest::Client::new(),
+            crate::jwks::default_client(),
             crate::jwks::JwksSettings::default(),
         )
     }
@@ -213,6 +226,10 @@ impl JwtVerifierBuilder {
             self.error = self.error.or(Some(ConfigError::InsecureUrl(url)));
             return self;
         }
+        if let Err(why) = settings.check() {
+            self.error = self.error.or(Some(ConfigError::InvalidSettings(why)));
+            return self;
+        }
         self.remote = Some(std::sync::Arc::new(crate::jwks::RemoteKeySet::new(
             url, client, settings,
         )));
@@ -226,7 +243,7 @@ impl JwtVerifierBuilder {
     pub async fn discover(self, issuer: &str) -> Result<Self, ConfigError> {
         self.discover_with(
             issuer,
-            reqwest::Client::new(),
+            crate::jwks::default_client(),
             crate::jwks::JwksSettings::default(),
         )
         .await
@@ -301,21 +318,18 @@ impl JwtVerifierBuilder {
             keys: self.keys,
             #[cfg(feature = "remote")]
             remote: self.remote,
-            issuer: self.issuer.ok_or(ConfigError::NoIssuer)?,
-            audience: self.audience.ok_or(ConfigError::NoAudience)?,
-            client_id_as_audience: self.client_id_as_audience,
-            leeway: i64::try_from(self.leeway.as_secs()).unwrap_or(i64::MAX),
+            rules: ClaimRules {
+                issuer: self.issuer.ok_or(ConfigError::NoIssuer)?,
+                audience: self.audience.ok_or(ConfigError::NoAudience)?,
+                client_id_as_audience: self.client_id_as_audience,
+                leeway: crate::validation::seconds(self.leeway),
+                require_exp: true,
+            },
             rfc9068: self.rfc9068,
             scope_claim: self.scope_claim,
             max_token_len: self.max_token_len,
         })
     }
-}
-
-fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 fn b64(part: &str, what: &'static str) -> Result<Vec<u8>, VerifyError> {
@@ -350,6 +364,12 @@ impl JwtVerifier {
     }
 
     fn verify_signature_with(&self, keys: &[Key], token: &str) -> Result<VerifiedJws, VerifyError> {
+        self.check_signature(keys, self.parse(token)?)
+    }
+
+    /// Takes a compact JWS apart: size, segments, base64url, the header's JSON, `crit` and
+    /// `alg`. Needs no key.
+    fn parse<'t>(&self, token: &'t str) -> Result<ParsedJws<'t>, VerifyError> {
         if token.len() > self.max_token_len {
             return Err(VerifyError::TooLarge {
                 max: self.max_token_len,
@@ -367,7 +387,7 @@ impl JwtVerifier {
             .map_err(|_| {
             VerifyError::Malformed("header is not a JSON object of the JWS form")
         })?;
-        if header.crit.is_some() {
+        if header.crit {
             return Err(VerifyError::UnsupportedCritical);
         }
         // `none` and anything unknown stop here; there is no key for them.
@@ -375,17 +395,33 @@ impl JwtVerifier {
             .alg
             .parse()
             .map_err(|_| VerifyError::UnsupportedAlgorithm(header.alg.clone()))?;
-        let key = select_key(keys, alg, header.kid.as_deref())?;
-        let signature = b64(signature_b64, "signature is not base64url")?;
-        let signed = &token.as_bytes()[..header_b64.len() + 1 + payload_b64.len()];
-        if !key.verify(signed, &signature) {
-            return Err(VerifyError::InvalidSignature);
-        }
-        Ok(VerifiedJws {
-            typ: header.typ,
+        Ok(ParsedJws {
+            header,
+            alg,
+            signed: &token.as_bytes()[..header_b64.len() + 1 + payload_b64.len()],
+            signature: b64(signature_b64, "signature is not base64url")?,
             payload: b64(payload_b64, "payload is not base64url")?,
         })
     }
+
+    fn check_signature(
+        &self,
+        keys: &[Key],
+        jws: ParsedJws<'_>,
+    ) -> Result<VerifiedJws, VerifyError> {
+        let key = select_key(keys, jws.alg, jws.header.kid.as_deref())?;
+        signed_by(key, jws)
+    }
+}
+
+fn signed_by(key: &Key, jws: ParsedJws<'_>) -> Result<VerifiedJws, VerifyError> {
+    if !key.verify(jws.signed, &jws.signature) {
+        return Err(VerifyError::InvalidSignature);
+    }
+    Ok(VerifiedJws {
+        typ: jws.header.typ,
+        payload: jws.payload,
+    })
 }
 
 fn select_key<'k>(
@@ -430,7 +466,10 @@ impl JwtVerifier {
     }
 
     fn verify_token_with(&self, keys: &[Key], token: &str) -> Result<Claims, VerifyError> {
-        let jws = self.verify_signature_with(keys, token)?;
+        self.check_claims(self.verify_signature_with(keys, token)?)
+    }
+
+    fn check_claims(&self, jws: VerifiedJws) -> Result<Claims, VerifyError> {
         if self.rfc9068 {
             let typ = jws.typ.as_deref().unwrap_or_default();
             // RFC 9068 §4: "at+jwt", or the full media type; media types are case-insensitive.
@@ -443,47 +482,7 @@ impl JwtVerifier {
         let json: serde_json::Value = serde_json::from_slice(&jws.payload)
             .map_err(|_| VerifyError::Malformed("payload is not JSON"))?;
         let claims = Claims::from_json(json, &self.scope_claim)?;
-        self.validate(&claims, now())?;
-        Ok(claims)
-    }
-
-    fn validate(&self, claims: &Claims, now: i64) -> Result<(), VerifyError> {
-        let exp = claims
-            .expires_at()
-            .ok_or_else(|| VerifyError::MissingClaim("exp".into()))?;
-        if now >= exp.saturating_add(self.leeway) {
-            return Err(VerifyError::Expired);
-        }
-        if let Some(nbf) = claims.not_before()
-            && now.saturating_add(self.leeway) < nbf
-        {
-            return Err(VerifyError::NotYetValid);
-        }
-        if let Check::OneOf(issuers) = &self.issuer {
-            let iss = claims
-                .issuer()
-                .ok_or_else(|| VerifyError::MissingClaim("iss".into()))?;
-            if !issuers.iter().any(|i| i == iss) {
-                return Err(VerifyError::InvalidIssuer);
-            }
-        }
-        if let Check::OneOf(audiences) = &self.audience {
-            match (claims.audience().is_empty(), claims.client_id()) {
-                // Cognito access tokens carry no `aud`, only `client_id`; accepted only when
-                // the user said so.
-                (true, Some(client_id)) if self.client_id_as_audience => {
-                    if !audiences.iter().any(|a| a == client_id) {
-                        return Err(VerifyError::InvalidAudience);
-                    }
-                }
-                (true, _) => return Err(VerifyError::MissingClaim("aud".into())),
-                (false, _) => {
-                    if !claims.audience().iter().any(|a| audiences.contains(a)) {
-                        return Err(VerifyError::InvalidAudience);
-                    }
-                }
-            }
-        }
+        self.rules.validate(&claims, unix_now())?;
         if self.rfc9068 {
             let present = [
                 ("iss", claims.issuer().is_some()),
@@ -497,7 +496,7 @@ impl JwtVerifier {
                 return Err(VerifyError::MissingClaim((*name).to_owned()));
             }
         }
-        Ok(())
+        Ok(claims)
     }
 }
 
@@ -506,16 +505,26 @@ impl TokenVerifier for JwtVerifier {
     async fn verify(&self, token: &str) -> Result<Claims, VerifyError> {
         #[cfg(feature = "remote")]
         if let Some(remote) = &self.remote {
+            // The token is taken apart first: a malformed one never makes us fetch keys.
+            let parsed = self.parse(token)?;
+            if matches!(
+                parsed.alg,
+                Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512
+            ) {
+                // A remote key set never supplies a shared secret (see `keys_from_remote_jwk_set`).
+                return Err(VerifyError::UnsupportedAlgorithm(parsed.header.alg));
+            }
             let keys = remote.keys().await?;
-            return match self.verify_token_with(&keys, token) {
+            let key = match select_key(&keys, parsed.alg, parsed.header.kid.as_deref()) {
                 // A kid we do not know may be a key the issuer just added: look again, at most
-                // once per cooldown, however many such tokens arrive.
+                // once per cooldown and never while backing off, however many such tokens arrive.
                 Err(VerifyError::UnknownKey { .. }) if remote.refresh_for_unknown_kid().await => {
                     let keys = remote.keys().await?;
-                    self.verify_token_with(&keys, token)
+                    return self.check_claims(self.check_signature(&keys, parsed)?);
                 }
-                other => other,
+                other => other?,
             };
+            return self.check_claims(signed_by(key, parsed)?);
         }
         self.verify_token(token)
     }

@@ -473,11 +473,43 @@ impl Curve {
 /// # Ok::<(), oauth_runtime::KeyError>(())
 /// ```
 pub fn keys_from_jwk_set(json: &str) -> Result<Vec<Key>, KeyError> {
+    keys_from_set(json, |_| true)
+}
+
+/// The members of a JWK that only a private or symmetric key has (RFC 7518 §6.2.2, §6.3.2,
+/// §6.4.1). A key set published for verifiers never carries them.
+const PRIVATE_MEMBERS: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
+
+/// Reads a JWK Set fetched from someone else's server: as [`keys_from_jwk_set`], and also drops,
+/// with a warning, every symmetric key (`kty: oct`) and every key with private members. A shared
+/// secret served over the network would let whoever read it mint tokens, and a published private
+/// key is a compromised one.
+pub(crate) fn keys_from_remote_jwk_set(json: &str) -> Result<Vec<Key>, KeyError> {
+    keys_from_set(json, |value| {
+        let symmetric = value.get("kty").and_then(|v| v.as_str()) == Some("oct");
+        let private = PRIVATE_MEMBERS.iter().any(|m| value.get(*m).is_some());
+        if symmetric || private {
+            tracing::warn!(
+                kid = ?value.get("kid").and_then(|v| v.as_str()),
+                symmetric,
+                private,
+                "skipping a fetched JWK that is a shared secret or holds private key members"
+            );
+        }
+        !(symmetric || private)
+    })
+}
+
+fn keys_from_set(
+    json: &str,
+    acceptable: impl Fn(&serde_json::Value) -> bool,
+) -> Result<Vec<Key>, KeyError> {
     #[derive(serde::Deserialize)]
     struct Set {
         keys: Vec<serde_json::Value>,
     }
-    let set: Set = serde_json::from_str(json).map_err(|e| KeyError::Jwk(e.to_string()))?;
+    let mut set: Set = serde_json::from_str(json).map_err(|e| KeyError::Jwk(e.to_string()))?;
+    set.keys.retain(acceptable);
     // RFC 7517 §4.5: a kid should name one key; two keys of one type under one kid leave the
     // choice to the token, so neither is trusted. Counted before parsing, so that a broken
     // duplicate still disqualifies its twin.
@@ -566,5 +598,33 @@ mod tests {
         let keys = keys_from_jwk_set(&set).expect("set parses");
         assert_eq!(keys.len(), 1);
         assert_eq!(keys[0].kid(), Some("s"));
+    }
+
+    /// RFC 8725 §3.2 and RFC 7517 §5: a set fetched from a URL is a public document; a shared
+    /// secret or a private key in it must not become a verification key.
+    #[test]
+    fn remote_sets_never_supply_secrets_or_private_keys() {
+        let signer = crate::SigningKey::generate(Algorithm::ES256)
+            .expect("key")
+            .with_kid("public");
+        let public = signer.public_jwk().expect("jwk");
+        let mut with_d = public.clone();
+        with_d["kid"] = "private".into();
+        with_d["d"] = "AAAA".into();
+        let mut with_k = public.clone();
+        with_k["kid"] = "k-member".into();
+        with_k["k"] = "AAAA".into();
+        let secret = serde_json::json!({
+            "kty": "oct", "kid": "secret", "k": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+        });
+        let set = serde_json::json!({ "keys": [public, with_d, with_k, secret] }).to_string();
+        let local: Vec<_> = keys_from_jwk_set(&set).expect("set");
+        assert!(
+            local.iter().any(|k| k.kid() == Some("secret")),
+            "a set the user configures may hold HMAC secrets"
+        );
+        let remote = keys_from_remote_jwk_set(&set).expect("set");
+        let kids: Vec<_> = remote.iter().map(|k| k.kid()).collect();
+        assert_eq!(kids, [Some("public")]);
     }
 }

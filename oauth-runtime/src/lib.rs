@@ -46,6 +46,7 @@ mod requirement;
 mod resource;
 mod scope;
 mod signing;
+mod validation;
 mod verify;
 
 #[cfg(feature = "axum")]
@@ -64,7 +65,7 @@ pub use guard::ScopeGuard;
 #[cfg(feature = "remote")]
 pub use introspect::IntrospectionVerifier;
 #[cfg(feature = "remote")]
-pub use jwks::{JwksSettings, RemoteKeySet};
+pub use jwks::{JwksSettings, RemoteKeySet, redirect_policy as jwks_redirect_policy};
 pub use jwt::{
     ConfigError, DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_LEN, JwtVerifier, JwtVerifierBuilder,
     VerifiedJws,

@@ -136,6 +136,14 @@ pub trait TokenVerifier: Send + Sync + 'static {
     fn verify_now(&self, _token: &[u8]) -> Option<Result<Claims, VerifyError>> {
         None
     }
+
+    /// The longest a [`CachedVerifier`](crate::CachedVerifier) in front should keep an accepted
+    /// token when its own `max_ttl` is not set: a verifier whose answers can change before the
+    /// token expires (introspection sees revocations) says how stale they may get. `None`, the
+    /// default, leaves the cache's own default.
+    fn suggested_cache_ttl(&self) -> Option<std::time::Duration> {
+        None
+    }
 }
 
 #[async_trait::async_trait]
@@ -146,6 +154,9 @@ impl<T: TokenVerifier + ?Sized> TokenVerifier for Arc<T> {
     fn verify_now(&self, token: &[u8]) -> Option<Result<Claims, VerifyError>> {
         (**self).verify_now(token)
     }
+    fn suggested_cache_ttl(&self) -> Option<std::time::Duration> {
+        (**self).suggested_cache_ttl()
+    }
 }
 
 #[async_trait::async_trait]
@@ -155,5 +166,8 @@ impl<T: TokenVerifier + ?Sized> TokenVerifier for Box<T> {
     }
     fn verify_now(&self, token: &[u8]) -> Option<Result<Claims, VerifyError>> {
         (**self).verify_now(token)
+    }
+    fn suggested_cache_ttl(&self) -> Option<std::time::Duration> {
+        (**self).suggested_cache_ttl()
     }
 }

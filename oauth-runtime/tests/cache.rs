@@ -127,15 +127,17 @@ async fn only_the_exact_token_hits_its_entry() {
 }
 
 /// The request path asks the cache before checking a token's characters (RFC 6750 §2.1), but
-/// takes only an acceptance from it then: a malformed token is answered as malformed even when
-/// the cache remembers refusing it.
+/// takes only an acceptance from it then (refusals are kept apart and consulted only by
+/// `verify`, after the syntax checks): a malformed token is answered as malformed even when the
+/// cache remembers refusing it.
 #[tokio::test]
 async fn a_remembered_refusal_does_not_hide_a_syntax_error() {
     let (_, cached, _) = setup();
     let cached = Arc::new(cached.negative_ttl(Duration::from_secs(60)));
     let malformed = "not%a%b64token";
     assert!(cached.verify(malformed).await.is_err());
-    assert!(cached.verify_now(malformed.as_bytes()).is_some());
+    assert_eq!(cached.refusals(), 1);
+    assert!(cached.verify_now(malformed.as_bytes()).is_none());
     let authenticator = Authenticator::new(Arc::clone(&cached));
     let header = format!("Bearer {malformed}");
     let error = authenticator

@@ -156,6 +156,17 @@ fn structural_reasons() {
         v.verify_token(&crit).unwrap_err(),
         VerifyError::UnsupportedCritical
     );
+    // RFC 7515 §4.1.11: `crit` is a non-empty array; `null` or any other value is no reason to
+    // read it as absent.
+    for odd in [json!(null), json!("b64"), json!({}), json!([]), json!(0)] {
+        let header = json!({"alg": "ES256", "kid": "k", "crit": odd});
+        let token = key.sign_jwt_with_header(&header, &claims());
+        assert_eq!(
+            v.verify_token(&token).unwrap_err(),
+            VerifyError::UnsupportedCritical,
+            "crit: {odd}"
+        );
+    }
     let dup = format!(
         "{}.{}",
         base64_url(r#"{"alg":"ES256","alg":"none","kid":"k"}"#),

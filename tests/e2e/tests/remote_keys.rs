@@ -25,6 +25,8 @@ enum Mode {
     Garbage,
     Huge,
     Slow,
+    /// A redirect to this location.
+    Redirect(String),
 }
 
 #[derive(Clone)]
@@ -58,6 +60,7 @@ async fn serve_jwks(State(jwks): State<Jwks>) -> Response {
             tokio::time::sleep(Duration::from_secs(3)).await;
             "{}".into_response()
         }
+        Mode::Redirect(to) => axum::response::Redirect::temporary(&to).into_response(),
     }
 }
 
@@ -71,6 +74,49 @@ async fn jwks_server(mode: Mode) -> (Jwks, String) {
         .with_state(jwks.clone());
     let base = serve(app).await;
     (jwks, format!("{base}/jwks"))
+}
+
+/// A JWKS server that can be switched off: its listener closes, so fetches are refused at
+/// the TCP level (with a client that keeps no idle connections).
+struct Stoppable {
+    jwks: Jwks,
+    url: String,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Stoppable {
+    async fn start(mode: Mode) -> Stoppable {
+        let jwks = Jwks {
+            mode: Arc::new(Mutex::new(mode)),
+            hits: Arc::new(AtomicUsize::new(0)),
+        };
+        let app = axum::Router::new()
+            .route("/jwks", get(serve_jwks))
+            .with_state(jwks.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/jwks", listener.local_addr().unwrap());
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Stoppable { jwks, url, task }
+    }
+
+    async fn stop(&self) {
+        self.task.abort();
+        // The listener is dropped with the aborted task.
+        while reqwest::get(&self.url).await.is_ok() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+/// A client that opens a new connection per fetch, so that a stopped server is seen as one.
+fn unpooled() -> reqwest::Client {
+    reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .redirect(oauth_runtime::jwks_redirect_policy())
+        .build()
+        .unwrap()
 }
 
 fn set_of(keys: &[&SigningKey]) -> serde_json::Value {
@@ -164,30 +210,264 @@ async fn a_new_kid_is_picked_up_without_a_restart() {
     assert_eq!(jwks.hits(), 2);
 }
 
-#[tokio::test]
-async fn failures_serve_the_last_good_keys_and_count_each_attempt() {
+/// The README's promise, stale-if-error: once the keys have expired and the endpoint fails in
+/// any way, requests are served from the last good keys at once while a refresh runs behind
+/// them, and a failed refresh is retried only after a backoff, whatever the request rate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outage_after_expiry_costs_requests_no_wait_and_few_fetches() {
     let k = key("k1");
-    let (jwks, url) = jwks_server(Mode::Serve(set_of(&[&k]), "max-age=0")).await;
-    let v = verifier(&url, settings());
-    let token = k.sign_jwt(&claims("a"));
-    assert!(v.verify(&token).await.is_ok());
     for (mode, name) in [
-        (Mode::Status500, "500"),
-        (Mode::Garbage, "invalid JSON"),
-        (Mode::Huge, "10 MiB"),
-        (Mode::Slow, "timeout"),
+        (Some(Mode::Status500), "500"),
+        (Some(Mode::Garbage), "invalid JSON"),
+        (Some(Mode::Huge), "10 MiB"),
+        (Some(Mode::Slow), "3 s delay"),
+        (None, "connection refused"),
     ] {
-        jwks.set(mode);
+        let server = Stoppable::start(Mode::Serve(set_of(&[&k]), "max-age=0")).await;
+        let mut s = settings();
+        s.timeout = Duration::from_millis(700);
+        let v = JwtVerifier::builder()
+            .issuer(ISSUER)
+            .audience(photos_demo::AUDIENCE)
+            .jwks_url_with(&server.url, unpooled(), s)
+            .build()
+            .unwrap();
+        let tokens: Vec<String> = (0..200)
+            .map(|i| k.sign_jwt(&claims(&format!("s{i}"))))
+            .collect();
+        assert!(v.verify(&tokens[0]).await.is_ok());
+        match mode {
+            Some(mode) => server.jwks.set(mode),
+            None => server.stop().await,
+        }
         tokio::time::sleep(Duration::from_millis(350)).await; // past the 300 ms lifetime
-        let before = jwks.hits();
-        assert!(
-            v.verify(&token).await.is_ok(),
-            "{name}: stale-if-error keeps verifying"
-        );
-        assert_eq!(jwks.hits(), before + 1, "{name}: one attempt");
+        let before = server.jwks.hits();
+        let started = std::time::Instant::now();
+        for token in &tokens {
+            assert!(v.verify(token).await.is_ok(), "{name}: stale keys serve");
+        }
+        let took = started.elapsed();
+        // Background fetches still under way may yet arrive; wait them out before counting.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let fetches = server.jwks.hits() - before;
+        assert!(took < Duration::from_secs(1), "{name}: 200 took {took:?}");
+        assert!(fetches <= 3, "{name}: {fetches} fetches");
+        if name != "connection refused" {
+            assert!(fetches >= 1, "{name}: a refresh was tried");
+        }
     }
 }
 
+/// With no keys ever fetched, simultaneous first requests wait for one fetch together and all
+/// get 503 when it fails; a request right after that is answered 503 at once, without a fetch,
+/// until the backoff has passed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_requests_share_one_failed_fetch_and_then_back_off() {
+    let k = key("k1");
+    let (jwks, url) = jwks_server(Mode::Status500).await;
+    let v = Arc::new(verifier(&url, settings()));
+    let token = Arc::new(k.sign_jwt(&claims("a")));
+    let tasks: Vec<_> = (0..50)
+        .map(|_| {
+            let (v, token) = (v.clone(), token.clone());
+            tokio::spawn(async move { v.verify(&token).await })
+        })
+        .collect();
+    for task in tasks {
+        let error = task.await.unwrap().unwrap_err();
+        assert!(matches!(error, VerifyError::Unavailable(_)), "{error:?}");
+        assert_eq!(oauth_runtime::AuthError::InvalidToken(error).status(), 503);
+    }
+    assert_eq!(jwks.hits(), 1, "one fetch for all");
+    let started = std::time::Instant::now();
+    for _ in 0..100 {
+        assert!(matches!(
+            v.verify(&token).await,
+            Err(VerifyError::Unavailable(_))
+        ));
+    }
+    assert!(started.elapsed() < Duration::from_millis(500));
+    assert_eq!(jwks.hits(), 1, "no fetch during the backoff");
+    jwks.set(Mode::Serve(set_of(&[&k]), "max-age=600"));
+    tokio::time::sleep(Duration::from_millis(1100)).await; // the first backoff is at most 1 s
+    assert!(v.verify(&token).await.is_ok(), "recovers after the backoff");
+    assert_eq!(jwks.hits(), 2);
+}
+
+/// Unknown `kid`s do not get around the backoff: once a refresh failed, tokens naming keys
+/// never seen cause no fetch until the backoff has passed, although no unknown `kid` has
+/// started the cooldown yet.
+#[tokio::test]
+async fn unknown_kids_respect_the_backoff() {
+    let k = key("k1");
+    let (jwks, url) = jwks_server(Mode::Serve(set_of(&[&k]), "max-age=0")).await;
+    let v = verifier(&url, settings());
+    assert!(v.verify(&k.sign_jwt(&claims("a"))).await.is_ok());
+    jwks.set(Mode::Status500);
+    tokio::time::sleep(Duration::from_millis(350)).await; // past the 300 ms lifetime
+    assert!(
+        v.verify(&k.sign_jwt(&claims("a"))).await.is_ok(),
+        "stale keys"
+    );
+    for _ in 0..100 {
+        if jwks.hits() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(jwks.hits(), 2, "the refresh behind that request failed");
+    for i in 0..100 {
+        let stranger = key(&format!("new-{i}"));
+        assert!(v.verify(&stranger.sign_jwt(&claims("a"))).await.is_err());
+    }
+    assert_eq!(jwks.hits(), 2, "no fetch while backing off");
+}
+
+/// A token is taken apart before any key is looked for: junk, a token with `crit`, an HMAC
+/// token (a remote set never holds secrets) never make the verifier fetch keys.
+#[tokio::test]
+async fn tokens_that_cannot_verify_fetch_no_keys() {
+    let (jwks, url) = jwks_server(Mode::Status500).await;
+    let v = verifier(&url, settings());
+    let hs = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &claims("a"),
+        &jsonwebtoken::EncodingKey::from_secret(&[7; 32]),
+    )
+    .unwrap();
+    for junk in [
+        "",
+        "garbage",
+        "a.b.c",
+        "a.b",
+        "eyJhbGciOiJub25lIn0.e30.",
+        hs.as_str(),
+    ] {
+        assert!(v.verify(junk).await.is_err(), "{junk}");
+    }
+    assert_eq!(jwks.hits(), 0);
+}
+
+/// RFC 8725 §3.2: a fetched key set is public; a shared secret or a private key in it is not
+/// used, so a token signed with that secret is refused.
+#[tokio::test]
+async fn fetched_secrets_and_private_keys_are_dropped() {
+    let k = key("k1");
+    let secret = json!({ "kty": "oct", "kid": "shared", "alg": "HS256",
+        "k": "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc" });
+    let (_, url) = jwks_server(Mode::Serve(
+        json!({ "keys": [k.public_jwk().unwrap(), secret] }),
+        "max-age=600",
+    ))
+    .await;
+    let v = verifier(&url, settings());
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+    header.kid = Some("shared".into());
+    let forged = jsonwebtoken::encode(
+        &header,
+        &claims("a"),
+        &jsonwebtoken::EncodingKey::from_secret(&[7; 32]),
+    )
+    .unwrap();
+    assert!(v.verify(&forged).await.is_err());
+    assert!(v.verify(&k.sign_jwt(&claims("a"))).await.is_ok());
+}
+
+/// A redirect may not take a key-set fetch off https: every hop is held to the rule of the
+/// first, with our client and with a user's client built on `jwks_redirect_policy`; with any
+/// other client the final URL is checked. (`keys.test` resolves to the loopback server here,
+/// so nothing leaves the machine whatever happens.)
+#[tokio::test]
+async fn redirects_to_plain_http_are_refused_on_every_hop() {
+    let k = key("k1");
+    let (jwks, good) = jwks_server(Mode::Serve(set_of(&[&k]), "max-age=600")).await;
+    let addr: std::net::SocketAddr = good
+        .trim_start_matches("http://")
+        .trim_end_matches("/jwks")
+        .parse()
+        .unwrap();
+    let (_, redirecting) = jwks_server(Mode::Redirect(format!(
+        "http://keys.test:{}/jwks",
+        addr.port()
+    )))
+    .await;
+    let with_policy = reqwest::Client::builder()
+        .resolve("keys.test", addr)
+        .redirect(oauth_runtime::jwks_redirect_policy())
+        .build()
+        .unwrap();
+    let following = reqwest::Client::builder()
+        .resolve("keys.test", addr)
+        .build()
+        .unwrap();
+    for client in [with_policy, following] {
+        let v = JwtVerifier::builder()
+            .issuer(ISSUER)
+            .audience(photos_demo::AUDIENCE)
+            .jwks_url_with(&redirecting, client, settings())
+            .build()
+            .unwrap();
+        assert!(matches!(
+            v.verify(&k.sign_jwt(&claims("a"))).await,
+            Err(VerifyError::Unavailable(_))
+        ));
+    }
+    assert_eq!(
+        jwks.hits(),
+        1,
+        "only the client without the policy followed"
+    );
+    // A redirect to loopback http stays allowed, as a first URL there is.
+    let (_, to_loopback) = jwks_server(Mode::Redirect(good.clone())).await;
+    let v = verifier(&to_loopback, settings());
+    assert!(v.verify(&k.sign_jwt(&claims("a"))).await.is_ok());
+}
+
+/// Settings that cannot work are refused when the verifier is built, not by a panic later.
+#[tokio::test]
+async fn impossible_settings_are_a_configuration_error() {
+    for change in [
+        (|s: &mut JwksSettings| s.max_ttl = Duration::MAX) as fn(&mut JwksSettings),
+        |s| s.max_stale = Duration::MAX,
+        |s| s.default_ttl = Duration::MAX,
+        |s| s.timeout = Duration::ZERO,
+        |s| s.min_ttl = Duration::from_secs(10_000_000),
+    ] {
+        let mut s = JwksSettings::default();
+        change(&mut s);
+        let built = JwtVerifier::builder()
+            .issuer(ISSUER)
+            .audience(photos_demo::AUDIENCE)
+            .jwks_url_with("https://idp.example.com/jwks", reqwest::Client::new(), s)
+            .build();
+        assert!(
+            matches!(built, Err(oauth_runtime::ConfigError::InvalidSettings(_))),
+            "{built:?}"
+        );
+    }
+}
+
+/// A refusal remembered for an unknown `kid` must not outlive the next key-set refresh: a
+/// token signed with a freshly rotated key verifies as soon as the keys are fetched again.
+#[tokio::test]
+async fn a_rotated_key_verifies_through_a_negative_cache() {
+    let (old, new) = (key("old"), key("new"));
+    let (jwks, url) = jwks_server(Mode::Serve(set_of(&[&old]), "max-age=600")).await;
+    let mut s = settings();
+    s.max_ttl = Duration::from_secs(600);
+    s.cooldown = Duration::from_millis(200);
+    let cached = oauth_runtime::CachedVerifier::new(verifier(&url, s))
+        .negative_ttl(Duration::from_secs(600));
+    let token = new.sign_jwt(&claims("a"));
+    assert!(cached.verify(&token).await.is_err(), "not published yet");
+    jwks.set(Mode::Serve(set_of(&[&old, &new]), "max-age=600"));
+    tokio::time::sleep(Duration::from_millis(250)).await; // past the cooldown
+    assert!(cached.verify(&token).await.is_ok());
+}
+
+/// A key removed from the set stops verifying as soon as the set is fetched again after its
+/// expiry. The first request after expiry is still served from the old set (stale while the
+/// refresh runs behind it); the refresh it starts drops the key.
 #[tokio::test]
 async fn removed_keys_stop_verifying_after_expiry() {
     let (a, b) = (key("a"), key("b"));
@@ -196,10 +476,20 @@ async fn removed_keys_stop_verifying_after_expiry() {
     assert!(v.verify(&a.sign_jwt(&claims("x"))).await.is_ok());
     jwks.set(Mode::Serve(set_of(&[&b]), "max-age=0"));
     tokio::time::sleep(Duration::from_millis(350)).await;
-    assert!(matches!(
-        v.verify(&a.sign_jwt(&claims("x"))).await,
-        Err(VerifyError::UnknownKey { .. })
-    ));
+    assert!(v.verify(&b.sign_jwt(&claims("x"))).await.is_ok());
+    // The refresh runs in the background; give it time on a loaded machine.
+    let mut outcome = v.verify(&a.sign_jwt(&claims("x"))).await;
+    for _ in 0..100 {
+        if outcome.is_err() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        outcome = v.verify(&a.sign_jwt(&claims("x"))).await;
+    }
+    assert!(
+        matches!(outcome, Err(VerifyError::UnknownKey { .. })),
+        "{outcome:?}"
+    );
     assert!(v.verify(&b.sign_jwt(&claims("x"))).await.is_ok());
 }
 
@@ -394,6 +684,7 @@ mod introspection {
             "api",
             "api-secret",
         )
+        .unwrap()
         .expect_issuer(server.issuer())
         .expect_audience("api")
     }
@@ -430,7 +721,8 @@ mod introspection {
             VerifyError::Inactive
         );
         let wrong_secret =
-            IntrospectionVerifier::new(format!("{}/introspect", server.issuer()), "api", "nope");
+            IntrospectionVerifier::new(format!("{}/introspect", server.issuer()), "api", "nope")
+                .unwrap();
         assert!(matches!(
             wrong_secret.verify(&token).await,
             Err(VerifyError::Unavailable(_))
@@ -518,6 +810,7 @@ mod introspection {
     async fn a_flood_of_unknown_tokens_reaches_the_server_a_bounded_number_at_a_time() {
         let (load, url) = slow_endpoint(Duration::from_millis(50)).await;
         let verifier = IntrospectionVerifier::new(&url, "api", "secret")
+            .unwrap()
             .max_in_flight(4)
             .timeout(Duration::from_secs(30));
         for outcome in verify_all(verifier, 100).await {
@@ -535,6 +828,7 @@ mod introspection {
     async fn waiting_for_a_turn_counts_against_the_timeout() {
         let (load, url) = slow_endpoint(Duration::from_secs(5)).await;
         let verifier = IntrospectionVerifier::new(&url, "api", "secret")
+            .unwrap()
             .max_in_flight(2)
             .timeout(Duration::from_millis(300));
         let started = std::time::Instant::now();
@@ -549,8 +843,14 @@ mod introspection {
             "{:?}",
             started.elapsed()
         );
-        assert!(load.peak.load(Ordering::SeqCst) <= 2);
         // Two at first; a waiting token may take a freed turn in the same instant it times out.
+        // The server's handlers do not notice that a timed-out client went away, so such a turn
+        // overlaps with the first two there (seen under load), though never on our side.
+        assert!(
+            load.peak.load(Ordering::SeqCst) <= 4,
+            "{}",
+            load.peak.load(Ordering::SeqCst)
+        );
         assert!(
             load.total.load(Ordering::SeqCst) <= 4,
             "{}",
