@@ -29,6 +29,12 @@ pub const LOGIN_COOKIE: &str = "photos_login";
 pub const LOGIN_TTL: Duration = Duration::from_secs(600);
 /// How many logins may be under way at once by default; see [`ClientApp::with_login_limits`].
 pub const MAX_PENDING_LOGINS: usize = 10_000;
+/// How long a call to the authorization server or the API may take by default.
+pub const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
+/// The largest token response the client reads; the demo's are a few hundred bytes.
+const MAX_TOKEN_RESPONSE: usize = 64 * 1024;
+/// The largest API answer the client reads to show it.
+const MAX_API_RESPONSE: usize = 1024 * 1024;
 /// The longest lifetime [`ClientApp::with_login_limits`] accepts; longer ones are shortened.
 const MAX_LOGIN_TTL: Duration = Duration::from_secs(24 * 60 * 60);
 
@@ -45,6 +51,7 @@ pub struct ClientApp {
     pending: Mutex<PendingLogins>,
     ttl: Duration,
     max_pending: usize,
+    timeout: Duration,
     http: reqwest::Client,
 }
 
@@ -180,7 +187,14 @@ impl ClientApp {
             pending: Mutex::default(),
             ttl: LOGIN_TTL,
             max_pending: MAX_PENDING_LOGINS,
-            http: reqwest::Client::new(),
+            timeout: HTTP_TIMEOUT,
+            // Never follow a redirect: a 307 from the token endpoint would re-send the code and
+            // the PKCE verifier to wherever it points. `build` fails only where `Client::new`
+            // would panic (no TLS backend), so the fallback changes nothing in practice.
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap_or_default(),
         }
     }
 
@@ -201,6 +215,22 @@ impl ClientApp {
     pub fn with_login_limits(mut self, ttl: Duration, max_pending: usize) -> ClientApp {
         self.ttl = ttl.min(MAX_LOGIN_TTL);
         self.max_pending = max_pending.max(1);
+        self
+    }
+
+    /// Sets how long each call to the authorization server and to the API may take
+    /// (default [`HTTP_TIMEOUT`]); a callback waiting longer answers with an error.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let client = photos_demo::ClientApp::new("http://127.0.0.1:9000", "http://127.0.0.1:8080")
+    ///     .with_http_timeout(Duration::from_secs(2));
+    /// # drop(client);
+    /// ```
+    #[must_use]
+    pub fn with_http_timeout(mut self, timeout: Duration) -> ClientApp {
+        self.timeout = timeout;
         self
     }
 
@@ -306,9 +336,10 @@ impl ClientApp {
             .pending()
             .take(state, browser, Instant::now())
             .ok_or(REFUSED_STATE)?;
-        let tokens: TokenResponse = self
+        let response = self
             .http
             .post(format!("{}/token", self.issuer))
+            .timeout(self.timeout)
             .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
             .form(&[
                 ("grant_type", "authorization_code"),
@@ -318,20 +349,24 @@ impl ClientApp {
             ])
             .send()
             .await
-            .and_then(reqwest::Response::error_for_status)
-            .map_err(|e| format!("token request failed: {e}"))?
-            .json()
-            .await
-            .map_err(|e| format!("token response: {e}"))?;
+            .map_err(|e| format!("token request failed: {e}"))?;
+        if !response.status().is_success() {
+            return Err(format!("token request failed: {}", response.status()));
+        }
+        let tokens: TokenResponse =
+            serde_json::from_slice(&read_limited(response, MAX_TOKEN_RESPONSE).await?)
+                .map_err(|e| format!("token response: {e}"))?;
         let photos = self
             .http
             .get(format!("{}/photos", self.api))
+            .timeout(self.timeout)
             .bearer_auth(&tokens.access_token)
             .send()
             .await
             .map_err(|e| format!("API call failed: {e}"))?;
         let status = photos.status().as_u16();
-        let body = photos.text().await.unwrap_or_default();
+        let body = read_limited(photos, MAX_API_RESPONSE).await?;
+        let body = String::from_utf8_lossy(&body);
         Ok(format!(
             "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Photos</title></head><body>\
              <h1>Logged in</h1><p>Granted scopes: <code>{}</code></p>\
@@ -340,6 +375,31 @@ impl ClientApp {
             escape(&body)
         ))
     }
+}
+
+/// The body of `response`, refused once it passes `limit` bytes rather than held in memory.
+async fn read_limited(mut response: reqwest::Response, limit: usize) -> Result<Vec<u8>, String> {
+    let url = response.url();
+    let origin = format!("{}{}", url.origin().ascii_serialization(), url.path());
+    let too_large = format!("{origin} answered more than {limit} bytes");
+    if response
+        .content_length()
+        .is_some_and(|length| length > limit as u64)
+    {
+        return Err(too_large);
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| format!("reading the answer of {origin}: {e}"))?
+    {
+        if chunk.len() > limit - body.len() {
+            return Err(too_large);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 fn escape(text: &str) -> String {
