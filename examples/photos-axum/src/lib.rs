@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, RawQuery, State};
-use axum::http::StatusCode;
+use axum::http::header::{COOKIE, SET_COOKIE};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{delete, get};
 use axum::{Json, Router};
@@ -68,12 +69,28 @@ async fn home(State(client): State<Arc<ClientApp>>) -> Html<String> {
     Html(client.home())
 }
 
-async fn login(State(client): State<Arc<ClientApp>>) -> Redirect {
-    Redirect::to(&client.login())
+async fn login(State(client): State<Arc<ClientApp>>) -> Response {
+    match client.login() {
+        Ok(login) => (
+            [(SET_COOKIE, login.set_cookie)],
+            Redirect::to(&login.location),
+        )
+            .into_response(),
+        Err(error) => (StatusCode::INTERNAL_SERVER_ERROR, error).into_response(),
+    }
 }
 
-async fn callback(State(client): State<Arc<ClientApp>>, RawQuery(query): RawQuery) -> Response {
-    match client.callback(query.as_deref()).await {
+async fn callback(
+    State(client): State<Arc<ClientApp>>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let browser = headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|header| header.to_str().ok())
+        .find_map(photos_demo::login_cookie);
+    match client.callback(query.as_deref(), browser).await {
         Ok(page) => Html(page).into_response(),
         Err(error) => (StatusCode::BAD_REQUEST, error).into_response(),
     }

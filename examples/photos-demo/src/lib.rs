@@ -21,7 +21,10 @@ use oauth_runtime::{
 };
 use serde::{Deserialize, Serialize};
 
-pub use client::{CLIENT_ID, CLIENT_SECRET, ClientApp};
+pub use client::{
+    CLIENT_ID, CLIENT_SECRET, ClientApp, HTTP_TIMEOUT, LOGIN_COOKIE, LOGIN_TTL, Login,
+    MAX_PENDING_LOGINS, login_cookie,
+};
 
 oauth_runtime::scopes! {
     /// See your photos

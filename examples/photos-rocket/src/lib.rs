@@ -3,14 +3,15 @@
 
 use oauth_runtime::{Authenticator, Claims, requires_scope};
 use photos_demo::{
-    ALBUMS_READ, Album, ClientApp, NewPhoto, PHOTOS_DELETE, PHOTOS_READ, PHOTOS_WRITE, Photo, Store,
+    ALBUMS_READ, Album, ClientApp, LOGIN_COOKIE, NewPhoto, PHOTOS_DELETE, PHOTOS_READ,
+    PHOTOS_WRITE, Photo, Store,
 };
-use rocket::http::Status;
 use rocket::http::uri::Origin;
+use rocket::http::{CookieJar, Header, Status};
 use rocket::response::Redirect;
 use rocket::response::content::RawHtml;
 use rocket::serde::json::Json;
-use rocket::{Build, Rocket, State, delete, get, post, routes};
+use rocket::{Build, Responder, Rocket, State, delete, get, post, routes};
 
 #[requires_scope(PHOTOS_READ)]
 #[get("/photos")]
@@ -60,19 +61,36 @@ fn home(client: &State<ClientApp>) -> RawHtml<String> {
     RawHtml(client.home())
 }
 
+/// The redirect of `GET /login` with the cookie that binds the login to the browser.
+#[derive(Responder)]
+struct LoginRedirect {
+    redirect: Redirect,
+    set_cookie: Header<'static>,
+}
+
 #[get("/login")]
-fn login(client: &State<ClientApp>) -> Redirect {
-    Redirect::to(client.login())
+fn login(client: &State<ClientApp>) -> Result<LoginRedirect, (Status, String)> {
+    // The header as the client wrote it: Rocket's cookie jar would make it SameSite=Strict,
+    // which browsers drop on the authorization server's redirect back.
+    client
+        .login()
+        .map(|login| LoginRedirect {
+            redirect: Redirect::to(login.location),
+            set_cookie: Header::new("Set-Cookie", login.set_cookie),
+        })
+        .map_err(|e| (Status::InternalServerError, e))
 }
 
 #[get("/callback")]
 async fn callback(
     client: &State<ClientApp>,
     uri: &Origin<'_>,
+    cookies: &CookieJar<'_>,
 ) -> Result<RawHtml<String>, (Status, String)> {
     let query = uri.query().map(|q| q.as_str());
+    let browser = cookies.get(LOGIN_COOKIE).map(|c| c.value());
     client
-        .callback(query)
+        .callback(query, browser)
         .await
         .map(RawHtml)
         .map_err(|e| (Status::BadRequest, e))

@@ -23,6 +23,14 @@ async fn log_in_through_the_client_pages(api: &str, issuer: &str) -> String {
     assert!(home.contains("href=\"/login\""));
     let login = browser().get(format!("{api}/login")).send().await.unwrap();
     assert!(login.status().is_redirection());
+    // The client binds the login to this browser; the callback must come back with the cookie.
+    let cookie = login.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
     let authorize = login.headers()["location"].to_str().unwrap().to_owned();
     assert!(
         authorize.starts_with(&format!("{issuer}/authorize?")),
@@ -34,7 +42,12 @@ async fn log_in_through_the_client_pages(api: &str, issuer: &str) -> String {
         callback.starts_with(&format!("{api}/callback?code=")),
         "{callback}"
     );
-    let page = browser().get(&callback).send().await.unwrap();
+    let page = browser()
+        .get(&callback)
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(page.status(), 200);
     page.text().await.unwrap()
 }
