@@ -667,6 +667,121 @@ mod introspection {
         body["access_token"].as_str().unwrap().to_owned()
     }
 
+    /// RFC 7662 §2.2: the dev server answers `active: true` for a refresh token too, naming
+    /// it in `token_type`; such an answer does not make the refresh token an access token.
+    #[tokio::test]
+    async fn rfc7662_a_refresh_token_is_not_an_access_token() {
+        let server = DevServer::new()
+            .audience("api")
+            .scope("photos:read", "")
+            .user(oauth_runtime::dev::User {
+                username: "alice".into(),
+                password: "wonderland".into(),
+            })
+            .client(
+                Client::confidential("api", "api-secret", ["http://127.0.0.1:1/cb"]).with_grants([
+                    oauth_runtime::dev::Grant::Password,
+                    oauth_runtime::dev::Grant::RefreshToken,
+                ]),
+            )
+            .start()
+            .await
+            .unwrap();
+        let body: serde_json::Value = reqwest::Client::new()
+            .post(format!("{}/token", server.issuer()))
+            .basic_auth("api", Some("api-secret"))
+            .form(&[
+                ("grant_type", "password"),
+                ("username", "alice"),
+                ("password", "wonderland"),
+                ("scope", "photos:read"),
+            ])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let access = body["access_token"].as_str().unwrap();
+        let refresh = body["refresh_token"].as_str().unwrap();
+        let loose = IntrospectionVerifier::new(
+            format!("{}/introspect", server.issuer()),
+            "api",
+            "api-secret",
+        )
+        .unwrap();
+        for v in [&introspector(&server), &loose] {
+            assert!(v.verify(access).await.is_ok());
+            assert_eq!(
+                v.verify(refresh).await.unwrap_err(),
+                VerifyError::InvalidClaim("token_type".into())
+            );
+        }
+    }
+
+    /// On a 307 or 308 a client re-sends the form, token included, to the new location: the
+    /// verifier follows no redirect, and the token never reaches the other end.
+    #[tokio::test]
+    async fn introspection_follows_no_redirect() {
+        let leaked = Arc::new(AtomicUsize::new(0));
+        let seen = leaked.clone();
+        let app = axum::Router::new()
+            .route(
+                "/introspect",
+                axum::routing::post(|| async { axum::response::Redirect::temporary("/elsewhere") }),
+            )
+            .route(
+                "/elsewhere",
+                axum::routing::post(move |body: String| {
+                    let seen = seen.clone();
+                    async move {
+                        if body.contains("the-token") {
+                            seen.fetch_add(1, Ordering::SeqCst);
+                        }
+                        axum::Json(json!({ "active": true, "exp": 4102444800u64 }))
+                    }
+                }),
+            );
+        let base = serve(app).await;
+        let v = IntrospectionVerifier::new(format!("{base}/introspect"), "api", "secret").unwrap();
+        assert!(matches!(
+            v.verify("the-token").await,
+            Err(VerifyError::Unavailable(_))
+        ));
+        assert_eq!(leaked.load(Ordering::SeqCst), 0);
+    }
+
+    /// RFC 7662 answers may change before the token expires (a revocation): a cache in front
+    /// keeps them as long as the verifier suggests (60 s unless set), not up to the token's
+    /// `exp` or the cache's hour.
+    #[tokio::test]
+    async fn the_cache_lifetime_of_introspection_answers_is_short() {
+        let server = server(Duration::from_secs(600)).await;
+        let token = client_credentials(&server).await;
+        let calls = Arc::new(AtomicUsize::new(0));
+        let cached = CachedVerifier::new(Counting(
+            introspector(&server).cache_ttl(Duration::from_secs(1)),
+            calls.clone(),
+        ));
+        assert!(cached.verify(&token).await.is_ok());
+        assert!(cached.verify(&token).await.is_ok());
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        reqwest::Client::new()
+            .post(format!("{}/revoke", server.issuer()))
+            .basic_auth("api", Some("api-secret"))
+            .form(&[("token", token.as_str())])
+            .send()
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(2100)).await; // whole seconds: 1 s lives < 2 s
+        assert_eq!(
+            cached.verify(&token).await.unwrap_err(),
+            VerifyError::Inactive,
+            "the revocation is seen once the short lifetime ends"
+        );
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+    }
+
     /// Counts the introspection calls: a real verifier, wrapped.
     struct Counting(IntrospectionVerifier, Arc<AtomicUsize>);
 
@@ -675,6 +790,9 @@ mod introspection {
         async fn verify(&self, token: &str) -> Result<oauth_runtime::Claims, VerifyError> {
             self.1.fetch_add(1, Ordering::SeqCst);
             self.0.verify(token).await
+        }
+        fn suggested_cache_ttl(&self) -> Option<Duration> {
+            self.0.suggested_cache_ttl()
         }
     }
 
