@@ -1,6 +1,7 @@
 //! Opaque tokens, checked with the authorization server's introspection endpoint (RFC 7662).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -49,10 +50,16 @@ pub struct IntrospectionVerifier {
     cache_ttl: Duration,
     /// Shared by clones: one bound per verifier, however it is copied.
     in_flight: Arc<Semaphore>,
+    /// Tokens waiting for a turn now, shared like `in_flight`.
+    waiting: Arc<AtomicUsize>,
+    max_waiting: usize,
 }
 
 /// Introspection requests one verifier has under way at most, by default.
 const MAX_IN_FLIGHT: usize = 32;
+
+/// Tokens that wait for a turn at most, by default: beyond them a token is answered 503 at once.
+const MAX_WAITING: usize = 64;
 
 /// How long a cache in front keeps an accepted token by default: the longest a revocation at
 /// the server goes unseen.
@@ -109,6 +116,8 @@ impl IntrospectionVerifier {
             },
             cache_ttl: DEFAULT_INTROSPECTION_CACHE_TTL,
             in_flight: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
+            waiting: Arc::new(AtomicUsize::new(0)),
+            max_waiting: MAX_WAITING,
         })
     }
 
@@ -117,6 +126,15 @@ impl IntrospectionVerifier {
     /// (503). Bounds what a flood of tokens no cache knows can ask of the server.
     pub fn max_in_flight(mut self, n: usize) -> Self {
         self.in_flight = Arc::new(Semaphore::new(n.clamp(1, Semaphore::MAX_PERMITS)));
+        self
+    }
+
+    /// The most tokens waiting for a turn (default 64); a token that finds them all taken is
+    /// `Unavailable` (503) at once instead of queueing. A flood of distinct tokens no cache
+    /// knows then costs a token that arrives during it a fast 503 (which a client retries)
+    /// rather than a wait behind the whole flood until the timeout.
+    pub fn max_waiting(mut self, n: usize) -> Self {
+        self.max_waiting = n;
         self
     }
 
@@ -165,11 +183,17 @@ impl IntrospectionVerifier {
     /// [`Self::ask`] in turn, within the timeout.
     async fn ask_in_turn(&self, token: &str) -> Result<Value, VerifyError> {
         let in_turn = async {
-            let _permit = self
-                .in_flight
-                .acquire()
-                .await
-                .map_err(|e| self.unavailable(e))?;
+            let _permit = match self.in_flight.try_acquire() {
+                Ok(permit) => permit,
+                Err(_) => {
+                    let _waiting = Waiting::join(&self.waiting, self.max_waiting)
+                        .ok_or_else(|| self.unavailable("too many tokens waiting for a turn"))?;
+                    self.in_flight
+                        .acquire()
+                        .await
+                        .map_err(|e| self.unavailable(e))?
+                }
+            };
             self.ask(token).await
         };
         tokio::time::timeout(self.timeout, in_turn)
@@ -207,6 +231,25 @@ impl IntrospectionVerifier {
             body.extend_from_slice(&chunk);
         }
         serde_json::from_slice(&body).map_err(|_| self.unavailable("response is not JSON"))
+    }
+}
+
+/// A place among the tokens waiting for a turn, given back when dropped (also when the request
+/// is cancelled or times out while waiting).
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl<'a> Waiting<'a> {
+    fn join(count: &'a AtomicUsize, max: usize) -> Option<Self> {
+        count
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < max).then_some(n + 1))
+            .ok()
+            .map(|_| Waiting(count))
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 

@@ -930,6 +930,7 @@ mod introspection {
         let verifier = IntrospectionVerifier::new(&url, "api", "secret")
             .unwrap()
             .max_in_flight(4)
+            .max_waiting(100)
             .timeout(Duration::from_secs(30));
         for outcome in verify_all(verifier, 100).await {
             assert_eq!(outcome.unwrap_err(), VerifyError::Inactive);
@@ -940,6 +941,144 @@ mod introspection {
             4,
             "never more than 4 at once"
         );
+    }
+
+    /// Beyond the tokens waiting for a turn, a token is answered 503 at once: a flood cannot
+    /// make every later token wait behind it until the timeout.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn beyond_the_waiting_bound_tokens_are_refused_at_once() {
+        let (load, url) = slow_endpoint(Duration::from_millis(300)).await;
+        let verifier = IntrospectionVerifier::new(&url, "api", "secret")
+            .unwrap()
+            .max_in_flight(4)
+            .max_waiting(10)
+            .timeout(Duration::from_secs(30));
+        let outcomes = verify_all(verifier, 100).await;
+        let shed = outcomes
+            .iter()
+            .filter(|o| matches!(o, Err(VerifyError::Unavailable(_))))
+            .count();
+        let asked = load.total.load(Ordering::SeqCst);
+        assert_eq!(asked + shed, 100, "each token either asked or shed");
+        // Four at once and ten waiting; a turn freed while the tasks still arrive lets a few more
+        // in, under load.
+        assert!((14..=30).contains(&asked), "{asked} asked");
+    }
+
+    /// Issue 18 §1: with refusals remembered, a flood of thousands of distinct 16 KiB junk
+    /// tokens against an introspection server that takes 200 ms must neither push a real user's
+    /// cached token out nor make that user wait: every one of the user's requests during the
+    /// flood is answered 200 from the cache at once. A new good token arriving during the flood
+    /// gets an answer (200, or 503 when it finds no place to wait) without waiting for the flood
+    /// to drain, and is verified once the flood is over.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_junk_token_flood_leaves_a_cached_user_at_200_without_delay() {
+        let asked = Arc::new(AtomicUsize::new(0));
+        let seen = asked.clone();
+        let app = axum::Router::new().route(
+            "/introspect",
+            axum::routing::post(move |body: String| {
+                let seen = seen.clone();
+                async move {
+                    seen.fetch_add(1, Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    let form = reqwest::Url::parse(&format!("http://form/?{body}")).unwrap();
+                    let token = form
+                        .query_pairs()
+                        .find(|(k, _)| k == "token")
+                        .map(|(_, v)| v.into_owned());
+                    match token.as_deref() {
+                        Some(t) if t.starts_with("good-") => axum::Json(json!({
+                            "active": true, "scope": "photos:read", "sub": t,
+                            "exp": now() + 600,
+                        })),
+                        _ => axum::Json(json!({ "active": false })),
+                    }
+                }
+            }),
+        );
+        let introspection = serve(app).await;
+        let cached = Arc::new(
+            CachedVerifier::new(
+                IntrospectionVerifier::new(format!("{introspection}/introspect"), "api", "s")
+                    .unwrap(),
+            )
+            .negative_ttl(Duration::from_secs(60)),
+        );
+        let api = start_example(cached.clone()).await;
+        let photos = format!("{api}/photos");
+        assert_eq!(common::get(&photos, Some("good-user")).await.status, 200);
+
+        let flooding = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let flood: Vec<_> = (0..16)
+            .map(|worker| {
+                let photos = photos.clone();
+                tokio::spawn(async move {
+                    let client = reqwest::Client::new();
+                    for i in 0..200 {
+                        let junk = format!("{worker:02}-{i:04}-{}", "j".repeat(16_000));
+                        let status = client
+                            .get(&photos)
+                            .bearer_auth(junk)
+                            .send()
+                            .await
+                            .unwrap()
+                            .status()
+                            .as_u16();
+                        assert!(status == 401 || status == 503, "{status}");
+                    }
+                })
+            })
+            .collect();
+        let user = {
+            let (photos, flooding) = (photos.clone(), flooding.clone());
+            tokio::spawn(async move {
+                let client = reqwest::Client::new();
+                let mut slowest = Duration::ZERO;
+                let mut requests = 0;
+                while flooding.load(Ordering::SeqCst) {
+                    let started = std::time::Instant::now();
+                    let response = client.get(&photos).bearer_auth("good-user").send().await;
+                    assert_eq!(response.unwrap().status(), 200);
+                    slowest = slowest.max(started.elapsed());
+                    requests += 1;
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                (slowest, requests)
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let started = std::time::Instant::now();
+        let newcomer = common::get(&photos, Some("good-newcomer")).await.status;
+        let newcomer_took = started.elapsed();
+        for worker in flood {
+            worker.await.unwrap();
+        }
+        flooding.store(false, Ordering::SeqCst);
+        let (slowest, requests) = user.await.unwrap();
+        eprintln!(
+            "flood of 3200 junk tokens: user {requests} requests, slowest {slowest:?}; \
+             newcomer {newcomer} in {newcomer_took:?}; introspection asked {} times; \
+             cache {} entries, {} refusals",
+            asked.load(Ordering::SeqCst),
+            cached.len(),
+            cached.refusals()
+        );
+        assert!(requests >= 5, "{requests}");
+        assert!(
+            slowest < Duration::from_millis(500),
+            "the cached user waited {slowest:?}"
+        );
+        assert!(newcomer == 200 || newcomer == 503, "{newcomer}");
+        assert!(
+            newcomer_took < Duration::from_secs(2),
+            "the newcomer waited {newcomer_took:?}"
+        );
+        assert!(
+            cached.verify_now(b"good-user").is_some_and(|r| r.is_ok()),
+            "the user's entry survived"
+        );
+        assert_eq!(common::get(&photos, Some("good-newcomer")).await.status, 200);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
