@@ -226,12 +226,17 @@ impl Maps {
 
     /// Drops what has expired, so memory stays bounded by what is live.
     pub(crate) fn sweep(&mut self, now: Instant) {
-        self.codes
-            .retain(|_, c| now.saturating_duration_since(c.expires) < CODE_MEMORY);
         self.pending.retain(|_, p| p.expires > now);
         self.refresh.retain(|_, r| r.expires > now);
         self.access.retain(|_, a| a.expires > now);
         self.grants.retain(|_, g| g.expires > now);
+        // An expired code is kept only while its replay could still revoke something.
+        let grants = &self.grants;
+        self.codes.retain(|_, c| {
+            c.expires > now
+                || (now.saturating_duration_since(c.expires) < CODE_MEMORY
+                    && c.grant.is_some_and(|g| grants.contains_key(&g)))
+        });
         self.user_failures.retain(|_, f| f.forget_at > now);
         self.client_failures.retain(|_, f| f.forget_at > now);
     }
@@ -269,5 +274,34 @@ impl Store {
     pub(crate) fn peek(&self) -> MutexGuard<'_, Maps> {
         // Every update leaves the maps consistent before it can panic; keep serving after one.
         self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failed_sign_ins_of_chosen_usernames_stay_under_the_cap() {
+        let mut maps = Maps::default();
+        let now = Instant::now();
+        for i in 0..MAX_TRACKED_USERS + 500 {
+            let mut user = [0; 32];
+            user[..8].copy_from_slice(&(i as u64).to_le_bytes());
+            maps.record_failure(user, "client", Duration::from_secs(60), now);
+        }
+        assert_eq!(maps.user_failures.len(), MAX_TRACKED_USERS);
+        assert_eq!(maps.client_failures.len(), 1);
+    }
+
+    #[test]
+    fn a_generator_that_fails_or_returns_zeros_gives_no_token() {
+        assert_eq!(
+            random_token(|_| Err(std::io::Error::other("no entropy"))),
+            Err(RandomFailed)
+        );
+        assert_eq!(random_token(|_| Ok(())), Err(RandomFailed));
+        let token = random_token(system_fill).expect("the system generator works");
+        assert_eq!(token.len(), 43);
     }
 }

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use common::{approve_as_alice, browser};
-use oauth_runtime::dev::{Client, DevServer, DevServerHandle, Grant, User};
+use common::{ConsentPage, approve_as_alice, browser, open_consent, submit_consent};
+use oauth_runtime::dev::{Client, DevServer, DevServerHandle, Grant, LoginLimits, User};
 use oauth2::PkceCodeChallenge;
 use serde_json::Value;
 
@@ -50,6 +50,16 @@ async fn start() -> DevServerHandle {
     builder().start().await.unwrap()
 }
 
+thread_local! {
+    /// One client per test (libtest runs each test on a thread of its own): making a client
+    /// loads the system's root certificates, which costs more than a request.
+    static HTTP: reqwest::Client = browser();
+}
+
+fn http() -> reqwest::Client {
+    HTTP.with(reqwest::Client::clone)
+}
+
 /// A POST of `form` to `endpoint` with an Authorization header of `basic` (already encoded).
 async fn post(
     server: &DevServerHandle,
@@ -57,7 +67,7 @@ async fn post(
     basic: Option<&str>,
     form: &[(&str, &str)],
 ) -> reqwest::Response {
-    let mut request = reqwest::Client::new()
+    let mut request = http()
         .post(format!("{}/{endpoint}", server.issuer()))
         .form(form);
     if let Some(credentials) = basic {
@@ -320,7 +330,7 @@ async fn rfc6749_section_5_2_error_descriptions_never_echo_hostile_parameters() 
             "{}/authorize?client_id=demo-client&redirect_uri={REDIRECT}&state=s&{extra}",
             server.issuer()
         );
-        let response = browser().get(url).send().await.unwrap();
+        let response = http().get(url).send().await.unwrap();
         let location = response.headers()["location"].to_str().unwrap().to_owned();
         let description = query_param(&location, "error_description").unwrap();
         assert_rfc6749_description(&extra, &description);
@@ -448,4 +458,316 @@ async fn lifetimes_that_overflow_the_clock_are_refused_at_start() {
         .unwrap();
     let (code, _) = code_for(&server, "demo-client").await;
     assert!(!code.is_empty());
+}
+
+// --- memory -----------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_flood_of_authorization_requests_with_large_state_stays_under_the_cap() {
+    let server = start().await;
+    let state = "s".repeat(7 * 1024 + 900);
+    let url = format!(
+        "{}/authorize?response_type=code&client_id=demo-client&redirect_uri={REDIRECT}&state={state}",
+        server.issuer()
+    );
+    let first = open_consent(&url).await;
+    let browser = http();
+    for _ in 0..300 {
+        let response = browser.get(&url).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+    }
+    let pending = server.entry_counts().pending;
+    assert!(pending <= 256, "{pending} consent pages held");
+    // The newest page works; the oldest gave way.
+    let last = open_consent(&url).await;
+    let approve = |csrf: &str| {
+        [
+            ("csrf_token", csrf.to_owned()),
+            ("username", "alice".to_owned()),
+            ("password", "wonderland".to_owned()),
+            ("decision", "approve".to_owned()),
+        ]
+    };
+    let fields = approve(&last.csrf);
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let response = submit_consent(server.issuer(), Some(&last.cookie), &fields).await;
+    assert_eq!(response.status(), 303);
+    let fields = approve(&first.csrf);
+    let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let response = submit_consent(server.issuer(), Some(&first.cookie), &fields).await;
+    assert_eq!(response.status(), 403);
+}
+
+#[tokio::test]
+async fn expired_codes_grants_and_token_records_are_swept_by_any_request() {
+    let short = Duration::from_secs(1);
+    let server = builder()
+        .lifetimes(oauth_runtime::dev::Lifetimes {
+            access_token: short,
+            refresh_token: short,
+            code: short,
+        })
+        .login_limits(LoginLimits {
+            lockout: short,
+            ..LoginLimits::default()
+        })
+        .start()
+        .await
+        .unwrap();
+    // A code exchanged (code, grant, refresh and access token), an unused code, a client
+    // credentials token, a password grant and a failed sign-in.
+    let (code, verifier) = code_for(&server, "demo-client").await;
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", REDIRECT),
+        ("code_verifier", verifier.as_str()),
+    ];
+    let demo = basic("demo-client:demo-secret");
+    assert_eq!(
+        post(&server, "token", Some(&demo), &form).await.status(),
+        200
+    );
+    let _unused = code_for(&server, "demo-client").await;
+    let client_credentials = [("grant_type", "client_credentials")];
+    let response = post(&server, "token", Some(&demo), &client_credentials).await;
+    assert_eq!(response.status(), 200);
+    let legacy = basic("legacy:legacy-secret");
+    assert_eq!(
+        password_grant(&server, &legacy, "alice", "wonderland").await,
+        200
+    );
+    assert_eq!(password_grant(&server, &legacy, "alice", "nope").await, 400);
+    let before = server.entry_counts();
+    assert_eq!(
+        (before.codes, before.grants, before.access_tokens),
+        (2, 2, 3),
+        "{before:?}"
+    );
+    assert!(
+        before.refresh_tokens == 2 && before.login_failures == 2,
+        "{before:?}"
+    );
+
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    // Any request that writes sweeps; here one more client credentials token.
+    let response = post(&server, "token", Some(&demo), &client_credentials).await;
+    assert_eq!(response.status(), 200);
+    let after = server.entry_counts();
+    assert_eq!(
+        after,
+        oauth_runtime::dev::EntryCounts {
+            access_tokens: 1,
+            ..Default::default()
+        }
+    );
+}
+
+// --- password guessing ------------------------------------------------------------------------
+
+async fn password_grant(
+    server: &DevServerHandle,
+    client: &str,
+    username: &str,
+    password: &str,
+) -> u16 {
+    password_grant_answer(server, client, username, password)
+        .await
+        .0
+}
+
+async fn password_grant_answer(
+    server: &DevServerHandle,
+    client: &str,
+    username: &str,
+    password: &str,
+) -> (u16, Value) {
+    let form = [
+        ("grant_type", "password"),
+        ("username", username),
+        ("password", password),
+    ];
+    status_and_body(post(server, "token", Some(client), &form).await).await
+}
+
+fn quick_lockout() -> LoginLimits {
+    LoginLimits {
+        lockout: Duration::from_secs(1),
+        ..LoginLimits::default()
+    }
+}
+
+#[tokio::test]
+async fn rfc6749_section_5_2_password_grant_guessing_locks_the_user() {
+    let server = builder()
+        .login_limits(quick_lockout())
+        .start()
+        .await
+        .unwrap();
+    let legacy = basic("legacy:legacy-secret");
+    for username in ["alice", "mallory"] {
+        for _ in 0..5 {
+            let (status, body) = password_grant_answer(&server, &legacy, username, "guess").await;
+            assert_eq!(
+                (status, body["error"].as_str()),
+                (400, Some("invalid_grant"))
+            );
+        }
+    }
+    // The right password does not help while locked; an unknown user is locked the same way,
+    // so the lock does not reveal who exists.
+    let (status, locked) = password_grant_answer(&server, &legacy, "alice", "wonderland").await;
+    assert_eq!(
+        (status, locked["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    assert!(
+        locked["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("too many failed sign-ins"),
+        "{locked}"
+    );
+    let (_, unknown) = password_grant_answer(&server, &legacy, "mallory", "guess").await;
+    assert_eq!(unknown, locked);
+    // Other users are not locked.
+    assert_eq!(
+        password_grant(&server, &legacy, "bob", "builder").await,
+        200
+    );
+    // The lock ends.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(
+        password_grant(&server, &legacy, "alice", "wonderland").await,
+        200
+    );
+}
+
+#[tokio::test]
+async fn rfc6749_section_5_2_password_grant_guessing_across_users_locks_the_client() {
+    let limits = LoginLimits {
+        per_client: 8,
+        ..quick_lockout()
+    };
+    let server = builder().login_limits(limits).start().await.unwrap();
+    let legacy = basic("legacy:legacy-secret");
+    for i in 0..8 {
+        let status = password_grant(&server, &legacy, &format!("user{i}"), "guess").await;
+        assert_eq!(status, 400);
+    }
+    assert_eq!(
+        password_grant(&server, &legacy, "alice", "wonderland").await,
+        400,
+        "sign-ins through the guessing client are locked"
+    );
+    let other = basic("legacy-2:legacy-secret");
+    assert_eq!(
+        password_grant(&server, &other, "alice", "wonderland").await,
+        200
+    );
+}
+
+fn consent_fields<'a>(page: &'a ConsentPage, password: &'a str) -> [(&'a str, &'a str); 4] {
+    [
+        ("csrf_token", page.csrf.as_str()),
+        ("username", "alice"),
+        ("password", password),
+        ("decision", "approve"),
+    ]
+}
+
+fn authorize_url(server: &DevServerHandle) -> String {
+    format!(
+        "{}/authorize?response_type=code&client_id=demo-client&redirect_uri={REDIRECT}&scope=photos:read",
+        server.issuer()
+    )
+}
+
+#[tokio::test]
+async fn a_consent_page_allows_three_failed_sign_ins() {
+    let server = start().await;
+    let page = open_consent(&authorize_url(&server)).await;
+    for _ in 0..2 {
+        let response = submit_consent(
+            server.issuer(),
+            Some(&page.cookie),
+            &consent_fields(&page, "x"),
+        )
+        .await;
+        assert_eq!(response.status(), 401);
+        assert!(
+            response
+                .text()
+                .await
+                .unwrap()
+                .contains("wrong username or password")
+        );
+    }
+    let response = submit_consent(
+        server.issuer(),
+        Some(&page.cookie),
+        &consent_fields(&page, "x"),
+    )
+    .await;
+    assert_eq!(response.status(), 401);
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("start again from the application")
+    );
+    // The page is closed: the right password on it no longer gets a code.
+    let response = submit_consent(
+        server.issuer(),
+        Some(&page.cookie),
+        &consent_fields(&page, "wonderland"),
+    )
+    .await;
+    assert_eq!(response.status(), 403);
+}
+
+#[tokio::test]
+async fn consent_page_guessing_locks_the_user_across_pages() {
+    let server = builder()
+        .login_limits(quick_lockout())
+        .start()
+        .await
+        .unwrap();
+    let url = authorize_url(&server);
+    for _ in 0..5 {
+        // A fresh page for every guess: pages must not be a way around the user's limit.
+        let page = open_consent(&url).await;
+        let response = submit_consent(
+            server.issuer(),
+            Some(&page.cookie),
+            &consent_fields(&page, "x"),
+        )
+        .await;
+        assert_eq!(response.status(), 401);
+    }
+    let page = open_consent(&url).await;
+    let response = submit_consent(
+        server.issuer(),
+        Some(&page.cookie),
+        &consent_fields(&page, "wonderland"),
+    )
+    .await;
+    assert_eq!(response.status(), 429);
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("too many failed sign-ins")
+    );
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    // The same page still has attempts left and now works.
+    let response = submit_consent(
+        server.issuer(),
+        Some(&page.cookie),
+        &consent_fields(&page, "wonderland"),
+    )
+    .await;
+    assert_eq!(response.status(), 303);
 }
