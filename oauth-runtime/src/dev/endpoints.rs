@@ -113,7 +113,8 @@ impl Redirect<'_> {
         }
     }
 
-    fn error(&self, code: &str, description: &str) -> Response {
+    /// `description` is a fixed text: RFC 6749 §4.1.2.1 limits its characters as §5.2 does.
+    fn error(&self, code: &str, description: &'static str) -> Response {
         self.with(&[("error", code), ("error_description", description)])
     }
 }
