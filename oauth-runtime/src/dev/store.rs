@@ -219,6 +219,10 @@ impl Maps {
                     forget_at,
                 }),
         ] {
+            // Sweeping runs at most once a second: failures already forgotten may still be here.
+            if failures.forget_at <= now {
+                failures.count = 0;
+            }
             failures.count = failures.count.saturating_add(1);
             failures.forget_at = forget_at;
         }
@@ -292,6 +296,24 @@ mod tests {
         }
         assert_eq!(maps.user_failures.len(), MAX_TRACKED_USERS);
         assert_eq!(maps.client_failures.len(), 1);
+    }
+
+    #[test]
+    fn failures_are_forgotten_a_lockout_after_the_last_one() {
+        let mut maps = Maps::default();
+        let limits = LoginLimits::default();
+        let start = Instant::now();
+        let user = [1; 32];
+        for _ in 0..limits.per_user {
+            maps.record_failure(user, "client", limits.lockout, start);
+        }
+        assert!(maps.locked(&user, "client", &limits, start));
+        let later = start + limits.lockout;
+        assert!(!maps.locked(&user, "client", &limits, later));
+        // Not yet swept: one more failure starts a new count instead of locking again.
+        maps.record_failure(user, "client", limits.lockout, later);
+        assert!(!maps.locked(&user, "client", &limits, later));
+        assert_eq!(maps.user_failures[&user].count, 1);
     }
 
     #[test]
