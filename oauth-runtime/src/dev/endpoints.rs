@@ -354,7 +354,7 @@ async fn decide(
         SignIn::Wrong => (StatusCode::UNAUTHORIZED, "wrong username or password"),
         SignIn::Locked => (
             StatusCode::TOO_MANY_REQUESTS,
-            "too many failed sign-ins: wait a minute, then try again",
+            "too many failed sign-ins: try again later",
         ),
     };
     // Each failure, a locked one too, uses up one of the page's attempts: a page is not a
@@ -511,7 +511,7 @@ fn issue(server: &Server, headers: &HeaderMap, body: &[u8]) -> Result<Value, OAu
                     SignIn::Locked => {
                         return Err(err(
                             "invalid_grant",
-                            "too many failed sign-ins: wait a minute, then try again",
+                            "too many failed sign-ins: try again later",
                         ));
                     }
                 };

@@ -356,6 +356,14 @@ async fn rfc6749_section_5_2_error_descriptions_never_echo_hostile_parameters() 
         page.contains("repeated") && !page.contains("evil"),
         "{page}"
     );
+    // The consent form's own endpoint answers with pages too.
+    let fields = [(HOSTILE_NAME, "1"), (HOSTILE_NAME, "2")];
+    let response = submit_consent(server.issuer(), None, &fields).await;
+    let page = response.text().await.unwrap();
+    assert!(
+        page.contains("repeated") && !page.contains("evil"),
+        "{page}"
+    );
 }
 
 fn urlencode(value: &str) -> String {
