@@ -111,11 +111,25 @@ pub enum AuthConfigError {
     /// The authenticator settings are invalid.
     #[error(transparent)]
     Authenticator(#[from] AuthenticatorError),
+    /// Two settings that contradict each other, such as an `issuer` and `allow_any_issuer`:
+    /// one of them would be silently ignored.
+    #[error("{0}")]
+    Contradiction(&'static str),
 }
 
 impl AuthConfig {
     /// Builds the verifier and authenticator these settings describe.
     pub fn authenticator(&self) -> Result<Authenticator, AuthConfigError> {
+        if self.issuer.is_some() && self.allow_any_issuer {
+            return Err(AuthConfigError::Contradiction(
+                "issuer and allow_any_issuer: set one of them, not both",
+            ));
+        }
+        if !self.audience.is_empty() && self.allow_any_audience {
+            return Err(AuthConfigError::Contradiction(
+                "audience and allow_any_audience: set one of them, not both",
+            ));
+        }
         let mut builder = JwtVerifier::builder();
         if let Some(issuer) = &self.issuer {
             builder = builder.issuer(issuer.clone());
@@ -175,6 +189,34 @@ mod tests {
     fn misspelt_settings_are_errors() {
         let r: Result<AuthConfig, _> = serde_json::from_value(serde_json::json!({"isuer": "x"}));
         assert!(r.is_err());
+    }
+
+    #[test]
+    fn a_check_both_configured_and_waived_is_an_error() {
+        for contradiction in [
+            serde_json::json!({"issuer": "https://a", "allow_any_issuer": true}),
+            serde_json::json!({"audience": "api", "allow_any_audience": true}),
+        ] {
+            let mut settings = serde_json::json!({
+                "issuer": "https://a", "audience": "api",
+                "jwks": r#"{"keys":[{"kty":"EC","crv":"P-256","kid":"k1",
+                    "x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+                    "y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]}"#
+            });
+            let config: AuthConfig = serde_json::from_value(settings.clone()).expect("parses");
+            assert!(config.authenticator().is_ok(), "control");
+            for (name, value) in contradiction.as_object().expect("object") {
+                settings[name] = value.clone();
+            }
+            let config: AuthConfig = serde_json::from_value(settings).expect("parses");
+            assert!(
+                matches!(
+                    config.authenticator(),
+                    Err(AuthConfigError::Contradiction(_))
+                ),
+                "{contradiction}"
+            );
+        }
     }
 
     #[test]

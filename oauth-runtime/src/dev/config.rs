@@ -148,6 +148,90 @@ impl Default for Lifetimes {
     }
 }
 
+/// The longest lifetime or lockout accepted. Longer ones are configuration mistakes (and
+/// `Duration::MAX` would not even fit a clock reading).
+const MAX_DURATION: Duration = Duration::from_secs(10 * 366 * 24 * 3600);
+
+fn check_duration(name: &'static str, value: Duration) -> Result<(), DevConfigError> {
+    let fits = std::time::Instant::now().checked_add(value).is_some();
+    if value < Duration::from_secs(1) || value > MAX_DURATION || !fits {
+        return Err(DevConfigError::Setting {
+            name,
+            rule: "must be between 1 second and 10 years",
+        });
+    }
+    Ok(())
+}
+
+impl Lifetimes {
+    /// Lifetimes are whole seconds (a JWT's `exp` is), from 1 s to 10 years; the code lifetime
+    /// is checked after it is capped at 60 s.
+    pub(crate) fn check(&self) -> Result<(), DevConfigError> {
+        check_duration("access_token lifetime", self.access_token)?;
+        check_duration("refresh_token lifetime", self.refresh_token)?;
+        check_duration("code lifetime", self.code)
+    }
+}
+
+/// Limits on password guessing, on the consent page and with the password grant. A locked
+/// sign-in is refused without looking at the password, so guesses during a lock learn nothing.
+///
+/// ```
+/// use std::time::Duration;
+/// use oauth_runtime::dev::{DevServer, LoginLimits};
+///
+/// let server = DevServer::new().login_limits(LoginLimits {
+///     lockout: Duration::from_secs(300),
+///     ..LoginLimits::default()
+/// });
+/// # let _ = server;
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct LoginLimits {
+    /// Failed sign-ins as one username before it is locked (default 5). Unknown usernames are
+    /// counted the same way, so a lock does not tell which users exist.
+    pub per_user: u32,
+    /// Failed sign-ins through one client, whatever the username, before sign-ins through it
+    /// are locked (default 20): guessing across many usernames is limited too.
+    pub per_client: u32,
+    /// Failed sign-ins one consent page allows before it is closed and the person must start
+    /// again from the application (default 3).
+    pub per_page: u32,
+    /// How long failures are remembered after the last one, and so how long a lock lasts
+    /// (default 60 s).
+    pub lockout: Duration,
+}
+
+impl Default for LoginLimits {
+    fn default() -> Self {
+        LoginLimits {
+            per_user: 5,
+            per_client: 20,
+            per_page: 3,
+            lockout: Duration::from_secs(60),
+        }
+    }
+}
+
+impl LoginLimits {
+    pub(crate) fn check(&self) -> Result<(), DevConfigError> {
+        let at_least_one = |name, value: u32| {
+            if value == 0 {
+                Err(DevConfigError::Setting {
+                    name,
+                    rule: "must be at least 1",
+                })
+            } else {
+                Ok(())
+            }
+        };
+        at_least_one("login_limits.per_user", self.per_user)?;
+        at_least_one("login_limits.per_client", self.per_client)?;
+        at_least_one("login_limits.per_page", self.per_page)?;
+        check_duration("login_limits.lockout", self.lockout)
+    }
+}
+
 /// The whole server configuration as a TOML file holds it. Unknown keys are errors.
 ///
 /// ```
@@ -222,6 +306,14 @@ pub enum DevConfigError {
     /// An algorithm the server cannot sign with.
     #[error("algorithm {0:?}: use ES256, RS256 or EdDSA")]
     Algorithm(String),
+    /// A setting that cannot be right, such as a lifetime too long to compute an expiry with.
+    #[error("{name} {rule}")]
+    Setting {
+        /// The setting.
+        name: &'static str,
+        /// What it must be.
+        rule: &'static str,
+    },
 }
 
 impl DevServerConfig {
@@ -266,6 +358,7 @@ impl DevServerConfig {
         if let Some(secs) = self.refresh_token_ttl_secs {
             lifetimes.refresh_token = Duration::from_secs(secs);
         }
+        lifetimes.check()?;
         let mut server = super::DevServer::new()
             .port(self.port)
             .audience(self.audience)
@@ -303,6 +396,36 @@ mod tests {
                 .iter()
                 .all(|c| !c.may(Grant::Implicit) && !c.may(Grant::Password))
         );
+    }
+
+    #[test]
+    fn lifetimes_that_cannot_be_computed_with_are_refused() {
+        for ttl in ["access_token_ttl_secs", "refresh_token_ttl_secs"] {
+            // TOML integers are i64: the largest one still overflows a clock reading.
+            for secs in [0, i64::MAX] {
+                let config =
+                    DevServerConfig::from_toml(&format!("{ttl} = {secs}")).expect("parses");
+                assert!(
+                    matches!(config.into_server(), Err(DevConfigError::Setting { .. })),
+                    "{ttl} = {secs}"
+                );
+            }
+        }
+        let max = Lifetimes {
+            access_token: Duration::MAX,
+            ..Lifetimes::default()
+        };
+        assert!(max.check().is_err());
+        assert!(Lifetimes::default().check().is_ok());
+        assert!(
+            LoginLimits {
+                per_user: 0,
+                ..LoginLimits::default()
+            }
+            .check()
+            .is_err()
+        );
+        assert!(LoginLimits::default().check().is_ok());
     }
 
     #[test]

@@ -18,8 +18,8 @@ use serde_json::{Value, json};
 use super::config::{Client, Grant};
 use super::page::{consent_page, error_page};
 use super::params::{AuthMethod, OAuthError, Params, authenticate_client};
-use super::store::{Challenge, CodeRecord, GrantRecord, Pending, RefreshRecord, random_token};
-use super::{Server, unix_now};
+use super::store::{Challenge, CodeRecord, GrantRecord, Pending, RandomFailed, RefreshRecord};
+use super::{Server, SignIn, later, unix_now};
 use crate::scope::ScopeSet;
 
 /// Request bodies larger than this are refused with 413 before they are parsed.
@@ -113,7 +113,8 @@ impl Redirect<'_> {
         }
     }
 
-    fn error(&self, code: &str, description: &str) -> Response {
+    /// `description` is a fixed text: RFC 6749 §4.1.2.1 limits its characters as §5.2 does.
+    fn error(&self, code: &str, description: &'static str) -> Response {
         self.with(&[("error", code), ("error_description", description)])
     }
 }
@@ -156,7 +157,7 @@ async fn authorize(State(server): State<Arc<Server>>, RawQuery(query): RawQuery)
     }
     let params = match Params::parse(query.as_bytes()) {
         Ok(params) => params,
-        Err(why) => return error_page(StatusCode::BAD_REQUEST, &why),
+        Err(why) => return error_page(StatusCode::BAD_REQUEST, why),
     };
     let Some(client) = params
         .get("client_id")
@@ -253,15 +254,14 @@ async fn authorize(State(server): State<Arc<Server>>, RawQuery(query): RawQuery)
         state: state.map(str::to_owned),
         challenge,
         implicit,
-        expires: Instant::now() + PENDING_TTL,
+        expires: later(PENDING_TTL),
+        attempts_left: server.login_limits.per_page,
     };
-    let csrf = random_token();
+    let Ok(csrf) = server.random_token() else {
+        return random_failed_page();
+    };
     let page = consent_page(&server, &pending, &csrf, None);
-    {
-        let mut store = server.store.lock();
-        store.sweep(Instant::now());
-        store.pending.insert(csrf.clone(), pending);
-    }
+    server.store.lock().add_pending(csrf.clone(), pending);
     let cookie = format!("{CSRF_COOKIE}={csrf}; HttpOnly; SameSite=Strict; Path=/authorize");
     let mut response = Html(page).into_response();
     if let Ok(cookie) = HeaderValue::try_from(cookie) {
@@ -272,6 +272,13 @@ async fn authorize(State(server): State<Arc<Server>>, RawQuery(query): RawQuery)
         .headers_mut()
         .insert("x-frame-options", HeaderValue::from_static("DENY"));
     no_store(response)
+}
+
+fn random_failed_page() -> Response {
+    error_page(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "the server's random number generator failed; nothing was issued",
+    )
 }
 
 fn cookie_value<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
@@ -292,7 +299,7 @@ async fn decide(
 ) -> Response {
     let params = match Params::parse(&body) {
         Ok(params) => params,
-        Err(why) => return error_page(StatusCode::BAD_REQUEST, &why),
+        Err(why) => return error_page(StatusCode::BAD_REQUEST, why),
     };
     // Double submit: the token in the form must equal the one in the SameSite cookie that came
     // with the page, and name a page this server showed.
@@ -330,46 +337,88 @@ async fn decide(
         Some("approve") => {}
         _ => return error_page(StatusCode::BAD_REQUEST, "decision must be approve or deny"),
     }
-    let Some(user) = server.check_user(params.get("username"), params.get("password")) else {
-        let page = consent_page(&server, &pending, csrf, Some("wrong username or password"));
-        return no_store((StatusCode::UNAUTHORIZED, Html(page)).into_response());
+    let (status, message) = match server.sign_in(
+        &pending.client_id,
+        params.get("username"),
+        params.get("password"),
+    ) {
+        SignIn::Ok(user) => {
+            if server.store.lock().pending.remove(csrf).is_none() {
+                return error_page(StatusCode::FORBIDDEN, "this sign-in page was already used");
+            }
+            return match issue_from_page(&server, &pending, &redirect, &user.username) {
+                Ok(response) => response,
+                Err(RandomFailed) => random_failed_page(),
+            };
+        }
+        SignIn::Wrong => (StatusCode::UNAUTHORIZED, "wrong username or password"),
+        SignIn::Locked => (
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many failed sign-ins: try again later",
+        ),
     };
-    if server.store.lock().pending.remove(csrf).is_none() {
-        return error_page(StatusCode::FORBIDDEN, "this sign-in page was already used");
+    // Each failure, a locked one too, uses up one of the page's attempts: a page is not a
+    // licence to guess for as long as it is open.
+    let attempts_left = {
+        let mut store = server.store.lock();
+        let left = store.pending.get_mut(csrf).map_or(0, |p| {
+            p.attempts_left = p.attempts_left.saturating_sub(1);
+            p.attempts_left
+        });
+        if left == 0 {
+            store.pending.remove(csrf);
+        }
+        left
+    };
+    if attempts_left == 0 {
+        return no_store(error_page(
+            status,
+            "too many failed sign-ins on this page: start again from the application",
+        ));
     }
+    let page = consent_page(&server, &pending, csrf, Some(message));
+    no_store((status, Html(page)).into_response())
+}
 
+/// The answer to an approved consent page: a code, or for the implicit grant a token.
+fn issue_from_page(
+    server: &Server,
+    pending: &Pending,
+    redirect: &Redirect<'_>,
+    subject: &str,
+) -> Result<Response, RandomFailed> {
     if pending.implicit {
         let token = server.mint(
             &pending.client_id,
-            &user.username,
+            subject,
             &pending.scope,
             None,
             &Value::Null,
-        );
+        )?;
         let expires_in = server.lifetimes.access_token.as_secs().to_string();
-        return redirect.with(&[
+        return Ok(redirect.with(&[
             ("access_token", &token),
             ("token_type", "Bearer"),
             ("expires_in", &expires_in),
             ("scope", &pending.scope),
-        ]);
+        ]));
     }
-    let code = random_token();
+    let code = server.random_token()?;
     server.store.lock().codes.insert(
         code.clone(),
         CodeRecord {
             client_id: pending.client_id.clone(),
             redirect_uri: pending.redirect_uri.clone(),
             redirect_uri_sent: pending.redirect_uri_sent,
-            subject: user.username.clone(),
+            subject: subject.to_owned(),
             scope: pending.scope.clone(),
             challenge: pending.challenge.clone(),
-            expires: Instant::now() + server.lifetimes.code,
+            expires: later(server.lifetimes.code),
             used: false,
             grant: None,
         },
     );
-    redirect.with(&[("code", &code)])
+    Ok(redirect.with(&[("code", &code)]))
 }
 
 fn oauth_error(error: OAuthError) -> Response {
@@ -388,8 +437,17 @@ fn oauth_error(error: OAuthError) -> Response {
     no_store(response)
 }
 
-fn err(code: &'static str, description: &str) -> OAuthError {
+fn err(code: &'static str, description: &'static str) -> OAuthError {
     OAuthError::new(code, description)
+}
+
+impl From<RandomFailed> for OAuthError {
+    fn from(_: RandomFailed) -> OAuthError {
+        err(
+            "server_error",
+            "the server's random number generator failed; nothing was issued",
+        )
+    }
 }
 
 /// `POST /token` (RFC 6749 §3.2, §4.1.3, §4.3.2, §4.4.2, §6).
@@ -405,7 +463,7 @@ async fn token(
 }
 
 fn issue(server: &Server, headers: &HeaderMap, body: &[u8]) -> Result<Value, OAuthError> {
-    let params = Params::parse(body).map_err(|why| err("invalid_request", &why))?;
+    let params = Params::parse(body).map_err(|why| err("invalid_request", why))?;
     let (client, method) = authenticate_client(server, headers, &params)?;
     let grant_type = params
         .get("grant_type")
@@ -439,23 +497,33 @@ fn issue(server: &Server, headers: &HeaderMap, body: &[u8]) -> Result<Value, OAu
             }
             let scope = known_scope(server, params.get("scope"))
                 .map_err(|why| err("invalid_scope", why))?;
-            let access = server.mint(&client.id, &client.id, &scope, None, &Value::Null);
+            let access = server.mint(&client.id, &client.id, &scope, None, &Value::Null)?;
             Ok(tokens(server, access, None, &scope))
         }
         Grant::RefreshToken => refresh(server, client, &params),
         _ => {
-            let user = server.check_user(params.get("username"), params.get("password"));
-            let user = user.ok_or_else(|| err("invalid_grant", "wrong username or password"))?;
+            let user =
+                match server.sign_in(&client.id, params.get("username"), params.get("password")) {
+                    SignIn::Ok(user) => user,
+                    SignIn::Wrong => {
+                        return Err(err("invalid_grant", "wrong username or password"));
+                    }
+                    SignIn::Locked => {
+                        return Err(err(
+                            "invalid_grant",
+                            "too many failed sign-ins: try again later",
+                        ));
+                    }
+                };
             let scope = known_scope(server, params.get("scope"))
                 .map_err(|why| err("invalid_scope", why))?;
-            let record = GrantRecord {
-                client_id: client.id.clone(),
-                subject: user.username.clone(),
-                scope: scope.clone(),
-                revoked: false,
-            };
-            let grant = server.store.lock().new_grant(record);
-            Ok(grant_tokens(server, client, grant, &user.username, &scope))
+            let grant = server.store.lock().new_grant(new_grant_record(
+                server,
+                client,
+                &user.username,
+                &scope,
+            ));
+            grant_tokens(server, client, grant, &user.username, &scope)
         }
     }
 }
@@ -473,13 +541,35 @@ fn tokens(server: &Server, access: String, refresh: Option<String>, scope: &str)
     body
 }
 
+/// A grant, kept (until its tokens say otherwise) as long as the first tokens issued from it.
+fn new_grant_record(server: &Server, client: &Client, subject: &str, scope: &str) -> GrantRecord {
+    let mut lifetime = server.lifetimes.access_token;
+    if client.may(Grant::RefreshToken) {
+        lifetime = lifetime.max(server.lifetimes.refresh_token);
+    }
+    GrantRecord {
+        client_id: client.id.clone(),
+        subject: subject.to_owned(),
+        scope: scope.to_owned(),
+        revoked: false,
+        expires: later(lifetime),
+    }
+}
+
 /// An access token, and a refresh token when the client may refresh.
-fn grant_tokens(server: &Server, client: &Client, grant: u64, subject: &str, scope: &str) -> Value {
-    let access = server.mint(&client.id, subject, scope, Some(grant), &Value::Null);
-    let refresh = client.may(Grant::RefreshToken).then(|| {
-        let token = random_token();
-        let expires = Instant::now() + server.lifetimes.refresh_token;
-        server.store.lock().refresh.insert(
+fn grant_tokens(
+    server: &Server,
+    client: &Client,
+    grant: u64,
+    subject: &str,
+    scope: &str,
+) -> Result<Value, OAuthError> {
+    let access = server.mint(&client.id, subject, scope, Some(grant), &Value::Null)?;
+    let refresh = if client.may(Grant::RefreshToken) {
+        let token = server.random_token()?;
+        let expires = later(server.lifetimes.refresh_token);
+        let mut store = server.store.lock();
+        store.refresh.insert(
             token.clone(),
             RefreshRecord {
                 grant,
@@ -487,9 +577,12 @@ fn grant_tokens(server: &Server, client: &Client, grant: u64, subject: &str, sco
                 used: false,
             },
         );
-        token
-    });
-    tokens(server, access, refresh, scope)
+        store.extend_grant(grant, expires);
+        Some(token)
+    } else {
+        None
+    };
+    Ok(tokens(server, access, refresh, scope))
 }
 
 fn exchange_code(server: &Server, client: &Client, params: &Params) -> Result<Value, OAuthError> {
@@ -501,6 +594,14 @@ fn exchange_code(server: &Server, client: &Client, params: &Params) -> Result<Va
         let Some(record) = store.codes.get_mut(code) else {
             return Err(err("invalid_grant", "unknown or expired code"));
         };
+        // The client binding comes first: a code replayed by another client says nothing about
+        // the rightful client, and must not let anyone who saw a code end its grant.
+        if record.client_id != client.id {
+            return Err(err(
+                "invalid_grant",
+                "the code was issued to another client",
+            ));
+        }
         if record.used {
             // RFC 6749 §4.1.2: a replayed code revokes what it produced.
             let grant = record.grant;
@@ -510,12 +611,6 @@ fn exchange_code(server: &Server, client: &Client, params: &Params) -> Result<Va
             return Err(err(
                 "invalid_grant",
                 "the code was already used; the tokens issued from it are revoked",
-            ));
-        }
-        if record.client_id != client.id {
-            return Err(err(
-                "invalid_grant",
-                "the code was issued to another client",
             ));
         }
         if record.expires <= Instant::now() {
@@ -556,18 +651,13 @@ fn exchange_code(server: &Server, client: &Client, params: &Params) -> Result<Va
         }
         record.used = true;
         let (subject, scope) = (record.subject.clone(), record.scope.clone());
-        let grant = store.new_grant(GrantRecord {
-            client_id: client.id.clone(),
-            subject: subject.clone(),
-            scope: scope.clone(),
-            revoked: false,
-        });
+        let grant = store.new_grant(new_grant_record(server, client, &subject, &scope));
         if let Some(record) = store.codes.get_mut(code) {
             record.grant = Some(grant);
         }
         (subject, scope, grant)
     };
-    Ok(grant_tokens(server, client, grant, &subject, &scope))
+    grant_tokens(server, client, grant, &subject, &scope)
 }
 
 fn refresh(server: &Server, client: &Client, params: &Params) -> Result<Value, OAuthError> {
@@ -620,7 +710,7 @@ fn refresh(server: &Server, client: &Client, params: &Params) -> Result<Value, O
         }
         (record.grant, grant.subject, scope)
     };
-    Ok(grant_tokens(server, client, grant, &subject, &scope))
+    grant_tokens(server, client, grant, &subject, &scope)
 }
 
 /// The shared start of introspection and revocation: parameters, client authentication and the
@@ -630,7 +720,7 @@ fn token_and_client<'s>(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<(&'s Client, AuthMethod, String), OAuthError> {
-    let params = Params::parse(body).map_err(|why| err("invalid_request", &why))?;
+    let params = Params::parse(body).map_err(|why| err("invalid_request", why))?;
     let (client, method) = authenticate_client(server, headers, &params)?;
     let token = params
         .get("token")

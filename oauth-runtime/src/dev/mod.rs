@@ -44,13 +44,15 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 
-pub use config::{Client, DevConfigError, DevServerConfig, Grant, Lifetimes, ScopeInfo, User};
+pub use config::{
+    Client, DevConfigError, DevServerConfig, Grant, Lifetimes, LoginLimits, ScopeInfo, User,
+};
 
 use crate::Algorithm;
 use crate::jwt::{ConfigError, JwtVerifier};
 use crate::keys::KeyError;
 use crate::signing::SigningKey;
-use store::{AccessRecord, Store};
+use store::{AccessRecord, Fill, RandomFailed, Store};
 
 /// Configures and starts a development authorization server.
 #[derive(Debug)]
@@ -60,11 +62,13 @@ pub struct DevServer {
     users: Vec<User>,
     scopes: Vec<ScopeInfo>,
     lifetimes: Lifetimes,
+    login_limits: LoginLimits,
     audience: String,
     algorithm: Algorithm,
     key: Option<SigningKey>,
     key_file: Option<std::path::PathBuf>,
     port: u16,
+    fill: Fill,
 }
 
 impl Default for DevServer {
@@ -81,11 +85,13 @@ impl DevServer {
             users: Vec::new(),
             scopes: Vec::new(),
             lifetimes: Lifetimes::default(),
+            login_limits: LoginLimits::default(),
             audience: "api".into(),
             algorithm: Algorithm::ES256,
             key: None,
             key_file: None,
             port: 0,
+            fill: store::system_fill,
         }
     }
 
@@ -122,6 +128,12 @@ impl DevServer {
         self
     }
 
+    /// Limits on password guessing (5 failures per user, 20 per client, then 60 s locked).
+    pub fn login_limits(mut self, limits: LoginLimits) -> Self {
+        self.login_limits = limits;
+        self
+    }
+
     /// The algorithm of the key generated at start (ES256 by default; RS256 and EdDSA too).
     pub fn algorithm(mut self, algorithm: Algorithm) -> Self {
         self.algorithm = algorithm;
@@ -148,8 +160,20 @@ impl DevServer {
         self
     }
 
+    /// Draws random bytes (codes, tokens, CSRF tokens) from `fill` instead of the system RNG,
+    /// so that tests can show what a failing generator does. Not for anything else.
+    #[doc(hidden)]
+    pub fn random_source(mut self, fill: fn(&mut [u8]) -> std::io::Result<()>) -> Self {
+        self.fill = fill;
+        self
+    }
+
     /// Binds 127.0.0.1 and serves until the handle is dropped or shut down.
     pub async fn start(self) -> Result<DevServerHandle, StartError> {
+        let mut lifetimes = self.lifetimes;
+        lifetimes.code = lifetimes.code.min(Duration::from_secs(60));
+        lifetimes.check()?;
+        self.login_limits.check()?;
         let listener =
             tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, self.port)))
                 .await?;
@@ -160,8 +184,6 @@ impl DevServer {
             (None, Some(path)) => load_or_create_key(path, self.algorithm)?,
             (None, None) => SigningKey::generate(self.algorithm)?,
         };
-        let mut lifetimes = self.lifetimes;
-        lifetimes.code = lifetimes.code.min(Duration::from_secs(60));
         let server = Arc::new(Server {
             issuer,
             audience: self.audience,
@@ -177,6 +199,8 @@ impl DevServer {
                 .collect(),
             scopes: self.scopes,
             lifetimes,
+            login_limits: self.login_limits,
+            fill: self.fill,
             keys: RwLock::new(KeyRing {
                 active: Arc::new(with_thumbprint_kid(key)),
                 retired: Vec::new(),
@@ -211,6 +235,9 @@ pub enum StartError {
     /// The signing key could not be made.
     #[error(transparent)]
     Key(#[from] KeyError),
+    /// A setting cannot be right (a lifetime of zero or too long to compute an expiry with).
+    #[error(transparent)]
+    Config(#[from] DevConfigError),
 }
 
 fn load_or_create_key(
@@ -260,8 +287,59 @@ pub(crate) struct Server {
     pub(crate) users: HashMap<String, User>,
     pub(crate) scopes: Vec<ScopeInfo>,
     pub(crate) lifetimes: Lifetimes,
+    pub(crate) login_limits: LoginLimits,
+    pub(crate) fill: Fill,
     pub(crate) keys: RwLock<KeyRing>,
     pub(crate) store: Store,
+}
+
+/// How many entries the server holds, for tests that show its memory stays bounded.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct EntryCounts {
+    /// Open consent pages.
+    pub pending: usize,
+    /// Authorization codes, used ones included while their replay is still answered.
+    pub codes: usize,
+    /// Grants (one per code exchange or password login).
+    pub grants: usize,
+    /// Refresh tokens, used ones included until they expire.
+    pub refresh_tokens: usize,
+    /// Issued access tokens, for introspection and revocation.
+    pub access_tokens: usize,
+    /// Users and clients with recent failed sign-ins.
+    pub login_failures: usize,
+}
+
+/// The outcome of a sign-in attempt.
+pub(crate) enum SignIn<'s> {
+    Ok(&'s User),
+    Wrong,
+    /// Too many recent failures for this user or client; the password was not looked at.
+    Locked,
+}
+
+/// Compared against when the username is unknown, so that an unknown user costs the same work
+/// as a wrong password and timing does not tell which usernames exist.
+const DUMMY_PASSWORD: &str = "no such user: this value is only ever compared against";
+
+/// The user with these credentials. Exactly one constant-time comparison whatever the input.
+pub(crate) fn find_user<'u>(
+    users: &'u HashMap<String, User>,
+    username: Option<&str>,
+    password: Option<&str>,
+) -> Option<&'u User> {
+    let user = username.and_then(|name| users.get(name));
+    let expected = user.map_or(DUMMY_PASSWORD, |u| u.password.as_str());
+    let matches = params::secrets_match(password.unwrap_or_default(), expected);
+    user.filter(|_| matches && password.is_some())
+}
+
+/// `now + duration`, or `now` (already expired) if that cannot be represented; lifetimes are
+/// checked at start, so this is never reached.
+pub(crate) fn later(duration: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(duration).unwrap_or(now)
 }
 
 pub(crate) fn unix_now() -> u64 {
@@ -298,6 +376,11 @@ impl Server {
         json!({ "keys": keys })
     }
 
+    /// Random bytes for a code or token, never a predictable stand-in.
+    pub(crate) fn random_token(&self) -> Result<String, RandomFailed> {
+        store::random_token(self.fill)
+    }
+
     /// Signs an RFC 9068 access token and remembers it for introspection and revocation.
     pub(crate) fn mint(
         &self,
@@ -306,16 +389,16 @@ impl Server {
         scope: &str,
         grant: Option<u64>,
         extra: &Value,
-    ) -> String {
+    ) -> Result<String, RandomFailed> {
         let now = unix_now();
-        let jti = store::random_token();
+        let jti = self.random_token()?;
         let mut claims = json!({
             "iss": self.issuer,
             "sub": subject,
             "aud": self.audience,
             "client_id": client_id,
             "iat": now,
-            "exp": now + self.lifetimes.access_token.as_secs(),
+            "exp": now.saturating_add(self.lifetimes.access_token.as_secs()),
             "jti": jti,
             "scope": scope,
         });
@@ -325,24 +408,55 @@ impl Server {
             }
         }
         let token = self.keyring().active.sign_jwt(&claims);
-        self.store.lock().access.insert(
+        // ECDSA signing draws randomness too; when it fails the signature comes back empty.
+        if token.ends_with('.') {
+            return Err(RandomFailed);
+        }
+        let expires = later(self.lifetimes.access_token);
+        let mut store = self.store.lock();
+        store.access.insert(
             jti,
             AccessRecord {
                 grant,
                 revoked: false,
+                expires,
             },
         );
-        token
+        if let Some(grant) = grant {
+            store.extend_grant(grant, expires);
+        }
+        Ok(token)
     }
 
-    /// The user with these credentials; passwords are compared in constant time.
-    pub(crate) fn check_user(
+    /// A sign-in through `client_id`, limited per user and per client (see [`LoginLimits`]).
+    pub(crate) fn sign_in(
         &self,
+        client_id: &str,
         username: Option<&str>,
         password: Option<&str>,
-    ) -> Option<&User> {
-        let user = self.users.get(username?)?;
-        params::secrets_match(password?, &user.password).then_some(user)
+    ) -> SignIn<'_> {
+        let user_key: [u8; 32] = {
+            let hash = digest::digest(&digest::SHA256, username.unwrap_or_default().as_bytes());
+            let mut key = [0; 32];
+            key.copy_from_slice(hash.as_ref());
+            key
+        };
+        let now = Instant::now();
+        // Checked and counted under one lock, so that concurrent guesses cannot slip past.
+        let mut store = self.store.lock();
+        if store.locked(&user_key, client_id, &self.login_limits, now) {
+            return SignIn::Locked;
+        }
+        match find_user(&self.users, username, password) {
+            Some(user) => {
+                store.user_failures.remove(&user_key);
+                SignIn::Ok(user)
+            }
+            None => {
+                store.record_failure(user_key, client_id, self.login_limits.lockout, now);
+                SignIn::Wrong
+            }
+        }
     }
 
     /// The configured description, else the one declared with `scopes!` in the program.
@@ -439,14 +553,27 @@ impl DevServerHandle {
     }
 
     /// A really signed access token for `subject` with `scopes` (space-delimited), as if issued
-    /// to the client `dev`, without HTTP.
+    /// to the client `dev`, without HTTP. Empty (which no verifier accepts) if the random
+    /// number generator fails.
     pub fn mint_token(&self, subject: &str, scopes: &str) -> String {
-        self.server.mint("dev", subject, scopes, None, &Value::Null)
+        self.mint_token_with(subject, scopes, &Value::Null)
     }
 
     /// As [`DevServerHandle::mint_token`], with extra claims (standard claims are not replaced).
     pub fn mint_token_with(&self, subject: &str, scopes: &str, extra: &Value) -> String {
-        self.server.mint("dev", subject, scopes, None, extra)
+        self.server
+            .mint("dev", subject, scopes, None, extra)
+            .unwrap_or_else(|error| {
+                tracing::error!(%error, "no token minted");
+                String::new()
+            })
+    }
+
+    /// How many entries the server holds in memory now (expired ones included until the next
+    /// request sweeps them).
+    #[doc(hidden)]
+    pub fn entry_counts(&self) -> EntryCounts {
+        self.server.store.peek().counts()
     }
 
     /// The JWK Set it publishes.
@@ -467,7 +594,51 @@ impl DevServerHandle {
         )?));
         let old = std::mem::replace(&mut ring.active, fresh);
         ring.retired
-            .push((old, Instant::now() + self.server.lifetimes.access_token));
+            .push((old, later(self.server.lifetimes.access_token)));
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn comparisons_for(
+        users: &HashMap<String, User>,
+        username: Option<&str>,
+        password: Option<&str>,
+    ) -> (bool, usize) {
+        let before = params::COMPARISONS.with(std::cell::Cell::get);
+        let found = find_user(users, username, password).is_some();
+        (
+            found,
+            params::COMPARISONS.with(std::cell::Cell::get) - before,
+        )
+    }
+
+    #[test]
+    fn unknown_users_cost_the_same_comparison_as_wrong_passwords() {
+        let users: HashMap<String, User> = [(
+            "alice".to_owned(),
+            User {
+                username: "alice".into(),
+                password: "wonderland".into(),
+            },
+        )]
+        .into();
+        assert_eq!(
+            comparisons_for(&users, Some("alice"), Some("wonderland")),
+            (true, 1)
+        );
+        assert_eq!(
+            comparisons_for(&users, Some("alice"), Some("x")),
+            (false, 1)
+        );
+        assert_eq!(
+            comparisons_for(&users, Some("mallory"), Some("x")),
+            (false, 1)
+        );
+        assert_eq!(comparisons_for(&users, None, Some("x")), (false, 1));
+        assert_eq!(comparisons_for(&users, Some("alice"), None), (false, 1));
     }
 }

@@ -18,11 +18,13 @@ use super::config::Client;
 pub(crate) struct Params(HashMap<String, String>);
 
 impl Params {
-    pub(crate) fn parse(input: &[u8]) -> Result<Params, String> {
+    /// The error is a fixed text: it ends up in an `error_description` (RFC 6749 §5.2 allows
+    /// few characters there) and must never echo what the request sent.
+    pub(crate) fn parse(input: &[u8]) -> Result<Params, &'static str> {
         let mut map = HashMap::new();
         for (name, value) in form_urlencoded::parse(input) {
-            if map.insert(name.to_string(), value.into_owned()).is_some() {
-                return Err(format!("parameter `{name}` is repeated"));
+            if map.insert(name.into_owned(), value.into_owned()).is_some() {
+                return Err("a parameter is repeated");
             }
         }
         map.retain(|_, v: &mut String| !v.is_empty());
@@ -48,33 +50,76 @@ pub(crate) enum AuthMethod {
 pub(crate) struct OAuthError {
     pub(crate) status: u16,
     pub(crate) code: &'static str,
-    pub(crate) description: String,
+    /// Fixed texts only, within RFC 6749 §5.2's characters: never anything the request sent.
+    pub(crate) description: &'static str,
     /// Set when the client used HTTP Basic and failed: the answer then carries a Basic challenge.
     pub(crate) basic_challenge: bool,
 }
 
 impl OAuthError {
-    pub(crate) fn new(code: &'static str, description: impl Into<String>) -> OAuthError {
-        let status = if code == "invalid_client" { 401 } else { 400 };
+    pub(crate) fn new(code: &'static str, description: &'static str) -> OAuthError {
+        let status = match code {
+            "invalid_client" => 401,
+            "server_error" => 500,
+            _ => 400,
+        };
         OAuthError {
             status,
             code,
-            description: description.into(),
+            description,
             basic_challenge: false,
         }
     }
 }
 
-fn form_decode(s: &str) -> String {
-    let pair = format!("x={s}");
-    form_urlencoded::parse(pair.as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_default()
+/// Percent-decodes one half of Basic credentials. RFC 6749 §2.3.1 has the client form-encode its
+/// id and secret before Basic, so `%XX` escapes are undone; but a form decoder must not be used:
+/// it would stop at `&` or `=` and turn `+` into a space, and clients that do not encode at all
+/// send a `+` that means `+`. An escape that is not two hex digits is kept as it is.
+pub(crate) fn percent_decode(s: &str) -> Option<String> {
+    fn hex(b: u8) -> Option<u8> {
+        char::from(b)
+            .to_digit(16)
+            .and_then(|d| u8::try_from(d).ok())
+    }
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        let escaped = (b == b'%')
+            .then(|| Some((hex(*bytes.get(i + 1)?)? << 4) | hex(*bytes.get(i + 2)?)?))
+            .flatten();
+        match escaped {
+            Some(decoded) => {
+                out.push(decoded);
+                i += 3;
+            }
+            None => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// Splits decoded Basic credentials on the first `:` (an id cannot contain a raw one, RFC 7617
+/// §2) and percent-decodes both halves.
+pub(crate) fn split_basic(decoded: &str) -> Option<(String, String)> {
+    let (id, secret) = decoded.split_once(':')?;
+    Some((percent_decode(id)?, percent_decode(secret)?))
+}
+
+#[cfg(test)]
+thread_local! {
+    /// How often this thread compared secrets: tests show that every path does the same work.
+    pub(crate) static COMPARISONS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
 /// Constant-time and length-independent: both sides are hashed first.
 pub(crate) fn secrets_match(given: &str, expected: &str) -> bool {
+    #[cfg(test)]
+    COMPARISONS.with(|c| c.set(c.get() + 1));
     let a = digest::digest(&digest::SHA256, given.as_bytes());
     let b = digest::digest(&digest::SHA256, expected.as_bytes());
     a.as_ref().ct_eq(b.as_ref()).into()
@@ -96,7 +141,7 @@ pub(crate) fn authenticate_client<'s>(
                 .eq_ignore_ascii_case("basic")
                 .then(|| rest.trim().to_owned())
         });
-    let fail = |method: AuthMethod, why: &str| OAuthError {
+    let fail = |method: AuthMethod, why: &'static str| OAuthError {
         basic_challenge: method == AuthMethod::Basic,
         ..OAuthError::new("invalid_client", why)
     };
@@ -113,23 +158,15 @@ pub(crate) fn authenticate_client<'s>(
                 .ok()
                 .and_then(|b| String::from_utf8(b).ok())
                 .ok_or_else(|| fail(AuthMethod::Basic, "malformed Basic credentials"))?;
-            let (id, secret) = decoded
-                .split_once(':')
+            let (id, secret) = split_basic(&decoded)
                 .ok_or_else(|| fail(AuthMethod::Basic, "malformed Basic credentials"))?;
-            if params
-                .get("client_id")
-                .is_some_and(|p| p != form_decode(id))
-            {
+            if params.get("client_id").is_some_and(|p| p != id) {
                 return Err(fail(
                     AuthMethod::Basic,
                     "client_id differs from the authenticated client",
                 ));
             }
-            (
-                form_decode(id),
-                Some(form_decode(secret)),
-                AuthMethod::Basic,
-            )
+            (id, Some(secret), AuthMethod::Basic)
         }
         (None, Some(secret)) => {
             let id = params
@@ -167,6 +204,22 @@ mod tests {
             (p.get("a"), p.get("b"), p.get("c")),
             (Some("1"), None, Some("x y"))
         );
+    }
+
+    #[test]
+    fn rfc6749_section_2_3_1_basic_halves_are_percent_decoded_without_form_rules() {
+        let split = |s: &str| split_basic(s).expect("decodes");
+        assert_eq!(split("a%3Ab:p%2Bss%25"), ("a:b".into(), "p+ss%".into()));
+        // Form decoding would end the secret at `&` and read `+` as a space.
+        assert_eq!(split("id:s&x=y"), ("id".into(), "s&x=y".into()));
+        assert_eq!(split("id:a+b"), ("id".into(), "a+b".into()));
+        // The first `:` separates; later ones belong to the secret.
+        assert_eq!(split("id:a:b"), ("id".into(), "a:b".into()));
+        // Broken escapes stay as they are; escapes that are not UTF-8 are refused.
+        assert_eq!(split("id:%zz%4"), ("id".into(), "%zz%4".into()));
+        assert_eq!(split("%C3%A9:%41"), ("\u{e9}".into(), "A".into()));
+        assert!(split_basic("id:%FF").is_none());
+        assert!(split_basic("no-colon").is_none());
     }
 
     #[test]

@@ -9,13 +9,33 @@ use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
+use super::EntryCounts;
+use super::config::LoginLimits;
+
+/// Where random bytes come from: the system RNG, or a stand-in that tests use to make it fail.
+pub(crate) type Fill = fn(&mut [u8]) -> std::io::Result<()>;
+
+pub(crate) fn system_fill(bytes: &mut [u8]) -> std::io::Result<()> {
+    SystemRandom::new()
+        .fill(bytes)
+        .map_err(|_| std::io::Error::other("the system random number generator failed"))
+}
+
+/// Randomness could not be had: nothing guessable is issued in its place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the random number generator failed")]
+pub(crate) struct RandomFailed;
+
 /// 32 random bytes, base64url: codes, refresh tokens, CSRF tokens, `jti`s.
-pub(crate) fn random_token() -> String {
+pub(crate) fn random_token(fill: Fill) -> Result<String, RandomFailed> {
     let mut bytes = [0u8; 32];
-    // The system RNG does not fail on supported platforms; a failure would leave zeros, which the
-    // uniqueness checks of the maps below still catch as collisions.
-    let _ = SystemRandom::new().fill(&mut bytes);
-    URL_SAFE_NO_PAD.encode(bytes)
+    fill(&mut bytes).map_err(|_| RandomFailed)?;
+    // All zeros has odds of 2^-256 from a working generator: it means a broken one that did
+    // not say so, and would make every code and token the same.
+    if bytes.iter().all(|&b| b == 0) {
+        return Err(RandomFailed);
+    }
+    Ok(URL_SAFE_NO_PAD.encode(bytes))
 }
 
 /// What `/authorize` recorded for a code.
@@ -47,6 +67,8 @@ pub(crate) struct GrantRecord {
     pub(crate) subject: String,
     pub(crate) scope: String,
     pub(crate) revoked: bool,
+    /// When its last token expires; kept until then for revocation and reuse detection.
+    pub(crate) expires: Instant,
 }
 
 #[derive(Debug, Clone)]
@@ -60,6 +82,7 @@ pub(crate) struct RefreshRecord {
 pub(crate) struct AccessRecord {
     pub(crate) grant: Option<u64>,
     pub(crate) revoked: bool,
+    pub(crate) expires: Instant,
 }
 
 /// A consent page that was shown and not yet answered, keyed by its CSRF token.
@@ -73,7 +96,26 @@ pub(crate) struct Pending {
     pub(crate) challenge: Option<Challenge>,
     pub(crate) implicit: bool,
     pub(crate) expires: Instant,
+    /// Failed sign-ins this page still allows.
+    pub(crate) attempts_left: u32,
 }
+
+/// Failed sign-ins of one user or through one client.
+#[derive(Debug, Clone)]
+pub(crate) struct Failures {
+    pub(crate) count: u32,
+    /// A lockout period after the last failure: then they are forgotten.
+    pub(crate) forget_at: Instant,
+}
+
+/// Open sign-in pages kept at most; a flood of `/authorize` evicts the oldest.
+pub(crate) const MAX_PENDING: usize = 256;
+/// Usernames whose failures are tracked at most: attackers choose usernames freely.
+pub(crate) const MAX_TRACKED_USERS: usize = 4096;
+/// How long a used or expired code is remembered, to answer its replay by revoking its grant.
+const CODE_MEMORY: Duration = Duration::from_secs(600);
+/// Sweeping is a pass over every map; once a second is often enough to keep them bounded.
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
 
 #[derive(Debug, Default)]
 pub(crate) struct Maps {
@@ -82,7 +124,11 @@ pub(crate) struct Maps {
     pub(crate) refresh: HashMap<String, RefreshRecord>,
     pub(crate) access: HashMap<String, AccessRecord>,
     pub(crate) pending: HashMap<String, Pending>,
+    /// Keyed by the SHA-256 of the username, so that an entry has a fixed size.
+    pub(crate) user_failures: HashMap<[u8; 32], Failures>,
+    pub(crate) client_failures: HashMap<String, Failures>,
     next_grant: u64,
+    next_sweep: Option<Instant>,
 }
 
 impl Maps {
@@ -90,6 +136,13 @@ impl Maps {
         self.next_grant += 1;
         self.grants.insert(self.next_grant, record);
         self.next_grant
+    }
+
+    /// Keeps a grant at least until `until`, when a token issued from it expires.
+    pub(crate) fn extend_grant(&mut self, grant: u64, until: Instant) {
+        if let Some(g) = self.grants.get_mut(&grant) {
+            g.expires = g.expires.max(until);
+        }
     }
 
     /// Ends a grant: its refresh tokens and access tokens stop being active.
@@ -106,12 +159,101 @@ impl Maps {
         self.grants.get(&grant).is_some_and(|g| !g.revoked)
     }
 
+    /// Records a sign-in page; at the cap the oldest page gives way, so that a flood cannot
+    /// grow memory and a person who opens a page now can still use it.
+    pub(crate) fn add_pending(&mut self, csrf: String, pending: Pending) {
+        if self.pending.len() >= MAX_PENDING
+            && let Some(oldest) = self
+                .pending
+                .iter()
+                .min_by_key(|(_, p)| p.expires)
+                .map(|(k, _)| k.clone())
+        {
+            self.pending.remove(&oldest);
+        }
+        self.pending.insert(csrf, pending);
+    }
+
+    /// Whether sign-ins as this user or through this client are locked.
+    pub(crate) fn locked(
+        &self,
+        user: &[u8; 32],
+        client: &str,
+        limits: &LoginLimits,
+        now: Instant,
+    ) -> bool {
+        let over = |f: Option<&Failures>, limit: u32| {
+            f.is_some_and(|f| f.count >= limit && f.forget_at > now)
+        };
+        over(self.user_failures.get(user), limits.per_user)
+            || over(self.client_failures.get(client), limits.per_client)
+    }
+
+    pub(crate) fn record_failure(
+        &mut self,
+        user: [u8; 32],
+        client: &str,
+        lockout: Duration,
+        now: Instant,
+    ) {
+        let forget_at = now.checked_add(lockout).unwrap_or(now);
+        if self.user_failures.len() >= MAX_TRACKED_USERS
+            && !self.user_failures.contains_key(&user)
+            && let Some(oldest) = self
+                .user_failures
+                .iter()
+                .min_by_key(|(_, f)| f.forget_at)
+                .map(|(k, _)| *k)
+        {
+            self.user_failures.remove(&oldest);
+        }
+        for failures in [
+            self.user_failures.entry(user).or_insert(Failures {
+                count: 0,
+                forget_at,
+            }),
+            self.client_failures
+                .entry(client.to_owned())
+                .or_insert(Failures {
+                    count: 0,
+                    forget_at,
+                }),
+        ] {
+            // Sweeping runs at most once a second: failures already forgotten may still be here.
+            if failures.forget_at <= now {
+                failures.count = 0;
+            }
+            failures.count = failures.count.saturating_add(1);
+            failures.forget_at = forget_at;
+        }
+    }
+
     /// Drops what has expired, so memory stays bounded by what is live.
     pub(crate) fn sweep(&mut self, now: Instant) {
-        self.codes
-            .retain(|_, c| c.expires + Duration::from_secs(600) > now);
         self.pending.retain(|_, p| p.expires > now);
         self.refresh.retain(|_, r| r.expires > now);
+        self.access.retain(|_, a| a.expires > now);
+        self.grants.retain(|_, g| g.expires > now);
+        // An expired code is kept only while its replay could still revoke something.
+        let grants = &self.grants;
+        self.codes.retain(|_, c| {
+            c.expires > now
+                || (now.saturating_duration_since(c.expires) < CODE_MEMORY
+                    && c.grant.is_some_and(|g| grants.contains_key(&g)))
+        });
+        self.user_failures.retain(|_, f| f.forget_at > now);
+        self.client_failures.retain(|_, f| f.forget_at > now);
+    }
+
+    pub(crate) fn counts(&self) -> EntryCounts {
+        EntryCounts {
+            pending: self.pending.len(),
+            codes: self.codes.len(),
+            grants: self.grants.len(),
+            refresh_tokens: self.refresh.len(),
+            access_tokens: self.access.len(),
+            login_failures: self.user_failures.len() + self.client_failures.len(),
+        }
     }
 }
 
@@ -120,8 +262,68 @@ impl Maps {
 pub(crate) struct Store(Mutex<Maps>);
 
 impl Store {
+    /// The maps, swept of what expired (at most once a second): every request that changes them
+    /// passes here, so no path can grow them with dead entries.
     pub(crate) fn lock(&self) -> MutexGuard<'_, Maps> {
+        let mut maps = self.peek();
+        let now = Instant::now();
+        if maps.next_sweep.is_none_or(|at| at <= now) {
+            maps.sweep(now);
+            maps.next_sweep = now.checked_add(SWEEP_EVERY);
+        }
+        maps
+    }
+
+    /// The maps as they are, unswept.
+    pub(crate) fn peek(&self) -> MutexGuard<'_, Maps> {
         // Every update leaves the maps consistent before it can panic; keep serving after one.
         self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failed_sign_ins_of_chosen_usernames_stay_under_the_cap() {
+        let mut maps = Maps::default();
+        let now = Instant::now();
+        for i in 0..MAX_TRACKED_USERS + 500 {
+            let mut user = [0; 32];
+            user[..8].copy_from_slice(&(i as u64).to_le_bytes());
+            maps.record_failure(user, "client", Duration::from_secs(60), now);
+        }
+        assert_eq!(maps.user_failures.len(), MAX_TRACKED_USERS);
+        assert_eq!(maps.client_failures.len(), 1);
+    }
+
+    #[test]
+    fn failures_are_forgotten_a_lockout_after_the_last_one() {
+        let mut maps = Maps::default();
+        let limits = LoginLimits::default();
+        let start = Instant::now();
+        let user = [1; 32];
+        for _ in 0..limits.per_user {
+            maps.record_failure(user, "client", limits.lockout, start);
+        }
+        assert!(maps.locked(&user, "client", &limits, start));
+        let later = start + limits.lockout;
+        assert!(!maps.locked(&user, "client", &limits, later));
+        // Not yet swept: one more failure starts a new count instead of locking again.
+        maps.record_failure(user, "client", limits.lockout, later);
+        assert!(!maps.locked(&user, "client", &limits, later));
+        assert_eq!(maps.user_failures[&user].count, 1);
+    }
+
+    #[test]
+    fn a_generator_that_fails_or_returns_zeros_gives_no_token() {
+        assert_eq!(
+            random_token(|_| Err(std::io::Error::other("no entropy"))),
+            Err(RandomFailed)
+        );
+        assert_eq!(random_token(|_| Ok(())), Err(RandomFailed));
+        let token = random_token(system_fill).expect("the system generator works");
+        assert_eq!(token.len(), 43);
     }
 }
