@@ -719,6 +719,46 @@ mod introspection {
         }
     }
 
+    /// RFC 6749 §2.3.1: the verifier form-encodes its id and secret before Basic, so that an
+    /// id with `:` and a secret with `+`, `%` and a space reach the dev server as they are.
+    #[tokio::test]
+    async fn rfc6749_section_2_3_1_introspection_credentials_survive_basic() {
+        let server = DevServer::new()
+            .audience("api")
+            .scope("photos:read", "")
+            .client(Client::confidential(
+                "api",
+                "api-secret",
+                ["http://127.0.0.1:1/cb"],
+            ))
+            .client(Client::confidential(
+                "svc:reports",
+                "p+ss% &x=y",
+                ["http://127.0.0.1:1/cb"],
+            ))
+            .start()
+            .await
+            .unwrap();
+        let token = client_credentials(&server).await;
+        let v = IntrospectionVerifier::new(
+            format!("{}/introspect", server.issuer()),
+            "svc:reports",
+            "p+ss% &x=y",
+        )
+        .unwrap();
+        assert!(v.verify(&token).await.is_ok());
+        let wrong = IntrospectionVerifier::new(
+            format!("{}/introspect", server.issuer()),
+            "svc:reports",
+            "p+ss%",
+        )
+        .unwrap();
+        assert!(matches!(
+            wrong.verify(&token).await,
+            Err(VerifyError::Unavailable(_))
+        ));
+    }
+
     /// On a 307 or 308 a client re-sends the form, token included, to the new location: the
     /// verifier follows no redirect, and the token never reaches the other end.
     #[tokio::test]
@@ -1078,7 +1118,10 @@ mod introspection {
             cached.verify_now(b"good-user").is_some_and(|r| r.is_ok()),
             "the user's entry survived"
         );
-        assert_eq!(common::get(&photos, Some("good-newcomer")).await.status, 200);
+        assert_eq!(
+            common::get(&photos, Some("good-newcomer")).await.status,
+            200
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
