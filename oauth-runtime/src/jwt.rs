@@ -51,6 +51,10 @@ pub enum ConfigError {
     /// Settings that cannot work, such as a lifetime too long to represent.
     #[error("invalid settings: {0}")]
     InvalidSettings(String),
+    /// A check both configured and waived, such as `.issuer(..)` with `.allow_any_issuer()`:
+    /// which one was meant cannot be told.
+    #[error("{0} is both configured and waived: keep one of the two calls")]
+    Contradiction(&'static str),
 }
 
 /// The header members we read. Unknown members are ignored (RFC 7515 §4), duplicates refused.
@@ -146,12 +150,22 @@ pub struct JwtVerifierBuilder {
 impl JwtVerifierBuilder {
     /// The exact `iss` tokens must carry.
     pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
+        if matches!(self.issuer, Some(Check::Any)) {
+            self.error = self
+                .error
+                .or(Some(ConfigError::Contradiction("the issuer")));
+        }
         self.issuer = Some(Check::OneOf(vec![issuer.into()]));
         self
     }
 
     /// Accepts tokens from any issuer. Only sound when the keys belong to one issuer alone.
     pub fn allow_any_issuer(mut self) -> Self {
+        if matches!(self.issuer, Some(Check::OneOf(_))) {
+            self.error = self
+                .error
+                .or(Some(ConfigError::Contradiction("the issuer")));
+        }
         self.issuer = Some(Check::Any);
         self
     }
@@ -161,13 +175,23 @@ impl JwtVerifierBuilder {
     pub fn audience(mut self, audience: impl Into<String>) -> Self {
         match &mut self.audience {
             Some(Check::OneOf(list)) => list.push(audience.into()),
-            _ => self.audience = Some(Check::OneOf(vec![audience.into()])),
+            Some(Check::Any) => {
+                self.error = self
+                    .error
+                    .or(Some(ConfigError::Contradiction("the audience")));
+            }
+            None => self.audience = Some(Check::OneOf(vec![audience.into()])),
         }
         self
     }
 
     /// Accepts tokens for any audience. Tokens minted for another API then work here too.
     pub fn allow_any_audience(mut self) -> Self {
+        if matches!(self.audience, Some(Check::OneOf(_))) {
+            self.error = self
+                .error
+                .or(Some(ConfigError::Contradiction("the audience")));
+        }
         self.audience = Some(Check::Any);
         self
     }

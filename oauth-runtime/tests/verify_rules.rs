@@ -294,3 +294,42 @@ fn base64_url(s: &str) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s)
 }
+
+/// A check both configured and waived cannot say which was meant; before, the last call won
+/// silently and `.issuer(..).allow_any_issuer()` accepted every issuer.
+#[test]
+fn a_check_both_configured_and_waived_is_a_configuration_error() {
+    let key = || oauth_runtime::Key::hmac(oauth_runtime::Algorithm::HS256, &[7; 32]).unwrap();
+    let builds = [
+        JwtVerifier::builder()
+            .issuer("https://a")
+            .allow_any_issuer()
+            .audience("api")
+            .key(key())
+            .build(),
+        JwtVerifier::builder()
+            .allow_any_issuer()
+            .issuer("https://a")
+            .audience("api")
+            .key(key())
+            .build(),
+        JwtVerifier::builder()
+            .issuer("https://a")
+            .audience("api")
+            .allow_any_audience()
+            .key(key())
+            .build(),
+        JwtVerifier::builder()
+            .issuer("https://a")
+            .allow_any_audience()
+            .audience("api")
+            .key(key())
+            .build(),
+    ];
+    for built in builds {
+        assert!(
+            matches!(built, Err(oauth_runtime::ConfigError::Contradiction(_))),
+            "{built:?}"
+        );
+    }
+}
