@@ -384,3 +384,50 @@ async fn rfc9728_metadata_and_challenges_are_identical_on_both_frameworks() {
         );
     }
 }
+
+/// RFC 6750 §3: a custom answer that cannot be sent (a line break in the challenge, a `"` in
+/// `error_description`) is replaced by the standard one, alike on both frameworks: never a
+/// dropped header or a closed connection. These break only for rejections that the builder's
+/// start-up check does not try, so they come up at run time.
+#[tokio::test(flavor = "multi_thread")]
+async fn rfc6750_section_3_custom_answers_that_cannot_be_sent_are_replaced_alike() {
+    use oauth_runtime::{AuthError, Authenticator, ErrorResponse, VerifyError};
+    let keys = Keys::generate();
+    let custom = || {
+        Authenticator::builder(keys.verifier())
+            .realm(photos_demo::REALM)
+            .map_response(|error, standard| match error {
+                AuthError::InvalidToken(VerifyError::InvalidSignature) => ErrorResponse {
+                    www_authenticate: Some("Bearer realm=\"photos\"\r\nX-Injected: 1".into()),
+                    body: "{}".into(),
+                    ..standard
+                },
+                AuthError::InvalidToken(VerifyError::InvalidAudience) => ErrorResponse {
+                    www_authenticate: Some(
+                        r#"Bearer error="invalid_token", error_description="say \"hi\"""#.into(),
+                    ),
+                    ..standard
+                },
+                _ => standard,
+            })
+            .build()
+            .unwrap()
+    };
+    let axum = start_axum_with(custom()).await;
+    let rocket = start_rocket_with(custom()).await;
+    let forged = Keys::generate().token("photos:read");
+    let mut elsewhere = claims("photos:read");
+    elsewhere["aud"] = "another-api".into();
+    let elsewhere = keys.es.sign_jwt(&elsewhere);
+    let invalid = r#"{"error":"invalid_token","error_description":"the access token is invalid"}"#;
+    for (name, token) in [("forged", &forged), ("other audience", &elsewhere)] {
+        let a = get(&format!("{axum}/photos"), Some(token)).await;
+        let r = get(&format!("{rocket}/photos"), Some(token)).await;
+        assert_eq!(a, r, "{name}: axum and Rocket differ");
+        assert_eq!(
+            (a.status, a.www_authenticate.as_deref(), a.body.as_str()),
+            (401, Some(INVALID_TOKEN), invalid),
+            "{name}"
+        );
+    }
+}
