@@ -38,10 +38,12 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenS
         })
         .count();
     let span = Span::call_site();
-    // The name is what rustc shows when the attribute sits below Rocket's route attribute (a
-    // missing-argument error naming this type), so it says what to do.
+    // The name is what rustc shows when the attribute sits below Rocket's route attribute or
+    // above `#[axum::debug_handler]`: both have generated a call without the guard before this
+    // attribute runs, and no attribute can see one that ran before it, so the missing-argument
+    // error that follows names this type, and the name says what to do.
     let marker = format_ident!(
-        "__requires_scope_{}_of_{}_must_sit_above_any_route_attribute",
+        "__requires_scope_{}_of_{}_must_sit_below_debug_handler_and_above_any_route_attribute",
         stacked,
         function.sig.ident,
         span = span
