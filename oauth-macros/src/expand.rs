@@ -38,10 +38,12 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenS
         })
         .count();
     let span = Span::call_site();
-    // The name is what rustc shows when the attribute sits below Rocket's route attribute (a
-    // missing-argument error naming this type), so it says what to do.
+    // The name is what rustc shows when the attribute sits below Rocket's route attribute or
+    // above `#[axum::debug_handler]`: both have generated a call without the guard before this
+    // attribute runs, and no attribute can see one that ran before it, so the missing-argument
+    // error that follows names this type, and the name says what to do.
     let marker = format_ident!(
-        "__requires_scope_{}_of_{}_must_sit_above_any_route_attribute",
+        "__requires_scope_{}_of_{}_must_sit_below_debug_handler_and_above_any_route_attribute",
         stacked,
         function.sig.ident,
         span = span
@@ -53,11 +55,49 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenS
         requirement.describe()
     );
 
+    // The innermost attribute expands last and so puts its parameters first: it alone checks
+    // the route's typed segments, before any guard of the stack asks for credentials.
+    let segments = if stacked == 0 {
+        rocket_path(&function).and_then(|path| typed_segments(&path, &function))
+    } else {
+        None
+    };
     let param = format_ident!("{}_{}", GUARD_PARAM, stacked, span = span);
     let guard: FnArg = syn::parse_quote_spanned! {span=>
         #param: ::oauth_runtime::ScopeGuard<#marker>
     };
     function.sig.inputs.insert(0, guard);
+    let segments_check = segments.map(|segments| {
+        let checks = segments.iter().map(|segment| {
+            let (index, ty) = (segment.index, &segment.ty);
+            if segment.trailing {
+                quote_spanned! {span=>
+                    <#ty as ::oauth_runtime::rocket::__private::FromSegments<'_>>::from_segments(
+                        request.routed_segments(#index..),
+                    ).is_ok()
+                }
+            } else {
+                quote_spanned! {span=>
+                    request.routed_segment(#index).is_some_and(|segment| {
+                        <#ty as ::oauth_runtime::rocket::__private::FromParam<'_>>::from_param(segment)
+                            .is_ok()
+                    })
+                }
+            }
+        });
+        let param = format_ident!("{}_segments", GUARD_PARAM, span = span);
+        let check: FnArg = syn::parse_quote_spanned! {span=>
+            #param: ::oauth_runtime::rocket::SegmentsFirst<#marker>
+        };
+        function.sig.inputs.insert(0, check);
+        quote_spanned! {span=>
+            impl ::oauth_runtime::rocket::RouteSegments for #marker {
+                fn can_serve(request: &::oauth_runtime::rocket::__private::Request<'_>) -> bool {
+                    true #(&& #checks)*
+                }
+            }
+        }
+    });
     let route = match route {
         Some(route) => quote!(::core::option::Option::Some(#route)),
         None => match rocket_route(&function).or_else(|| utoipa_route(&function)) {
@@ -89,13 +129,98 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> syn::Result<TokenS
             )
         }
 
+        #segments_check
+
         #function
     })
+}
+
+/// A typed dynamic segment of a Rocket route: `<id>` (parsed with `FromParam`) or `<path..>`
+/// (with `FromSegments`), at `index` among the route's segments after its mount point.
+struct TypedSegment {
+    index: usize,
+    trailing: bool,
+    ty: TokenStream,
+}
+
+/// The typed segments of `path` (`/item/<id>/<rest..>`), with their parameters' types from the
+/// handler; `None` when there are none. Segments without a parameter of that name are left to
+/// Rocket, which rejects such a route itself.
+fn typed_segments(path: &str, function: &ItemFn) -> Option<Vec<TypedSegment>> {
+    let path = path.split('?').next().unwrap_or_default();
+    let segments: Vec<TypedSegment> = path
+        .split('/')
+        .filter(|segment| !segment.is_empty())
+        .enumerate()
+        .filter_map(|(index, segment)| {
+            let name = segment.strip_prefix('<')?.strip_suffix('>')?;
+            let (name, trailing) = match name.strip_suffix("..") {
+                Some(name) => (name, true),
+                None => (name, false),
+            };
+            let ty = function.sig.inputs.iter().find_map(|input| match input {
+                FnArg::Typed(typed) => match &*typed.pat {
+                    syn::Pat::Ident(pat) if pat.ident == name => Some(&typed.ty),
+                    _ => None,
+                },
+                FnArg::Receiver(_) => None,
+            })?;
+            Some(TypedSegment {
+                index,
+                trailing,
+                ty: anonymous_lifetimes(quote!(#ty)),
+            })
+        })
+        .collect();
+    (!segments.is_empty()).then_some(segments)
+}
+
+/// `ty` with every named lifetime made `'_`: the check is generated outside the handler, where
+/// the handler's own lifetime parameters (`&'r str`) do not exist.
+fn anonymous_lifetimes(ty: TokenStream) -> TokenStream {
+    use proc_macro2::{Group, Ident, Punct, Spacing, TokenTree};
+    let mut out = Vec::new();
+    let mut tokens = ty.into_iter().peekable();
+    while let Some(token) = tokens.next() {
+        match token {
+            TokenTree::Punct(p) if p.as_char() == '\'' && p.spacing() == Spacing::Joint => {
+                if let Some(TokenTree::Ident(_)) = tokens.peek() {
+                    tokens.next();
+                    let mut tick = Punct::new('\'', Spacing::Joint);
+                    tick.set_span(p.span());
+                    out.push(TokenTree::Punct(tick));
+                    out.push(TokenTree::Ident(Ident::new("_", p.span())));
+                } else {
+                    out.push(TokenTree::Punct(p));
+                }
+            }
+            TokenTree::Group(g) => {
+                let mut group = Group::new(g.delimiter(), anonymous_lifetimes(g.stream()));
+                group.set_span(g.span());
+                out.push(TokenTree::Group(group));
+            }
+            other => out.push(other),
+        }
+    }
+    out.into_iter().collect()
 }
 
 /// `GET /photos` from a Rocket route attribute below ours (`#[get("/photos")]`), which our
 /// attribute sees because it runs first.
 fn rocket_route(function: &ItemFn) -> Option<String> {
+    let (method, path) = rocket_attribute(function)?;
+    // Rocket's query part and dynamic segments stay as written: `/photos/<id>`.
+    let path = path.split('?').next().unwrap_or_default();
+    Some(format!("{} {path}", method.to_uppercase()))
+}
+
+/// The path of a Rocket route attribute below ours, as written (`/item/<id>?<q>`).
+fn rocket_path(function: &ItemFn) -> Option<String> {
+    rocket_attribute(function).map(|(_, path)| path)
+}
+
+/// The method and path of a Rocket route attribute (`#[get("/photos")]`) below ours.
+fn rocket_attribute(function: &ItemFn) -> Option<(String, String)> {
     const METHODS: [&str; 7] = ["get", "post", "put", "delete", "patch", "head", "options"];
     function.attrs.iter().find_map(|attr| {
         let last = attr.path().segments.last()?.ident.to_string();
@@ -110,10 +235,7 @@ fn rocket_route(function: &ItemFn) -> Option<String> {
                 Ok(lit)
             })
             .ok()?;
-        // Rocket's query part and dynamic segments stay as written: `/photos/<id>`.
-        let path = first.value();
-        let path = path.split('?').next().unwrap_or_default();
-        Some(format!("{} {path}", last.to_uppercase()))
+        Some((last, first.value()))
     })
 }
 

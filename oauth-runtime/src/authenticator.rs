@@ -10,7 +10,7 @@ use crate::error::{AuthError, ErrorResponse};
 use crate::jwt::DEFAULT_MAX_TOKEN_LEN;
 use crate::requirement::Requirement;
 use crate::resource::ProtectedResource;
-use crate::verify::TokenVerifier;
+use crate::verify::{TokenVerifier, VerifyError};
 
 type Customize = dyn Fn(&AuthError, ErrorResponse) -> ErrorResponse + Send + Sync;
 
@@ -67,6 +67,15 @@ pub enum AuthenticatorError {
     /// The resource identifier must be a URL without spaces, `"` or `\\`.
     #[error("resource {0:?} must be a URL without spaces, `\"` or `\\`")]
     InvalidResource(String),
+    /// [`AuthenticatorBuilder::map_response`] gave, for a sample rejection, an answer that
+    /// cannot be sent.
+    #[error("map_response answers `{error}` with something that cannot be sent: {reason}")]
+    InvalidResponse {
+        /// The sample rejection.
+        error: String,
+        /// What is wrong with the answer.
+        reason: String,
+    },
 }
 
 /// Builds an [`Authenticator`].
@@ -110,6 +119,31 @@ impl AuthenticatorBuilder {
 
     /// Rewrites every rejection: receives the reason and the standard answer, returns the one to
     /// send. Used identically by every framework adapter.
+    ///
+    /// The answer must be sendable: a status from 400 to 599, and a `WWW-Authenticate` value of
+    /// printable ASCII whose `error` and `error_description` hold no `"`, `\\` or control
+    /// character (RFC 6750 §3). [`AuthenticatorBuilder::build`] calls `f` with sample
+    /// rejections and fails with [`AuthenticatorError::InvalidResponse`] on such an answer, so
+    /// that the mistake shows at start-up; one that still comes up later is replaced by the
+    /// standard answer and logged at error level, never sent broken.
+    ///
+    /// ```
+    /// use oauth_runtime::{Algorithm, Authenticator, AuthenticatorError, ErrorResponse, JwtVerifier, Key};
+    ///
+    /// let verifier = JwtVerifier::builder()
+    ///     .issuer("https://auth.example.com")
+    ///     .audience("photos-api")
+    ///     .key(Key::hmac(Algorithm::HS256, b"a secret of at least thirty-two bytes!")?)
+    ///     .build()?;
+    /// let built = Authenticator::builder(verifier)
+    ///     .map_response(|_, standard| ErrorResponse {
+    ///         www_authenticate: Some("Bearer realm=\"photos\"\r\nX-Injected: 1".into()),
+    ///         ..standard
+    ///     })
+    ///     .build();
+    /// assert!(matches!(built, Err(AuthenticatorError::InvalidResponse { .. })));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn map_response(
         mut self,
         f: impl Fn(&AuthError, ErrorResponse) -> ErrorResponse + Send + Sync + 'static,
@@ -137,6 +171,22 @@ impl AuthenticatorBuilder {
                 resource.resource().to_owned(),
             ));
         }
+        if let Some(customize) = &self.customize {
+            let metadata = self.resource.as_ref().map(ProtectedResource::metadata_url);
+            for error in sample_rejections() {
+                let standard = ErrorResponse::with_resource_metadata(
+                    &error,
+                    self.realm.as_deref(),
+                    metadata.as_deref(),
+                );
+                if let Some(reason) = customize(&error, standard).problem() {
+                    return Err(AuthenticatorError::InvalidResponse {
+                        error: error.to_string(),
+                        reason,
+                    });
+                }
+            }
+        }
         Ok(Authenticator(Arc::new(Inner {
             verifier: self.verifier,
             realm: self.realm,
@@ -145,6 +195,25 @@ impl AuthenticatorBuilder {
             customize: self.customize,
         })))
     }
+}
+
+/// One rejection of each kind, to try a custom answer on before the first request.
+fn sample_rejections() -> [AuthError; 7] {
+    static SAMPLE: [Requirement; 1] = [Requirement::Scope(crate::scope::ScopeToken::from_static(
+        "sample:scope",
+    ))];
+    [
+        AuthError::MissingToken,
+        AuthError::InvalidRequest("more than one Authorization header"),
+        AuthError::InvalidToken(VerifyError::Malformed("sample")),
+        AuthError::InvalidToken(VerifyError::Expired),
+        AuthError::InvalidToken(VerifyError::Unavailable("sample".into())),
+        AuthError::InsufficientScope {
+            required: Requirement::All(std::borrow::Cow::Borrowed(&SAMPLE)),
+            granted: crate::scope::ScopeSet::new(),
+        },
+        AuthError::NotConfigured,
+    ]
 }
 
 impl Authenticator {
@@ -240,9 +309,97 @@ impl Authenticator {
             self.0.realm.as_deref(),
             metadata.as_deref(),
         );
-        match &self.0.customize {
-            Some(f) => f(error, standard),
-            None => standard,
+        let Some(customize) = &self.0.customize else {
+            return standard;
+        };
+        let custom = customize(error, standard.clone());
+        match custom.problem() {
+            None => custom,
+            Some(problem) => {
+                tracing::error!(
+                    reason = %error,
+                    "the answer from map_response cannot be sent ({problem}); sending the \
+                     standard answer instead"
+                );
+                standard
+            }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Refusing;
+
+    #[async_trait::async_trait]
+    impl TokenVerifier for Refusing {
+        async fn verify(&self, _: &str) -> Result<Claims, VerifyError> {
+            Err(VerifyError::InvalidSignature)
+        }
+    }
+
+    fn with_challenge(
+        challenge: &'static str,
+    ) -> impl Fn(&AuthError, ErrorResponse) -> ErrorResponse {
+        move |_, standard| ErrorResponse {
+            www_authenticate: Some(challenge.into()),
+            ..standard
+        }
+    }
+
+    #[test]
+    fn rfc6750_section_3_a_custom_answer_that_cannot_be_sent_fails_the_build() {
+        for challenge in [
+            "Bearer realm=\"api\"\r\nX-Injected: 1",
+            "Bearer realm=\"api\u{7}\"",
+            r#"Bearer error="invalid_token", error_description="say \"hi\"""#,
+        ] {
+            let built = Authenticator::builder(Refusing)
+                .map_response(with_challenge(challenge))
+                .build();
+            assert!(
+                matches!(built, Err(AuthenticatorError::InvalidResponse { .. })),
+                "{challenge:?}"
+            );
+        }
+        let built = Authenticator::builder(Refusing)
+            .map_response(|_, standard| ErrorResponse {
+                status: 200,
+                ..standard
+            })
+            .build();
+        assert!(matches!(
+            built,
+            Err(AuthenticatorError::InvalidResponse { .. })
+        ));
+        // A sendable custom answer builds.
+        Authenticator::builder(Refusing)
+            .map_response(with_challenge(r#"Bearer realm="api", error="login""#))
+            .build()
+            .expect("a valid challenge");
+    }
+
+    #[test]
+    fn rfc6750_section_3_a_custom_answer_that_cannot_be_sent_is_replaced_at_run_time() {
+        // Broken only for a rejection the build does not try.
+        let authenticator = Authenticator::builder(Refusing)
+            .realm("api")
+            .map_response(|error, standard| match error {
+                AuthError::InvalidToken(VerifyError::InvalidSignature) => ErrorResponse {
+                    www_authenticate: Some("Bearer realm=\"api\"\nX-Injected: 1".into()),
+                    body: "custom".into(),
+                    ..standard
+                },
+                _ => standard,
+            })
+            .build()
+            .expect("the samples are fine");
+        let error = AuthError::InvalidToken(VerifyError::InvalidSignature);
+        assert_eq!(
+            authenticator.reject(&error),
+            ErrorResponse::new(&error, Some("api"))
+        );
     }
 }

@@ -1,6 +1,8 @@
 //! Rejections and their RFC 6750 answers, shared by every framework adapter so that axum and
 //! Rocket answer byte for byte alike.
 
+use std::borrow::Cow;
+
 use crate::requirement::Requirement;
 use crate::scope::ScopeSet;
 use crate::verify::VerifyError;
@@ -118,7 +120,8 @@ impl ErrorResponse {
         resource_metadata: Option<&str>,
     ) -> ErrorResponse {
         let code = error.error_code();
-        let description = error.description();
+        // The same text in the challenge and the body, so both carry what RFC 6750 §3 allows.
+        let description = rfc6750_text(error.description());
         let scope = match error {
             AuthError::InsufficientScope { required, .. } => {
                 Some(required.sufficient_scopes().to_string())
@@ -127,8 +130,9 @@ impl ErrorResponse {
         };
 
         let www_authenticate = matches!(error.status(), 400 | 401 | 403).then(|| {
-            // Every value below is either ours (fixed ASCII text without `"` or `\`) or made of
-            // scope tokens, which RFC 6749 §3.3 keeps free of both: no escaping is needed.
+            // Every value below is either ours (made RFC 6750 §3 text above), checked when the
+            // `Authenticator` was built (realm, metadata URL) or made of scope tokens, which
+            // RFC 6749 §3.3 keeps free of `"` and `\`: no escaping is needed.
             let mut params: Vec<String> = Vec::new();
             if let Some(realm) = realm {
                 params.push(format!("realm=\"{realm}\""));
@@ -157,7 +161,7 @@ impl ErrorResponse {
             _ => "server_error",
         });
         body.insert("error".into(), body_code.into());
-        body.insert("error_description".into(), description.into());
+        body.insert("error_description".into(), description.as_ref().into());
         if let Some(scope) = scope {
             body.insert("scope".into(), scope.into());
         }
@@ -167,6 +171,129 @@ impl ErrorResponse {
             body: serde_json::Value::Object(body).to_string(),
         }
     }
+}
+
+impl ErrorResponse {
+    /// Why this answer cannot be sent as it is, if it cannot: a status that is not an error, a
+    /// challenge that is no valid header value (a control character, a byte beyond ASCII, an
+    /// unterminated quoted-string), or an `error` or `error_description` parameter outside RFC
+    /// 6750 §3 (`"`, `\` or a control character). Frameworks would drop such a header silently
+    /// (axum) or the whole connection (Rocket).
+    pub(crate) fn problem(&self) -> Option<String> {
+        if !(400..=599).contains(&self.status) {
+            return Some(format!(
+                "status {} is not an error status (400 to 599)",
+                self.status
+            ));
+        }
+        let challenge = self.www_authenticate.as_deref()?;
+        if challenge.is_empty() || !challenge.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+            return Some(format!(
+                "the WWW-Authenticate value {challenge:?} is empty or holds a control character \
+                 or a byte that is not printable ASCII"
+            ));
+        }
+        let params = match auth_params(challenge) {
+            Ok(params) => params,
+            Err(why) => return Some(format!("the WWW-Authenticate value {challenge:?} {why}")),
+        };
+        params
+            .into_iter()
+            .find(|(name, value)| {
+                let checked = ["error", "error_description"]
+                    .iter()
+                    .any(|n| name.eq_ignore_ascii_case(n));
+                let inner = value
+                    .strip_prefix('"')
+                    .and_then(|v| v.strip_suffix('"'))
+                    .unwrap_or(value);
+                checked && !is_rfc6750_text(inner)
+            })
+            .map(|(name, value)| {
+                format!(
+                    "the `{name}` parameter {value} holds `\"`, `\\` or a control character, \
+                     which RFC 6750 §3 does not allow"
+                )
+            })
+    }
+}
+
+/// RFC 6750 §3: `error` and `error_description` are `%x20-21 / %x23-5B / %x5D-7E`, printable
+/// ASCII without `"` and `\`, so that they never need escaping.
+fn is_rfc6750_text(text: &str) -> bool {
+    text.bytes()
+        .all(|b| matches!(b, 0x20..=0x21 | 0x23..=0x5B | 0x5D..=0x7E))
+}
+
+/// `text` as RFC 6750 §3 allows it: `"` becomes `'`, any other byte outside the set `?`.
+fn rfc6750_text(text: &str) -> Cow<'_, str> {
+    if is_rfc6750_text(text) {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(
+        text.chars()
+            .map(|c| match c {
+                '"' => '\'',
+                c if c.is_ascii() && is_rfc6750_text(c.encode_utf8(&mut [0; 4])) => c,
+                _ => '?',
+            })
+            .collect(),
+    )
+}
+
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+/// The `name=value` auth-parameters of a challenge (RFC 9110 §11.2), each value as written
+/// (a token, or a quoted-string with its quotes). Scheme names, token68 and separators are
+/// passed over; only an unterminated quoted-string is an error.
+fn auth_params(challenge: &str) -> Result<Vec<(&str, &str)>, &'static str> {
+    let bytes = challenge.as_bytes();
+    let skip_spaces = |mut i: usize| {
+        while bytes.get(i) == Some(&b' ') {
+            i += 1;
+        }
+        i
+    };
+    let mut params = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        let start = i;
+        while bytes.get(i).is_some_and(|&b| is_tchar(b)) {
+            i += 1;
+        }
+        if i == start {
+            i += 1;
+            continue;
+        }
+        let name = &challenge[start..i];
+        let equals = skip_spaces(i);
+        if bytes.get(equals) != Some(&b'=') {
+            continue;
+        }
+        let value_start = skip_spaces(equals + 1);
+        let mut end = value_start;
+        if bytes.get(end) == Some(&b'"') {
+            end += 1;
+            loop {
+                match bytes.get(end) {
+                    None => return Err("has an unterminated quoted-string"),
+                    Some(b'"') => break,
+                    Some(b'\\') => end += 2,
+                    Some(_) => end += 1,
+                }
+            }
+            end += 1;
+        } else {
+            while bytes.get(end).is_some_and(|&b| is_tchar(b)) {
+                end += 1;
+            }
+        }
+        params.push((name, challenge.get(value_start..end).unwrap_or_default()));
+        i = end.max(equals + 1);
+    }
+    Ok(params)
 }
 
 #[cfg(test)]
@@ -220,6 +347,91 @@ mod tests {
         assert!(
             !r.body.contains("down"),
             "internal reasons stay in the logs"
+        );
+    }
+
+    #[test]
+    fn rfc6750_section_3_built_in_descriptions_carry_no_quote_backslash_or_control() {
+        let error = AuthError::InvalidRequest("a \"quoted\" \\ reason\r\nX-Injected: 1");
+        let r = ErrorResponse::new(&error, Some("api"));
+        assert_eq!(
+            r.www_authenticate.as_deref(),
+            Some(
+                "Bearer realm=\"api\", error=\"invalid_request\", \
+                 error_description=\"a 'quoted' ? reason??X-Injected: 1\""
+            )
+        );
+        assert_eq!(
+            r.body,
+            r#"{"error":"invalid_request","error_description":"a 'quoted' ? reason??X-Injected: 1"}"#
+        );
+        assert_eq!(r.problem(), None);
+    }
+
+    #[test]
+    fn every_standard_answer_can_be_sent() {
+        for error in [
+            AuthError::MissingToken,
+            AuthError::InvalidRequest("more than one Authorization header"),
+            AuthError::InvalidToken(VerifyError::Expired),
+            AuthError::InvalidToken(VerifyError::UnknownKey {
+                kid: Some("\"\n".into()),
+            }),
+            AuthError::InvalidToken(VerifyError::Unavailable("down".into())),
+            AuthError::NotConfigured,
+        ] {
+            let r = ErrorResponse::with_resource_metadata(
+                &error,
+                Some("photos"),
+                Some("https://api.test/.well-known/oauth-protected-resource"),
+            );
+            assert_eq!(r.problem(), None, "{error:?}");
+        }
+    }
+
+    #[test]
+    fn rfc6750_section_3_answers_that_cannot_be_sent_are_named() {
+        let answer = |status, challenge: &str| ErrorResponse {
+            status,
+            www_authenticate: Some(challenge.to_owned()),
+            body: String::new(),
+        };
+        for (status, challenge) in [
+            (401, "Bearer realm=\"a\"\r\nSet-Cookie: x=1"),
+            (
+                401,
+                "Bearer error=\"invalid_token\", error_description=\"say \\\"hi\\\"\"",
+            ),
+            (401, "Bearer error_description=\"back\\slash\""),
+            (401, "Bearer ERROR=\"tab\tbed\""),
+            (401, "Bearer realm=\"open"),
+            (401, "Bearer realm=\"ends in a backslash\\"),
+            (401, "Bearer error_description=\"caf\u{e9}\""),
+            (401, ""),
+            (200, "Bearer"),
+            (302, "Bearer"),
+        ] {
+            assert!(
+                answer(status, challenge).problem().is_some(),
+                "{status} {challenge:?}"
+            );
+        }
+        for challenge in [
+            "Bearer",
+            "Bearer realm=\"a \\\"quoted\\\" realm\"",
+            "Bearer error=invalid_token, error_description=\"fine text\"",
+            "Bearer realm=\"a\", DPoP algs=\"ES256\"",
+            "Bearer abc==",
+        ] {
+            assert_eq!(answer(401, challenge).problem(), None, "{challenge:?}");
+        }
+        assert_eq!(
+            ErrorResponse {
+                www_authenticate: None,
+                ..answer(404, "")
+            }
+            .problem(),
+            None
         );
     }
 }

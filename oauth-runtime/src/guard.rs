@@ -62,11 +62,58 @@ impl<R: ScopeRequirement> ScopeGuard<R> {
     }
 }
 
+/// Shows the requirement only. The guard is a parameter of every protected handler, so
+/// `#[tracing::instrument]` and the like record it; the claims (subject, client, audience,
+/// scopes) stay out of logs unless the handler asks for them through [`ScopeGuard::claims`].
+///
+/// ```
+/// # use oauth_runtime::{Requirement, ScopeGuard, ScopeRequirement, ScopeToken};
+/// # struct CanRead;
+/// # impl ScopeRequirement for CanRead {
+/// #     const REQUIREMENT: &'static Requirement =
+/// #         &Requirement::Scope(ScopeToken::from_static("photos:read"));
+/// # }
+/// # fn show(guard: &ScopeGuard<CanRead>) {
+/// assert_eq!(format!("{guard:?}"), "ScopeGuard { requirement: photos:read, .. }");
+/// # }
+/// ```
 impl<R: ScopeRequirement> fmt::Debug for ScopeGuard<R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ScopeGuard")
             .field("requirement", &format_args!("{}", R::REQUIREMENT))
-            .field("claims", &self.claims)
-            .finish()
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scope::ScopeToken;
+
+    struct CanRead;
+    impl ScopeRequirement for CanRead {
+        const REQUIREMENT: &'static Requirement =
+            &Requirement::Scope(ScopeToken::from_static("photos:read"));
+    }
+
+    #[test]
+    fn debug_shows_the_requirement_and_never_the_claims() {
+        let json = serde_json::json!({
+            "iss": "https://issuer.test",
+            "sub": "alice",
+            "client_id": "photo-app",
+            "aud": "photos-api",
+            "scope": "photos:read",
+        });
+        let claims = Claims::from_json(json, &crate::claims::ScopeClaim::Standard).expect("claims");
+        let guard = ScopeGuard::<CanRead> {
+            claims,
+            _requirement: PhantomData,
+        };
+        let shown = format!("{guard:?} {guard:#?}");
+        for claim in ["alice", "photo-app", "photos-api", "issuer.test"] {
+            assert!(!shown.contains(claim), "{claim} in {shown}");
+        }
+        assert!(shown.starts_with("ScopeGuard { requirement: photos:read, .. }"));
     }
 }

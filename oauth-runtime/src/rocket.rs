@@ -41,23 +41,39 @@
 //! ```
 //!
 //! Rocket answers a failed guard with a catcher that does not know which guard failed. The guard
-//! therefore records its answer in request-local state, and the fairing writes it on the way out:
-//! the same status, `WWW-Authenticate` and JSON body as on axum. Where the application registered
-//! its own catcher for that status, the fairing keeps the catcher's body and only adds the
-//! challenge header.
+//! therefore records its answer in request-local state, and a catcher that the fairing registers
+//! at `/` writes it: the same status, `WWW-Authenticate` and JSON body as on axum. Where the
+//! application registered its own catcher for that status and path (matched by path segments,
+//! as Rocket matches them), that catcher answers and the fairing only adds the challenge header
+//! when the catcher set none. An error that is not ours gets Rocket's default answer, as before.
 //!
-//! Two things differ from axum because of Rocket itself: `Option<Claims>` is `None` for a bad
-//! token as well as for a missing one (Rocket's own `Option` guard turns every failure into
-//! `None`), and header values that are not UTF-8 are dropped by Rocket before any guard runs, so
-//! such a request counts as one without credentials.
+//! A route that `#[requires_scope]` protects checks its typed path segments (`<id>` of a `u32`,
+//! `<path..>`) before the credentials: a request it could never serve is forwarded to the next
+//! route, as an unprotected route would be, instead of being refused with 401. Query and data
+//! guards still run after authentication, so a body is never read before it.
+//!
+//! Things that differ from axum because of Rocket itself:
+//! - `Option<Claims>` is `None` for a bad token as well as for a missing one (Rocket's own
+//!   `Option` guard turns every failure into `None`); the handler's own response then stays as
+//!   it is. Only where a catcher of the application's covers the path and the handler answers
+//!   with the very status of the absorbed rejection and without a `WWW-Authenticate` header of
+//!   its own, does that response get the challenge added (the fairing cannot tell it from the
+//!   catcher's answer; RFC 9110 §15.5.2 wants a challenge on every 401 anyway).
+//! - Header values that are not UTF-8 are dropped by Rocket while it reads the request, before
+//!   any fairing or guard runs, and leave no trace: such a header counts as absent. A request
+//!   with one such `Authorization` header counts as one without credentials (401, where axum
+//!   answers 400), and one with a second, valid `Authorization` header is judged by that one
+//!   (where axum refuses the pair with 400). Refusing would need the raw headers, which Rocket
+//!   0.5 gives no access to.
 
 use std::io::Cursor;
+use std::marker::PhantomData;
 use std::sync::Mutex;
 
 use rocket::fairing::{self, Fairing, Info, Kind};
 use rocket::http::{ContentType, Header, Status};
 use rocket::request::{FromRequest, Outcome};
-use rocket::{Build, Request, Response, Rocket};
+use rocket::{Build, Catcher, Request, Response, Rocket};
 
 use crate::authenticator::Authenticator;
 use crate::claims::Claims;
@@ -110,13 +126,25 @@ struct Recorded(Mutex<Option<ErrorResponse>>);
 struct Verified(Result<Claims, AuthError>);
 
 fn record(request: &Request<'_>, answer: ErrorResponse) -> Status {
-    let status = Status::from_code(answer.status).unwrap_or(Status::InternalServerError);
+    // Any code the `Authenticator` lets through, as axum sends it (`from_code` knows only the
+    // registered ones and would turn a custom 499 into 500).
+    let status = Status::new(answer.status);
     let slot = request.local_cache(Recorded::default);
     *slot
         .0
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(answer);
     status
+}
+
+/// The recorded answer, taken: whoever writes it, writes it once.
+fn take_recorded(request: &Request<'_>) -> Option<ErrorResponse> {
+    request
+        .local_cache(Recorded::default)
+        .0
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .take()
 }
 
 async fn verify(request: &Request<'_>) -> Result<(Authenticator, Claims), (Status, AuthError)> {
@@ -169,6 +197,91 @@ impl<'r> FromRequest<'r> for Claims {
     }
 }
 
+/// What `#[requires_scope]` generates for a Rocket route with typed path segments: whether the
+/// request's segments parse as the handler's parameters. Not meant to be implemented by hand.
+#[doc(hidden)]
+pub trait RouteSegments {
+    /// `false` when a typed segment of the route fails to parse, so that the route could never
+    /// serve the request.
+    fn can_serve(request: &Request<'_>) -> bool;
+}
+
+/// The request guard that `#[requires_scope]` puts before its [`ScopeGuard`] on a Rocket route
+/// with typed path segments. Rocket runs request guards before it parses the path, so without
+/// this a request that the route could never serve (`/item/abc` for an `<id>` of `u32`) would be
+/// refused for its credentials instead of reaching a lower-ranked route that serves it. It
+/// forwards with 422, as Rocket's own parameter guards do, and reads nothing but the path.
+#[doc(hidden)]
+pub struct SegmentsFirst<R>(PhantomData<fn() -> R>);
+
+impl<R> std::fmt::Debug for SegmentsFirst<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SegmentsFirst")
+    }
+}
+
+#[rocket::async_trait]
+impl<'r, R: RouteSegments> FromRequest<'r> for SegmentsFirst<R> {
+    type Error = std::convert::Infallible;
+
+    async fn from_request(request: &'r Request<'_>) -> Outcome<Self, Self::Error> {
+        if R::can_serve(request) {
+            Outcome::Success(SegmentsFirst(PhantomData))
+        } else {
+            Outcome::Forward(Status::UnprocessableEntity)
+        }
+    }
+}
+
+/// Paths that `#[requires_scope]` expansions name, so that they need no `rocket` of their own.
+#[doc(hidden)]
+pub mod __private {
+    pub use rocket::Request;
+    pub use rocket::request::{FromParam, FromSegments};
+}
+
+/// The name of the catcher the fairing registers, to tell it from the application's own.
+const CATCHER_NAME: &str = "oauth_runtime::rocket::AuthFairing";
+
+/// The fairing's default catcher at `/`: writes the recorded answer when the error is ours, and
+/// Rocket's default answer otherwise. Rocket picks it only where no catcher of the
+/// application's matches, since every other catcher's base is at least as long and a catcher
+/// for the status wins over a default one of the same base.
+#[derive(Clone)]
+struct AnswerCatcher;
+
+#[rocket::async_trait]
+impl rocket::catcher::Handler for AnswerCatcher {
+    async fn handle<'r>(
+        &self,
+        status: Status,
+        request: &'r Request<'_>,
+    ) -> rocket::catcher::Result<'r> {
+        match take_recorded(request) {
+            Some(answer) if answer.status == status.code => {
+                let mut response = Response::build().status(status).finalize();
+                write_answer(&mut response, answer);
+                Ok(response)
+            }
+            other => {
+                // Not ours: put it back for `on_response`, and answer as Rocket would.
+                if let Some(answer) = other {
+                    record(request, answer);
+                }
+                Catcher::default().handler.handle(status, request).await
+            }
+        }
+    }
+}
+
+fn write_answer(response: &mut Response<'_>, answer: ErrorResponse) {
+    if let Some(challenge) = answer.www_authenticate {
+        response.set_header(Header::new("WWW-Authenticate", challenge));
+    }
+    response.set_header(ContentType::JSON);
+    response.set_sized_body(answer.body.len(), Cursor::new(answer.body));
+}
+
 /// Serves the RFC 9728 metadata document.
 #[derive(Clone)]
 struct Metadata(crate::resource::ProtectedResource);
@@ -185,12 +298,17 @@ impl rocket::route::Handler for Metadata {
     }
 }
 
-/// Whether the application has its own catcher for `status` on this request's path.
+/// Whether a catcher of the application's answers `status` on this request's path: one for that
+/// status or a default one, whose base is a prefix of the path in whole segments (`/api` covers
+/// `/api/x`, not `/apiary`), as Rocket matches catchers.
 fn has_own_catcher(request: &Request<'_>, status: u16) -> bool {
-    let path = request.uri().path();
     request.rocket().catchers().any(|c| {
-        c.code.is_none_or(|code| code == status)
-            && path.as_str().starts_with(c.base.path().as_str())
+        c.name.as_deref() != Some(CATCHER_NAME)
+            && c.code.is_none_or(|code| code == status)
+            && c.base
+                .path()
+                .segments()
+                .prefix_of(request.uri().path().segments())
     })
 }
 
@@ -228,7 +346,17 @@ impl Fairing for AuthFairing {
                 Metadata(resource.clone()),
             )
         });
-        let rocket = rocket.manage(authenticator);
+        let mut rocket = rocket.manage(authenticator);
+        // A default catcher of the application's at `/` would collide with ours; with one, every
+        // error is the application's to answer and the fairing adds the challenge.
+        let root_default = rocket
+            .catchers()
+            .any(|c| c.code.is_none() && c.base.path().segments().is_empty());
+        if !root_default {
+            let mut catcher = Catcher::new(None, AnswerCatcher);
+            catcher.name = Some(CATCHER_NAME.into());
+            rocket = rocket.register("/", vec![catcher]);
+        }
         Ok(match metadata {
             Some(route) => rocket.mount("/", vec![route]),
             None => rocket,
@@ -236,27 +364,20 @@ impl Fairing for AuthFairing {
     }
 
     async fn on_response<'r>(&self, request: &'r Request<'_>, response: &mut Response<'r>) {
-        let recorded = request.local_cache(Recorded::default);
-        let Some(answer) = recorded
-            .0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
-        else {
+        // Taken already when our catcher wrote it.
+        let Some(answer) = take_recorded(request) else {
             return;
         };
-        // Only the answer to our own rejection is rewritten: an `Option<Claims>` that swallowed a
-        // rejection lets the handler run, and its response stays as it is.
-        if response.status().code != answer.status {
+        // Left is the case of a catcher of the application's, which keeps its body and gets the
+        // challenge. Anything else is a handler's own response (an `Option<Claims>` absorbed the
+        // rejection, or the request was forwarded elsewhere) and stays as it is.
+        if response.status().code != answer.status || !has_own_catcher(request, answer.status) {
             return;
         }
-        if let Some(challenge) = answer.www_authenticate {
+        if let Some(challenge) = answer.www_authenticate
+            && !response.headers().contains("WWW-Authenticate")
+        {
             response.set_header(Header::new("WWW-Authenticate", challenge));
         }
-        if has_own_catcher(request, answer.status) {
-            return;
-        }
-        response.set_header(ContentType::JSON);
-        response.set_sized_body(answer.body.len(), Cursor::new(answer.body));
     }
 }

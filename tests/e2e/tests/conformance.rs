@@ -384,3 +384,102 @@ async fn rfc9728_metadata_and_challenges_are_identical_on_both_frameworks() {
         );
     }
 }
+
+/// RFC 6750 §3: a custom answer that cannot be sent (a line break in the challenge, a `"` in
+/// `error_description`) is replaced by the standard one, alike on both frameworks: never a
+/// dropped header or a closed connection. These break only for rejections that the builder's
+/// start-up check does not try, so they come up at run time.
+#[tokio::test(flavor = "multi_thread")]
+async fn rfc6750_section_3_custom_answers_that_cannot_be_sent_are_replaced_alike() {
+    use oauth_runtime::{AuthError, Authenticator, ErrorResponse, VerifyError};
+    let keys = Keys::generate();
+    let custom = || {
+        Authenticator::builder(keys.verifier())
+            .realm(photos_demo::REALM)
+            .map_response(|error, standard| match error {
+                AuthError::InvalidToken(VerifyError::InvalidSignature) => ErrorResponse {
+                    www_authenticate: Some("Bearer realm=\"photos\"\r\nX-Injected: 1".into()),
+                    body: "{}".into(),
+                    ..standard
+                },
+                AuthError::InvalidToken(VerifyError::InvalidAudience) => ErrorResponse {
+                    www_authenticate: Some(
+                        r#"Bearer error="invalid_token", error_description="say \"hi\"""#.into(),
+                    ),
+                    ..standard
+                },
+                _ => standard,
+            })
+            .build()
+            .unwrap()
+    };
+    let axum = start_axum_with(custom()).await;
+    let rocket = start_rocket_with(custom()).await;
+    let forged = Keys::generate().token("photos:read");
+    let mut elsewhere = claims("photos:read");
+    elsewhere["aud"] = "another-api".into();
+    let elsewhere = keys.es.sign_jwt(&elsewhere);
+    let invalid = r#"{"error":"invalid_token","error_description":"the access token is invalid"}"#;
+    for (name, token) in [("forged", &forged), ("other audience", &elsewhere)] {
+        let a = get(&format!("{axum}/photos"), Some(token)).await;
+        let r = get(&format!("{rocket}/photos"), Some(token)).await;
+        assert_eq!(a, r, "{name}: axum and Rocket differ");
+        assert_eq!(
+            (a.status, a.www_authenticate.as_deref(), a.body.as_str()),
+            (401, Some(INVALID_TOKEN), invalid),
+            "{name}"
+        );
+    }
+}
+
+/// An `Authorization` value that is not UTF-8: axum refuses it (RFC 6750 §3.1
+/// `invalid_request`), alone or beside a valid one. Rocket 0.5 drops such header values while it
+/// reads the request, before any fairing or guard runs, and leaves no trace of them, so on
+/// Rocket the request is judged by its other headers (see the `rocket` module's documentation).
+/// This pins that difference: should Rocket start passing such values on, this test fails and
+/// both answers can be made alike.
+#[tokio::test(flavor = "multi_thread")]
+async fn rfc6750_section_3_1_authorization_values_that_are_not_utf8() {
+    let keys = Keys::generate();
+    let axum = start_example(keys.verifier()).await;
+    let rocket = start_rocket_example(keys.verifier()).await;
+    let read = format!("Bearer {}", keys.token("photos:read")).into_bytes();
+    let not_utf8 = b"Bearer abc\xff".to_vec();
+    let row = |authorization| Row {
+        name: "not UTF-8",
+        method: "GET",
+        path: "/photos".into(),
+        authorization,
+        body: None,
+        status: 0,
+        challenge: None,
+        response: None,
+    };
+
+    let two = row(vec![read.clone(), not_utf8.clone()]);
+    let (a, _) = send(&axum, &two).await;
+    assert_eq!(
+        (a.status, a.www_authenticate),
+        (
+            400,
+            Some(invalid_request("more than one Authorization header"))
+        )
+    );
+    let (r, _) = send(&rocket, &two).await;
+    assert_eq!((r.status, r.body.as_str()), (200, "[]"));
+
+    let one = row(vec![not_utf8]);
+    let (a, _) = send(&axum, &one).await;
+    assert_eq!(
+        (a.status, a.www_authenticate),
+        (
+            400,
+            Some(invalid_request("the Authorization header is not ASCII"))
+        )
+    );
+    let (r, _) = send(&rocket, &one).await;
+    assert_eq!(
+        (r.status, r.www_authenticate.as_deref()),
+        (401, Some(NO_TOKEN))
+    );
+}

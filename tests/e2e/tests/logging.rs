@@ -1,4 +1,5 @@
-//! Rejections are logged at debug level with their reason, and never with the token.
+//! Rejections are logged at debug level with their reason, and never with the token; a guard
+//! recorded by `#[tracing::instrument]` shows its requirement, never the claims.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -6,7 +7,10 @@ mod common;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
+use axum::Router;
+use axum::routing::get as route_get;
 use common::*;
+use oauth_runtime::{Authenticator, Claims, requires_scope};
 
 #[derive(Clone, Default)]
 struct Captured(Arc<Mutex<Vec<u8>>>);
@@ -64,5 +68,59 @@ async fn rejections_are_logged_with_reasons_and_without_tokens() {
         for part in token.split('.') {
             assert!(!log.contains(part), "a token part leaked into the log");
         }
+    }
+}
+
+// `#[requires_scope]` above `#[tracing::instrument]`: the hidden guard is a parameter by the time
+// `instrument` looks, so it becomes a span field however `skip` names the user's own parameters.
+#[requires_scope("photos:read")]
+#[tracing::instrument(skip(claims))]
+async fn instrumented(claims: Claims) -> &'static str {
+    tracing::info!(
+        subject_present = claims.subject().is_some(),
+        "in the handler"
+    );
+    "ok"
+}
+
+#[tokio::test]
+async fn an_instrumented_handler_records_the_guards_requirement_and_never_the_claims() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    // Thread-local, so that it does not meet the other test's global subscriber; the
+    // current-thread runtime serves the requests on this thread.
+    let _default = tracing::subscriber::set_default(subscriber);
+
+    let keys = Keys::generate();
+    let app = Router::new()
+        .route("/instrumented", route_get(instrumented))
+        .layer(Authenticator::new(keys.verifier()).layer());
+    let base = serve(app).await;
+    let a = get(
+        &format!("{base}/instrumented"),
+        Some(&keys.token("photos:read")),
+    )
+    .await;
+    assert_eq!((a.status, a.body.as_str()), (200, "ok"));
+
+    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let line = log
+        .lines()
+        .find(|l| l.contains("in the handler"))
+        .unwrap_or_else(|| panic!("no handler event in:\n{log}"));
+    assert!(
+        line.contains("__oauth_scope_guard_0=ScopeGuard { requirement: photos:read, .. }"),
+        "{line}"
+    );
+    for claim in ["alice", "e2e", photos_demo::AUDIENCE, ISSUER, "jti-"] {
+        assert!(
+            !log.contains(claim),
+            "the claim {claim:?} leaked into:\n{log}"
+        );
     }
 }

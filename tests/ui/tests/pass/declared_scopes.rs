@@ -21,7 +21,7 @@ async fn albums() {}
 fn main() {
     let _: Router = Router::new().route("/photos", get(photos)).route("/albums", get(albums));
     assert_eq!(
-        __requires_scope_0_of_albums_must_sit_above_any_route_attribute::REQUIREMENT.to_string(),
+        __requires_scope_0_of_albums_must_sit_below_debug_handler_and_above_any_route_attribute::REQUIREMENT.to_string(),
         "all(any(photos:read, albums:read), profile)"
     );
     let photos = catalog::endpoints().into_iter().find(|e| e.function().ends_with("::photos")).unwrap();

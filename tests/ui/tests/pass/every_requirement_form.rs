@@ -33,7 +33,7 @@ fn main() {
         .route("/5", get(any_of))
         .route("/6", get(nested))
         .route("/7", get(every_allowed_character));
-    assert_eq!(__requires_scope_0_of_nested_must_sit_above_any_route_attribute::REQUIREMENT.to_string(), "all(all(any(a, b), c), any(d, all(e, f)))");
-    assert_eq!(__requires_scope_0_of_all_implicit_must_sit_above_any_route_attribute::REQUIREMENT.to_string(), "all(photos:write, photos:delete)");
-    assert_eq!(__requires_scope_0_of_one_must_sit_above_any_route_attribute::REQUIREMENT.to_string(), "photos:read");
+    assert_eq!(__requires_scope_0_of_nested_must_sit_below_debug_handler_and_above_any_route_attribute::REQUIREMENT.to_string(), "all(all(any(a, b), c), any(d, all(e, f)))");
+    assert_eq!(__requires_scope_0_of_all_implicit_must_sit_below_debug_handler_and_above_any_route_attribute::REQUIREMENT.to_string(), "all(photos:write, photos:delete)");
+    assert_eq!(__requires_scope_0_of_one_must_sit_below_debug_handler_and_above_any_route_attribute::REQUIREMENT.to_string(), "photos:read");
 }

@@ -44,3 +44,15 @@ fn main() {
         .manage(Counter(0))
         .mount("/", routes![sync_handler, with_params, with_data, with_segments, raw_data]);
 }
+
+/// Typed segments are parsed before the credentials are asked for, also with named lifetimes.
+#[requires_scope("photos:read")]
+#[get("/named/<name>/<year>/<rest..>?<q>", rank = 3)]
+fn named_lifetime<'r>(name: &'r str, year: u16, rest: std::path::PathBuf, q: Option<&'r str>) -> String {
+    format!("{name} {year} {} {q:?}", rest.display())
+}
+
+#[allow(dead_code)]
+fn mount_named() {
+    let _ = rocket::build().mount("/", routes![named_lifetime]);
+}
