@@ -313,3 +313,21 @@ macro_rules! scopes {
         )*
     };
 }
+
+impl crate::resource::ProtectedResource {
+    /// The metadata document (RFC 9728 §2): `resource`, `authorization_servers`,
+    /// `scopes_supported` (from the scope catalog: declared scopes and scopes any handler
+    /// requires) and `bearer_methods_supported` (`header` only). Written here, beside the
+    /// catalog it reads, so that the core type knows nothing of the registry.
+    pub fn document(&self) -> serde_json::Value {
+        let declared = declared_scopes().into_iter().map(|s| s.name().to_owned());
+        let required = endpoints().into_iter().flat_map(|e| {
+            e.requirement()
+                .scopes()
+                .into_iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+        });
+        self.document_with_scopes(declared.chain(required))
+    }
+}

@@ -21,7 +21,21 @@
 //! - configuration files: [`AuthConfig`];
 //! - framework adapters behind cargo features: `axum` (default) and `rocket`.
 //!
-//! The core (everything but the adapters) depends on no web framework.
+//! # Layers
+//!
+//! Imports point one way, down this list; nothing imports a layer above it:
+//! 1. framework adapters (`axum`, `rocket`) and the development server (`dev`), behind features;
+//! 2. documentation: the scope catalog ([`catalog`], `openapi`) and the RFC 9728 metadata
+//!    document ([`ProtectedResource::document`] is written in `catalog`), reading only the
+//!    vocabulary below;
+//! 3. the request path with no framework: [`Authenticator`], bearer parsing, [`AuthError`] answers,
+//!    [`ScopeGuard`], [`ProtectedResource`]'s challenge link;
+//! 4. verification: [`TokenVerifier`], [`JwtVerifier`], key sets, introspection,
+//!    [`CachedVerifier`], and the one claim-validation routine they share;
+//! 5. the vocabulary: scopes, requirements, [`Claims`].
+//!
+//! The core (layers 3 to 5) depends on no web framework and does not read the catalog's
+//! registry.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]

@@ -1,7 +1,9 @@
 //! RFC 9728 protected-resource metadata: where clients learn which authorization servers this
 //! API trusts and which scopes it knows, linked from every challenge.
-
-use crate::catalog;
+//!
+//! The challenge needs only the document's URL, so this module is part of the core; the
+//! document itself lists the catalog's scopes and is written by [`crate::catalog`], which
+//! depends on this module and not the other way round.
 
 /// This API as an OAuth 2.0 protected resource (RFC 9728).
 ///
@@ -60,19 +62,14 @@ impl ProtectedResource {
         format!("{}{}", &self.resource[..origin_end], self.metadata_path())
     }
 
-    /// The metadata document: `resource`, `authorization_servers`, `scopes_supported` (from the
-    /// scope catalog: declared scopes and scopes any handler requires) and
-    /// `bearer_methods_supported` (`header` only).
-    pub fn document(&self) -> serde_json::Value {
-        let mut scopes: Vec<String> = catalog::declared_scopes()
-            .iter()
-            .map(|s| s.name().to_owned())
-            .collect();
-        for endpoint in catalog::endpoints() {
-            for scope in endpoint.requirement().scopes() {
-                scopes.push(scope.to_string());
-            }
-        }
+    /// The metadata document with the scopes given: `resource`, `authorization_servers`,
+    /// `scopes_supported` and `bearer_methods_supported` (`header` only).
+    /// [`ProtectedResource::document`] fills the scopes in from the scope catalog.
+    pub fn document_with_scopes(
+        &self,
+        scopes: impl IntoIterator<Item = impl Into<String>>,
+    ) -> serde_json::Value {
+        let mut scopes: Vec<String> = scopes.into_iter().map(Into::into).collect();
         scopes.sort();
         scopes.dedup();
         serde_json::json!({
