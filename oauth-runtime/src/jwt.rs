@@ -2,11 +2,10 @@
 
 use std::time::Duration;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::Algorithm;
 
 use crate::claims::{Claims, ScopeClaim};
+use crate::jws::{self, VerifiedJws};
 use crate::keys::{Key, KeyError, keys_from_jwk_set};
 use crate::validation::{Check, ClaimRules, unix_now};
 use crate::verify::{TokenVerifier, VerifyError};
@@ -55,45 +54,6 @@ pub enum ConfigError {
     /// which one was meant cannot be told.
     #[error("{0} is both configured and waived: keep one of the two calls")]
     Contradiction(&'static str),
-}
-
-/// The header members we read. Unknown members are ignored (RFC 7515 §4), duplicates refused.
-#[derive(serde::Deserialize)]
-struct Header {
-    alg: String,
-    #[serde(default)]
-    kid: Option<String>,
-    #[serde(default)]
-    typ: Option<String>,
-    /// Whether `crit` is there at all: we understand no extension, so any `crit` is refused,
-    /// `null` and other non-arrays included (RFC 7515 §4.1.11 allows only a non-empty array).
-    #[serde(default, deserialize_with = "present")]
-    crit: bool,
-}
-
-fn present<'de, D: serde::Deserializer<'de>>(value: D) -> Result<bool, D::Error> {
-    <serde::de::IgnoredAny as serde::Deserialize>::deserialize(value).map(|_| true)
-}
-
-/// A compact JWS taken apart and decoded, its signature not yet checked. Everything here is
-/// learnt from the token alone, so a malformed token is refused before any key is looked for
-/// (and before a remote key set is fetched for it).
-struct ParsedJws<'t> {
-    header: Header,
-    alg: Algorithm,
-    /// The signing input: header and payload segments with the dot between them.
-    signed: &'t [u8],
-    signature: Vec<u8>,
-    payload: Vec<u8>,
-}
-
-/// A JWS whose signature verified: its header's `typ` and its decoded payload.
-#[derive(Debug)]
-pub struct VerifiedJws {
-    /// The header's `typ`, if any.
-    pub typ: Option<String>,
-    /// The payload bytes, base64url-decoded.
-    pub payload: Vec<u8>,
 }
 
 /// Verifies JWT access tokens signed with keys given up front.
@@ -356,12 +316,6 @@ impl JwtVerifierBuilder {
     }
 }
 
-fn b64(part: &str, what: &'static str) -> Result<Vec<u8>, VerifyError> {
-    URL_SAFE_NO_PAD
-        .decode(part)
-        .map_err(|_| VerifyError::Malformed(what))
-}
-
 impl JwtVerifier {
     /// Starts a builder. Issuer and audience must be set or explicitly waived; at least one key
     /// is needed.
@@ -380,109 +334,18 @@ impl JwtVerifier {
             max_token_len: DEFAULT_MAX_TOKEN_LEN,
         }
     }
+}
 
-    /// The signature layer alone: checks the compact JWS structure, picks the key by `kid` and
-    /// `alg` and verifies the signature. Claims are not looked at.
-    pub fn verify_signature(&self, token: &str) -> Result<VerifiedJws, VerifyError> {
+impl JwtVerifier {
+    /// The signature layer alone, for [`crate::dangerous::verify_signature`].
+    pub(crate) fn verify_signature(&self, token: &str) -> Result<VerifiedJws, VerifyError> {
         self.verify_signature_with(&self.keys, token)
     }
 
     fn verify_signature_with(&self, keys: &[Key], token: &str) -> Result<VerifiedJws, VerifyError> {
-        self.check_signature(keys, self.parse(token)?)
+        jws::verify(keys, jws::parse(token, self.max_token_len)?)
     }
 
-    /// Takes a compact JWS apart: size, segments, base64url, the header's JSON, `crit` and
-    /// `alg`. Needs no key.
-    fn parse<'t>(&self, token: &'t str) -> Result<ParsedJws<'t>, VerifyError> {
-        if token.len() > self.max_token_len {
-            return Err(VerifyError::TooLarge {
-                max: self.max_token_len,
-            });
-        }
-        let mut parts = token.split('.');
-        let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err(VerifyError::Malformed(
-                "a signed JWT has exactly three segments",
-            ));
-        };
-        let header: Header = serde_json::from_slice(&b64(header_b64, "header is not base64url")?)
-            .map_err(|_| {
-            VerifyError::Malformed("header is not a JSON object of the JWS form")
-        })?;
-        if header.crit {
-            return Err(VerifyError::UnsupportedCritical);
-        }
-        // `none` and anything unknown stop here; there is no key for them.
-        let alg: Algorithm = header
-            .alg
-            .parse()
-            .map_err(|_| VerifyError::UnsupportedAlgorithm(header.alg.clone()))?;
-        Ok(ParsedJws {
-            header,
-            alg,
-            signed: &token.as_bytes()[..header_b64.len() + 1 + payload_b64.len()],
-            signature: b64(signature_b64, "signature is not base64url")?,
-            payload: b64(payload_b64, "payload is not base64url")?,
-        })
-    }
-
-    fn check_signature(
-        &self,
-        keys: &[Key],
-        jws: ParsedJws<'_>,
-    ) -> Result<VerifiedJws, VerifyError> {
-        let key = select_key(keys, jws.alg, jws.header.kid.as_deref())?;
-        signed_by(key, jws)
-    }
-}
-
-fn signed_by(key: &Key, jws: ParsedJws<'_>) -> Result<VerifiedJws, VerifyError> {
-    if !key.verify(jws.signed, &jws.signature) {
-        return Err(VerifyError::InvalidSignature);
-    }
-    Ok(VerifiedJws {
-        typ: jws.header.typ,
-        payload: jws.payload,
-    })
-}
-
-fn select_key<'k>(
-    keys: &'k [Key],
-    alg: Algorithm,
-    kid: Option<&str>,
-) -> Result<&'k Key, VerifyError> {
-    // With a kid, keys carrying that kid are the candidates; keys configured without a kid
-    // stand in when none does, so a single static key works with issuers that always set one.
-    let named: Vec<&Key> = match kid {
-        Some(kid) => keys.iter().filter(|k| k.kid() == Some(kid)).collect(),
-        None => Vec::new(),
-    };
-    let pool: Vec<&Key> = if named.is_empty() {
-        keys.iter()
-            .filter(|k| kid.is_none() || k.kid().is_none())
-            .collect()
-    } else {
-        named
-    };
-    let mut fitting = pool.iter().filter(|k| k.algorithm() == alg);
-    match (fitting.next(), fitting.next()) {
-        (Some(key), None) => Ok(key),
-        (Some(_), Some(_)) => Err(VerifyError::AmbiguousKey),
-        (None, _) => match pool.first() {
-            Some(other) => Err(VerifyError::AlgorithmMismatch {
-                token: format!("{alg:?}"),
-                key: format!("{:?}", other.algorithm()),
-            }),
-            None => Err(VerifyError::UnknownKey {
-                kid: kid.map(str::to_owned),
-            }),
-        },
-    }
-}
-
-impl JwtVerifier {
     /// Verifies the signature, then the claims: `exp` (required), `nbf`, `iss`, `aud`, and in
     /// strict RFC 9068 mode `typ` and the claims that RFC requires.
     pub fn verify_token(&self, token: &str) -> Result<Claims, VerifyError> {
@@ -493,9 +356,9 @@ impl JwtVerifier {
         self.check_claims(self.verify_signature_with(keys, token)?)
     }
 
-    fn check_claims(&self, jws: VerifiedJws) -> Result<Claims, VerifyError> {
+    fn check_claims(&self, verified: VerifiedJws) -> Result<Claims, VerifyError> {
         if self.rfc9068 {
-            let typ = jws.typ.as_deref().unwrap_or_default();
+            let typ = verified.typ.as_deref().unwrap_or_default();
             // RFC 9068 §4: "at+jwt", or the full media type; media types are case-insensitive.
             if !typ.eq_ignore_ascii_case("at+jwt")
                 && !typ.eq_ignore_ascii_case("application/at+jwt")
@@ -503,7 +366,7 @@ impl JwtVerifier {
                 return Err(VerifyError::InvalidType);
             }
         }
-        let json: serde_json::Value = serde_json::from_slice(&jws.payload)
+        let json: serde_json::Value = serde_json::from_slice(&verified.payload)
             .map_err(|_| VerifyError::Malformed("payload is not JSON"))?;
         let claims = Claims::from_json(json, &self.scope_claim)?;
         self.rules.validate(&claims, unix_now())?;
@@ -530,7 +393,7 @@ impl TokenVerifier for JwtVerifier {
         #[cfg(feature = "remote")]
         if let Some(remote) = &self.remote {
             // The token is taken apart first: a malformed one never makes us fetch keys.
-            let parsed = self.parse(token)?;
+            let parsed = jws::parse(token, self.max_token_len)?;
             if matches!(
                 parsed.alg,
                 Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512
@@ -539,16 +402,16 @@ impl TokenVerifier for JwtVerifier {
                 return Err(VerifyError::UnsupportedAlgorithm(parsed.header.alg));
             }
             let keys = remote.keys().await?;
-            let key = match select_key(&keys, parsed.alg, parsed.header.kid.as_deref()) {
+            let key = match jws::select_key(&keys, parsed.alg, parsed.header.kid.as_deref()) {
                 // A kid we do not know may be a key the issuer just added: look again, at most
                 // once per cooldown and never while backing off, however many such tokens arrive.
                 Err(VerifyError::UnknownKey { .. }) if remote.refresh_for_unknown_kid().await => {
                     let keys = remote.keys().await?;
-                    return self.check_claims(self.check_signature(&keys, parsed)?);
+                    return self.check_claims(jws::verify(&keys, parsed)?);
                 }
                 other => other?,
             };
-            return self.check_claims(signed_by(key, parsed)?);
+            return self.check_claims(jws::signed_by(key, parsed)?);
         }
         self.verify_token(token)
     }

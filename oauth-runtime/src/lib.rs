@@ -46,12 +46,14 @@ mod cache;
 pub mod catalog;
 mod claims;
 mod config;
+pub mod dangerous;
 mod error;
 mod guard;
 #[cfg(feature = "remote")]
 mod introspect;
 #[cfg(feature = "remote")]
 mod jwks;
+mod jws;
 mod jwt;
 mod keys;
 #[cfg(feature = "utoipa")]
@@ -82,7 +84,6 @@ pub use introspect::IntrospectionVerifier;
 pub use jwks::{JwksSettings, RemoteKeySet, redirect_policy as jwks_redirect_policy};
 pub use jwt::{
     ConfigError, DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_LEN, JwtVerifier, JwtVerifierBuilder,
-    VerifiedJws,
 };
 pub use keys::{Key, KeyError, keys_from_jwk_set};
 pub use requirement::{Requirement, ScopeRequirement, Unsatisfied};

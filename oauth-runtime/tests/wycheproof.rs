@@ -30,7 +30,7 @@ fn accepts(verifier: &Option<JwtVerifier>, jws: &Value) -> bool {
     let (Some(verifier), Some(jws)) = (verifier, jws.as_str()) else {
         return false;
     };
-    verifier.verify_signature(jws).is_ok()
+    oauth_runtime::dangerous::verify_signature(verifier, jws).is_ok()
 }
 
 /// Cases where we deliberately answer otherwise than the file says, each with the reason. The
