@@ -10,7 +10,8 @@ use crossbeam_utils::sync::ShardedLock;
 use hashbrown::HashTable;
 
 use crate::claims::Claims;
-use crate::validation::{seconds, unix_seconds};
+use crate::clock::{Clock, ClockRef, unix_seconds};
+use crate::validation::seconds;
 use crate::verify::{TokenVerifier, VerifyError};
 
 struct Entry {
@@ -309,6 +310,7 @@ pub struct CachedVerifier<V> {
     /// Consulted only when `store` has no answer, so a hit never takes this lock.
     refusals: Mutex<Refusals>,
     in_flight: Mutex<InFlight>,
+    clock: ClockRef,
 }
 
 impl<V> std::fmt::Debug for CachedVerifier<V> {
@@ -341,6 +343,7 @@ impl<V: TokenVerifier> CachedVerifier<V> {
             max_refusals: 4096,
             refusals: Mutex::default(),
             in_flight: Mutex::default(),
+            clock: ClockRef::default(),
         }
     }
 }
@@ -350,6 +353,13 @@ impl<V> CachedVerifier<V> {
     /// by default), so that a client repeating a bad token does not reach the verifier behind.
     pub fn negative_ttl(mut self, ttl: Duration) -> Self {
         self.negative_ttl = ttl;
+        self
+    }
+
+    /// The clock entries' lifetimes are measured against (default: the system's). Give it the
+    /// verifier's clock too, so that a [`ManualClock`](crate::ManualClock) moves both.
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = ClockRef::new(clock);
         self
     }
 
@@ -505,7 +515,7 @@ impl<V> CachedVerifier<V> {
 #[async_trait::async_trait]
 impl<V: TokenVerifier> TokenVerifier for CachedVerifier<V> {
     async fn verify(&self, token: &str) -> Result<Claims, VerifyError> {
-        let now = SystemTime::now();
+        let now = self.clock.now();
         if let Some(outcome) = self.lookup(token.as_bytes(), now) {
             return outcome;
         }
@@ -532,7 +542,7 @@ impl<V: TokenVerifier> TokenVerifier for CachedVerifier<V> {
     }
 
     fn verify_now(&self, token: &[u8]) -> Option<Result<Claims, VerifyError>> {
-        self.lookup(token, SystemTime::now())
+        self.lookup(token, self.clock.now())
     }
 }
 

@@ -8,8 +8,9 @@ use serde_json::Value;
 use tokio::sync::Semaphore;
 
 use crate::claims::{Claims, ScopeClaim};
+use crate::clock::{Clock, ClockRef};
 use crate::jwt::ConfigError;
-use crate::validation::{Check, ClaimRules, unix_now};
+use crate::validation::{Check, ClaimRules};
 use crate::verify::{TokenVerifier, VerifyError};
 
 /// Asks the authorization server about each token (RFC 7662 §2), authenticating as a client
@@ -48,6 +49,7 @@ pub struct IntrospectionVerifier {
     max_body: usize,
     rules: ClaimRules,
     cache_ttl: Duration,
+    clock: ClockRef,
     /// Shared by clones: one bound per verifier, however it is copied.
     in_flight: Arc<Semaphore>,
     /// Tokens waiting for a turn now, shared like `in_flight`.
@@ -115,6 +117,7 @@ impl IntrospectionVerifier {
                 require_exp: false,
             },
             cache_ttl: DEFAULT_INTROSPECTION_CACHE_TTL,
+            clock: ClockRef::default(),
             in_flight: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
             waiting: Arc::new(AtomicUsize::new(0)),
             max_waiting: MAX_WAITING,
@@ -173,6 +176,12 @@ impl IntrospectionVerifier {
     /// a token revoked there stays accepted here for up to that long.
     pub fn cache_ttl(mut self, ttl: Duration) -> Self {
         self.cache_ttl = ttl;
+        self
+    }
+
+    /// The clock the answer's `exp` and `nbf` are checked against (default: the system's).
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = ClockRef::new(clock);
         self
     }
 
@@ -299,7 +308,7 @@ pub(crate) fn claims_from_answer(
 impl TokenVerifier for IntrospectionVerifier {
     async fn verify(&self, token: &str) -> Result<Claims, VerifyError> {
         let answer = self.ask_in_turn(token).await?;
-        claims_from_answer(answer, &self.rules, unix_now())
+        claims_from_answer(answer, &self.rules, self.clock.unix_now())
     }
 
     fn suggested_cache_ttl(&self) -> Option<Duration> {

@@ -5,9 +5,10 @@ use std::time::Duration;
 use jsonwebtoken::Algorithm;
 
 use crate::claims::{Claims, ScopeClaim};
+use crate::clock::{Clock, ClockRef};
 use crate::jws::{self, VerifiedJws};
 use crate::keys::{Key, KeyError, keys_from_jwk_set};
-use crate::validation::{Check, ClaimRules, unix_now};
+use crate::validation::{Check, ClaimRules};
 use crate::verify::{TokenVerifier, VerifyError};
 
 /// Tokens longer than this are refused before any decoding. Large enough for Keycloak and Entra
@@ -88,6 +89,7 @@ pub struct JwtVerifier {
     rfc9068: bool,
     scope_claim: ScopeClaim,
     max_token_len: usize,
+    clock: ClockRef,
 }
 
 /// Builds a [`JwtVerifier`]; see there.
@@ -105,6 +107,7 @@ pub struct JwtVerifierBuilder {
     rfc9068: bool,
     scope_claim: ScopeClaim,
     max_token_len: usize,
+    clock: ClockRef,
 }
 
 impl JwtVerifierBuilder {
@@ -271,6 +274,13 @@ impl JwtVerifierBuilder {
         self
     }
 
+    /// The clock `exp` and `nbf` are checked against (default: the system's). Tests set a
+    /// [`ManualClock`](crate::ManualClock) to move time instead of sleeping.
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = ClockRef::new(clock);
+        self
+    }
+
     /// The longest token accepted, in bytes (default 16 KiB).
     pub fn max_token_len(mut self, max: usize) -> Self {
         self.max_token_len = max;
@@ -312,6 +322,7 @@ impl JwtVerifierBuilder {
             rfc9068: self.rfc9068,
             scope_claim: self.scope_claim,
             max_token_len: self.max_token_len,
+            clock: self.clock,
         })
     }
 }
@@ -332,6 +343,7 @@ impl JwtVerifier {
             rfc9068: false,
             scope_claim: ScopeClaim::Standard,
             max_token_len: DEFAULT_MAX_TOKEN_LEN,
+            clock: ClockRef::default(),
         }
     }
 }
@@ -369,7 +381,7 @@ impl JwtVerifier {
         let json: serde_json::Value = serde_json::from_slice(&verified.payload)
             .map_err(|_| VerifyError::Malformed("payload is not JSON"))?;
         let claims = Claims::from_json(json, &self.scope_claim)?;
-        self.rules.validate(&claims, unix_now())?;
+        self.rules.validate(&claims, self.clock.unix_now())?;
         if self.rfc9068 {
             let present = [
                 ("iss", claims.issuer().is_some()),

@@ -2,7 +2,7 @@
 //! `nbf`), issuer and audience. One routine, so that a JWT and an introspection answer are held
 //! to the same rules (RFC 7519 §4.1, RFC 7662 §2.2, RFC 9068 §4).
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use crate::claims::Claims;
 use crate::verify::VerifyError;
@@ -28,17 +28,6 @@ pub(crate) struct ClaimRules {
     /// Whether a token without `exp` is refused. A JWT must say when it ends; an introspection
     /// answer may leave it out (RFC 7662 §2.2), the server having said the token is active.
     pub(crate) require_exp: bool,
-}
-
-/// Seconds since the Unix epoch, the unit of every date claim (RFC 7519 §2). Before the epoch
-/// (a broken clock) counts as the epoch, which errs towards "expired".
-pub(crate) fn unix_now() -> i64 {
-    unix_seconds(SystemTime::now())
-}
-
-pub(crate) fn unix_seconds(t: SystemTime) -> i64 {
-    t.duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 /// A duration in whole seconds, saturating.

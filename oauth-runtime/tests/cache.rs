@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use oauth_runtime::{
-    Algorithm, AuthError, Authenticator, CachedVerifier, Claims, JwtVerifier, SigningKey,
-    TokenVerifier, VerifyError,
+    Algorithm, AuthError, Authenticator, CachedVerifier, Claims, JwtVerifier, ManualClock,
+    SigningKey, TokenVerifier, VerifyError,
 };
 use serde_json::json;
 
@@ -66,16 +66,25 @@ async fn a_repeated_token_is_verified_once() {
     assert_eq!(calls.load(Ordering::SeqCst), 1);
 }
 
+/// One clock moves the verifier and the cache together: no sleeping.
 #[tokio::test]
 async fn entries_end_at_the_tokens_expiry() {
-    let (key, cached, calls) = setup();
-    // `now()` is in whole seconds: `+ 2` lives at least a second, so the entry is surely stored,
-    // and at most two, so it is surely past `exp` after the sleep.
-    let t = token(&key, now() + 2);
+    let clock = ManualClock::at_unix(1_000_000);
+    let key = SigningKey::generate(Algorithm::ES256).unwrap();
+    let verifier = JwtVerifier::builder()
+        .issuer("https://issuer.test")
+        .audience("api")
+        .key(key.verification_key().unwrap())
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let cached = CachedVerifier::new(Counting(verifier, calls.clone())).clock(clock.clone());
+    let t = token(&key, 1_000_002);
     cached.verify(&t).await.unwrap();
     cached.verify(&t).await.unwrap();
     assert_eq!(calls.load(Ordering::SeqCst), 1);
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    clock.advance(Duration::from_secs(2));
     // Past `exp` the cache never answers; the verifier decides (here its 60 s leeway accepts).
     cached.verify(&t).await.unwrap();
     cached.verify(&t).await.unwrap();
@@ -84,6 +93,8 @@ async fn entries_end_at_the_tokens_expiry() {
         3,
         "expired entries are neither served nor stored"
     );
+    clock.advance(Duration::from_secs(60));
+    assert_eq!(cached.verify(&t).await.unwrap_err(), VerifyError::Expired);
 }
 
 #[tokio::test]
