@@ -1,0 +1,42 @@
+//! RFC 8414 metadata (also served as OpenID Connect discovery) and the JWKS.
+
+use super::*;
+
+pub(super) async fn metadata(State(server): State<Arc<Server>>) -> Json<Value> {
+    let any = |grant| server.clients.values().any(|c: &Client| c.may(grant));
+    let mut grants = vec!["authorization_code", "client_credentials", "refresh_token"];
+    if any(Grant::Password) {
+        grants.push("password");
+    }
+    if any(Grant::Implicit) {
+        grants.push("implicit");
+    }
+    let mut response_types = vec!["code"];
+    if any(Grant::Implicit) {
+        response_types.push("token");
+    }
+    let mut pkce = vec!["S256"];
+    if server.clients.values().any(|c| c.allow_plain_pkce) {
+        pkce.push("plain");
+    }
+    let base = &server.issuer;
+    Json(json!({
+        "issuer": base,
+        "authorization_endpoint": format!("{base}/authorize"),
+        "token_endpoint": format!("{base}/token"),
+        "jwks_uri": format!("{base}/jwks"),
+        "introspection_endpoint": format!("{base}/introspect"),
+        "revocation_endpoint": format!("{base}/revoke"),
+        "scopes_supported": server.scope_names(),
+        "response_types_supported": response_types,
+        "grant_types_supported": grants,
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "code_challenge_methods_supported": pkce,
+    }))
+}
+
+pub(super) async fn jwks(State(server): State<Arc<Server>>) -> Json<Value> {
+    Json(server.jwks())
+}

@@ -1,0 +1,288 @@
+//! `/token`: client authentication and every grant (RFC 6749 §4, §6; RFC 7636 for the code).
+
+use super::*;
+
+/// `POST /token` (RFC 6749 §3.2, §4.1.3, §4.3.2, §4.4.2, §6).
+pub(super) async fn token(
+    State(server): State<Arc<Server>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    match issue(&server, &headers, &body) {
+        Ok(tokens) => no_store(Json(tokens).into_response()),
+        Err(error) => oauth_error(error),
+    }
+}
+
+pub(super) fn issue(
+    server: &Server,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Value, OAuthError> {
+    let params = Params::parse(body).map_err(|why| err("invalid_request", why))?;
+    let (client, method) = authenticate_client(server, headers, &params)?;
+    let grant_type = params
+        .get("grant_type")
+        .ok_or_else(|| err("invalid_request", "grant_type is required"))?;
+    let needed = match grant_type {
+        "authorization_code" => Grant::AuthorizationCode,
+        "client_credentials" => Grant::ClientCredentials,
+        "refresh_token" => Grant::RefreshToken,
+        "password" => Grant::Password,
+        _ => {
+            return Err(err(
+                "unsupported_grant_type",
+                "supported: authorization_code, client_credentials, refresh_token",
+            ));
+        }
+    };
+    if !client.may(needed) {
+        return Err(err(
+            "unauthorized_client",
+            "this client may not use this grant type",
+        ));
+    }
+    match needed {
+        Grant::AuthorizationCode => exchange_code(server, client, &params),
+        Grant::ClientCredentials => {
+            if method == AuthMethod::None {
+                return Err(err(
+                    "unauthorized_client",
+                    "client_credentials needs a confidential client",
+                ));
+            }
+            let scope = known_scope(server, params.get("scope"))
+                .map_err(|why| err("invalid_scope", why))?;
+            let access = server.mint(&client.id, &client.id, &scope, None, &Value::Null)?;
+            Ok(tokens(server, access, None, &scope))
+        }
+        Grant::RefreshToken => refresh(server, client, &params),
+        _ => {
+            let user =
+                match server.sign_in(&client.id, params.get("username"), params.get("password")) {
+                    SignIn::Ok(user) => user,
+                    SignIn::Wrong => {
+                        return Err(err("invalid_grant", "wrong username or password"));
+                    }
+                    SignIn::Locked => {
+                        return Err(err(
+                            "invalid_grant",
+                            "too many failed sign-ins: try again later",
+                        ));
+                    }
+                };
+            let scope = known_scope(server, params.get("scope"))
+                .map_err(|why| err("invalid_scope", why))?;
+            let grant = server.store.lock().new_grant(new_grant_record(
+                server,
+                client,
+                &user.username,
+                &scope,
+            ));
+            grant_tokens(server, client, grant, &user.username, &scope)
+        }
+    }
+}
+
+pub(super) fn tokens(
+    server: &Server,
+    access: String,
+    refresh: Option<String>,
+    scope: &str,
+) -> Value {
+    let mut body = json!({
+        "access_token": access,
+        "token_type": "Bearer",
+        "expires_in": server.lifetimes.access_token.as_secs(),
+        "scope": scope,
+    });
+    if let Some(refresh) = refresh {
+        body["refresh_token"] = refresh.into();
+    }
+    body
+}
+
+/// A grant, kept (until its tokens say otherwise) as long as the first tokens issued from it.
+pub(super) fn new_grant_record(
+    server: &Server,
+    client: &Client,
+    subject: &str,
+    scope: &str,
+) -> GrantRecord {
+    let mut lifetime = server.lifetimes.access_token;
+    if client.may(Grant::RefreshToken) {
+        lifetime = lifetime.max(server.lifetimes.refresh_token);
+    }
+    GrantRecord {
+        client_id: client.id.clone(),
+        subject: subject.to_owned(),
+        scope: scope.to_owned(),
+        revoked: false,
+        expires: later(lifetime),
+    }
+}
+
+/// An access token, and a refresh token when the client may refresh.
+pub(super) fn grant_tokens(
+    server: &Server,
+    client: &Client,
+    grant: u64,
+    subject: &str,
+    scope: &str,
+) -> Result<Value, OAuthError> {
+    let access = server.mint(&client.id, subject, scope, Some(grant), &Value::Null)?;
+    let refresh = if client.may(Grant::RefreshToken) {
+        let token = server.random_token()?;
+        let expires = later(server.lifetimes.refresh_token);
+        let mut store = server.store.lock();
+        store.refresh.insert(
+            token.clone(),
+            RefreshRecord {
+                grant,
+                expires,
+                used: false,
+            },
+        );
+        store.extend_grant(grant, expires);
+        Some(token)
+    } else {
+        None
+    };
+    Ok(tokens(server, access, refresh, scope))
+}
+
+pub(super) fn exchange_code(
+    server: &Server,
+    client: &Client,
+    params: &Params,
+) -> Result<Value, OAuthError> {
+    let code = params
+        .get("code")
+        .ok_or_else(|| err("invalid_request", "code is required"))?;
+    let (subject, scope, grant) = {
+        let mut store = server.store.lock();
+        let Some(record) = store.codes.get_mut(code) else {
+            return Err(err("invalid_grant", "unknown or expired code"));
+        };
+        // The client binding comes first: a code replayed by another client says nothing about
+        // the rightful client, and must not let anyone who saw a code end its grant.
+        if record.client_id != client.id {
+            return Err(err(
+                "invalid_grant",
+                "the code was issued to another client",
+            ));
+        }
+        if record.used {
+            // RFC 6749 §4.1.2: a replayed code revokes what it produced.
+            let grant = record.grant;
+            if let Some(grant) = grant {
+                store.revoke_grant(grant);
+            }
+            return Err(err(
+                "invalid_grant",
+                "the code was already used; the tokens issued from it are revoked",
+            ));
+        }
+        if record.expires <= Instant::now() {
+            return Err(err("invalid_grant", "the code has expired"));
+        }
+        match params.get("redirect_uri") {
+            Some(uri) if uri != record.redirect_uri => {
+                return Err(err("invalid_grant", "redirect_uri does not match"));
+            }
+            None if record.redirect_uri_sent => {
+                return Err(err("invalid_request", "redirect_uri is required"));
+            }
+            _ => {}
+        }
+        match (&record.challenge, params.get("code_verifier")) {
+            (Some(challenge), Some(verifier)) => {
+                let computed = if challenge.plain {
+                    verifier.to_owned()
+                } else {
+                    URL_SAFE_NO_PAD.encode(digest::digest(&digest::SHA256, verifier.as_bytes()))
+                };
+                if !pkce_shaped(verifier) || computed != challenge.value {
+                    return Err(err(
+                        "invalid_grant",
+                        "code_verifier does not match the code_challenge",
+                    ));
+                }
+            }
+            (Some(_), None) => return Err(err("invalid_grant", "code_verifier is required")),
+            // RFC 9700 §2.1.1: a verifier for a code issued without a challenge is a downgrade.
+            (None, Some(_)) => {
+                return Err(err(
+                    "invalid_grant",
+                    "code_verifier sent for a code issued without PKCE",
+                ));
+            }
+            (None, None) => {}
+        }
+        record.used = true;
+        let (subject, scope) = (record.subject.clone(), record.scope.clone());
+        let grant = store.new_grant(new_grant_record(server, client, &subject, &scope));
+        if let Some(record) = store.codes.get_mut(code) {
+            record.grant = Some(grant);
+        }
+        (subject, scope, grant)
+    };
+    grant_tokens(server, client, grant, &subject, &scope)
+}
+
+pub(super) fn refresh(
+    server: &Server,
+    client: &Client,
+    params: &Params,
+) -> Result<Value, OAuthError> {
+    let token = params
+        .get("refresh_token")
+        .ok_or_else(|| err("invalid_request", "refresh_token is required"))?;
+    let (grant, subject, scope) = {
+        let mut store = server.store.lock();
+        let Some(record) = store.refresh.get(token).cloned() else {
+            return Err(err("invalid_grant", "unknown or expired refresh token"));
+        };
+        let Some(grant) = store.grants.get(&record.grant).cloned() else {
+            return Err(err("invalid_grant", "unknown refresh token"));
+        };
+        if grant.client_id != client.id {
+            return Err(err(
+                "invalid_grant",
+                "the refresh token was issued to another client",
+            ));
+        }
+        if record.used {
+            // RFC 9700 §4.14.2: reuse of a rotated refresh token ends the whole grant.
+            store.revoke_grant(record.grant);
+            return Err(err(
+                "invalid_grant",
+                "the refresh token was already used; the grant is revoked",
+            ));
+        }
+        if grant.revoked || record.expires <= Instant::now() {
+            return Err(err("invalid_grant", "the grant is revoked or expired"));
+        }
+        // RFC 6749 §6: only scopes originally granted; omitted means all of them.
+        let scope = match params.get("scope") {
+            None => grant.scope.clone(),
+            Some(requested) => {
+                let requested = ScopeSet::parse_delimited(requested)
+                    .map_err(|_| err("invalid_scope", "malformed scope"))?;
+                let original = ScopeSet::parse_delimited(&grant.scope).unwrap_or_default();
+                if !requested.iter().all(|s| original.contains(s.as_str())) {
+                    return Err(err(
+                        "invalid_scope",
+                        "a refresh can only narrow the original scope",
+                    ));
+                }
+                requested.to_string()
+            }
+        };
+        if let Some(record) = store.refresh.get_mut(token) {
+            record.used = true;
+        }
+        (record.grant, grant.subject, scope)
+    };
+    grant_tokens(server, client, grant, &subject, &scope)
+}
