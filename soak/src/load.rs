@@ -95,6 +95,8 @@ pub struct Tally {
     /// The first and last moment (ms since the epoch) each kind got each answer.
     pub seen: [[Option<(u64, u64)>; Answer::ALL.len()]; Kind::ALL.len()],
     pub wrong: u64,
+    /// Answers checked against more than one acceptable answer.
+    pub uncertain: u64,
     pub examples: Vec<String>,
     /// Requests that failed on the connection (reset, closed, timed out): must be 0.
     pub transport_errors: u64,
@@ -115,6 +117,7 @@ impl Tally {
             }
         }
         self.wrong += other.wrong;
+        self.uncertain += other.uncertain;
         for example in &other.examples {
             if self.examples.len() < 20 {
                 self.examples.push(example.clone());
@@ -215,7 +218,10 @@ pub async fn connection(
             None => (ms, ms),
         });
         let allowed = timeline.allowed(kind.deserves(), sent, answered);
-        if !allowed.contains(answer) {
+        tally.uncertain += u64::from(allowed.uncertain());
+        if allowed.contains(answer) {
+            timeline.observe(kind.deserves(), answer, answered);
+        } else {
             tally.wrong += 1;
             if tally.examples.len() < EXAMPLES {
                 tally.examples.push(format!(

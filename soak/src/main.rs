@@ -7,7 +7,7 @@
 //!
 //! ```text
 //! cargo run -p soak --release -- [--seconds 60] [--connections 256] [--flap 10]
-//!     [--rotate-at SECONDS] [--warmup 20] [--max-stale 30] [--cache]
+//!     [--rotate-at SECONDS] [--warmup 20] [--max-stale 30] [--cooldown 5] [--cache]
 //! ```
 
 mod load;
@@ -44,6 +44,7 @@ struct Options {
     rotate_at: u64,
     warmup: u64,
     max_stale: u64,
+    cooldown: u64,
     cache: bool,
 }
 
@@ -56,6 +57,7 @@ impl Options {
             rotate_at: 0,
             warmup: 20,
             max_stale: 30,
+            cooldown: 5,
             cache: false,
         };
         let mut rotate_at = None;
@@ -78,6 +80,7 @@ impl Options {
                 "--rotate-at" => rotate_at = Some(number),
                 "--warmup" => options.warmup = number,
                 "--max-stale" => options.max_stale = number,
+                "--cooldown" => options.cooldown = number,
                 _ => return Err(format!("unknown option {arg}")),
             }
         }
@@ -176,6 +179,11 @@ async fn run(options: &Options) -> Result<Outcome, String> {
     settings.max_ttl = KEY_SET_TTL;
     settings.default_ttl = KEY_SET_TTL;
     settings.max_stale = Duration::from_secs(options.max_stale);
+    // The cooldown also caps the backoff after failed fetches. At its default (30 s) the waits
+    // grow to 15-30 s and can keep landing in the down periods: a first run with it fetched no
+    // key set in 60 s although the endpoint was up half of the time, so nothing but 503 was
+    // exercised. Below the up period, every up period sees a fetch.
+    settings.cooldown = Duration::from_secs(options.cooldown);
     let timeline = Arc::new(Timeline::new(
         KEY_SET_TTL + settings.max_stale,
         Duration::from_secs(5),
@@ -297,8 +305,8 @@ async fn run(options: &Options) -> Result<Outcome, String> {
     })
 }
 
-/// Prints the report; returns the reasons to fail.
-fn report(options: &Options, outcome: &Outcome, load_before: &str) -> Vec<String> {
+/// Prints the report; returns the reasons to fail and how many scenarios went unexercised.
+fn report(options: &Options, outcome: &Outcome, load_before: &str) -> (Vec<String>, usize) {
     let mut failures = Vec::new();
     let t = &outcome.tally;
     let requests = t.requests();
@@ -315,13 +323,14 @@ fn report(options: &Options, outcome: &Outcome, load_before: &str) -> Vec<String
         load_average()
     );
     println!(
-        "options: --seconds {} --connections {} --flap {} --rotate-at {} --warmup {} --max-stale {}{}",
+        "options: --seconds {} --connections {} --flap {} --rotate-at {} --warmup {} --max-stale {} --cooldown {}{}",
         options.seconds,
         options.connections,
         options.flap,
         options.rotate_at,
         options.warmup,
         options.max_stale,
+        options.cooldown,
         if options.cache { " --cache" } else { "" }
     );
     println!();
@@ -383,7 +392,10 @@ fn report(options: &Options, outcome: &Outcome, load_before: &str) -> Vec<String
         t.reconnects, options.connections, t.transport_errors
     );
     let panics = PANICS.load(Ordering::SeqCst);
-    println!("wrong answers: {}; panics: {panics}", t.wrong);
+    println!(
+        "wrong answers: {}; panics: {panics}; answers that met a moment the soak cannot place exactly (a key set in delivery, or at its last usable moment), where either answer was accepted: {}",
+        t.wrong, t.uncertain
+    );
     for example in &t.examples {
         println!("  {example}");
     }
@@ -455,12 +467,14 @@ fn report(options: &Options, outcome: &Outcome, load_before: &str) -> Vec<String
         ),
         ("failed fetches", outcome.refused + outcome.reset > 0),
     ];
+    let mut unexercised = 0;
     for (what, seen) in exercised {
         if !seen {
             println!("note: not exercised in this run: {what}");
+            unexercised += 1;
         }
     }
-    failures
+    (failures, unexercised)
 }
 
 fn main() -> ExitCode {
@@ -468,7 +482,7 @@ fn main() -> ExitCode {
         Ok(options) => options,
         Err(why) => {
             eprintln!(
-                "{why}\nusage: soak [--seconds 60] [--connections 256] [--flap 10] [--rotate-at S] [--warmup 20] [--max-stale 30] [--cache]"
+                "{why}\nusage: soak [--seconds 60] [--connections 256] [--flap 10] [--rotate-at S] [--warmup 20] [--max-stale 30] [--cooldown 5] [--cache]"
             );
             return ExitCode::from(2);
         }
@@ -497,9 +511,12 @@ fn main() -> ExitCode {
     runtime.shutdown_timeout(Duration::from_secs(2));
     match outcome {
         Ok(outcome) => {
-            let failures = report(&options, &outcome, &load_before);
-            if failures.is_empty() {
+            let (failures, unexercised) = report(&options, &outcome, &load_before);
+            if failures.is_empty() && unexercised == 0 {
                 println!("PASS");
+                ExitCode::SUCCESS
+            } else if failures.is_empty() {
+                println!("PASS, but {unexercised} scenarios were not exercised (see the notes)");
                 ExitCode::SUCCESS
             } else {
                 println!("FAIL: {}", failures.join("; "));

@@ -2,6 +2,7 @@
 //! from what it saw happen (which key sets its proxy delivered, and when) and from the token
 //! alone, so that a verifier stuck in a wrong state is caught rather than believed.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -88,6 +89,12 @@ impl Allowed {
     pub fn contains(self, answer: Answer) -> bool {
         self.0 & (1 << answer.index()) != 0
     }
+
+    /// Whether more than one answer is acceptable: the request overlapped a moment the soak
+    /// cannot place exactly (a key set being delivered, or its last usable moment).
+    pub fn uncertain(self) -> bool {
+        self.0.count_ones() > 1
+    }
 }
 
 impl std::fmt::Display for Allowed {
@@ -135,6 +142,12 @@ pub struct Timeline {
     /// needs (a few milliseconds for a small body), so that a loaded machine does not make the
     /// soak cry wolf; a verifier slower than this is itself a finding.
     grace: Duration,
+    /// The first moment (µs since the epoch) an answer showed that the verifier holds keys: a
+    /// token that needs them got an answer other than 503. Shortens the grace: from then on
+    /// keys are surely there. `u64::MAX` until then.
+    keys_proven: AtomicU64,
+    /// The same for the rotated-in key: one of its tokens was accepted (200 or 403).
+    new_key_proven: AtomicU64,
 }
 
 impl Timeline {
@@ -145,6 +158,8 @@ impl Timeline {
             new_kid: OnceLock::new(),
             usable_for,
             grace,
+            keys_proven: AtomicU64::new(u64::MAX),
+            new_key_proven: AtomicU64::new(u64::MAX),
         }
     }
 
@@ -205,30 +220,54 @@ impl Timeline {
         )
     }
 
+    /// Takes note of an accepted answer that shows what the verifier holds.
+    pub fn observe(&self, deserves: Deserves, answer: Answer, answered: Duration) {
+        let micros = u64::try_from(answered.as_micros()).unwrap_or(u64::MAX);
+        let needs_keys = matches!(deserves, Deserves::WithKeys(_) | Deserves::WithNewKey(_));
+        if needs_keys && answer != Answer::Unavailable {
+            self.keys_proven.fetch_min(micros, Ordering::SeqCst);
+        }
+        if deserves == Deserves::WithNewKey(answer) {
+            self.new_key_proven.fetch_min(micros, Ordering::SeqCst);
+        }
+    }
+
     /// For a request sent at `sent` and answered at `answered`: whether keys may have been
     /// usable at some moment of it, and whether they surely were during all of it. With
     /// `new_key`, only key sets carrying the rotated-in key count.
     ///
     /// A key set the proxy started to send at `start` cannot be in use before `start`, and once
-    /// stored serves until at least `start + usable_for` (later sets only extend that). It is
-    /// surely in use from `end + grace` on; it may still serve until `end + grace + usable_for`.
+    /// stored serves until at least `start + usable_for` (later sets only extend that; nothing
+    /// removes keys). It is surely in use from `end + grace` on, or from an answer that proved
+    /// keys there; it may still serve until `end + grace + usable_for`.
     fn keys(&self, sent: Duration, answered: Duration, new_key: bool) -> (bool, bool) {
         let deliveries = self
             .deliveries
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         let new_kid = self.new_kid.get();
+        let proven = if new_key {
+            &self.new_key_proven
+        } else {
+            &self.keys_proven
+        };
+        let proven = Duration::from_micros(proven.load(Ordering::SeqCst));
         let mut may = false;
         let mut sure = false;
+        let mut first_start = None;
         for delivery in deliveries.iter() {
             if new_key && !new_kid.is_some_and(|kid| delivery.kids.contains(kid)) {
                 continue;
             }
+            first_start = first_start.or(Some(delivery.start));
             let end = delivery.end.unwrap_or(answered);
             may |= delivery.start < answered && sent < end + self.grace + self.usable_for;
             sure |= delivery.end.is_some_and(|end| end + self.grace <= sent)
                 && answered < delivery.start + self.usable_for;
         }
+        // Whatever set the proof saw was delivered no earlier than the first one.
+        sure |=
+            proven <= sent && first_start.is_some_and(|start| answered < start + self.usable_for);
         (may, sure)
     }
 
@@ -305,6 +344,25 @@ mod tests {
             t.allowed(valid, 30 * S, 31 * S),
             Allowed::default().with(Answer::Unavailable)
         );
+    }
+
+    #[test]
+    fn an_answer_that_needed_keys_proves_them_before_the_grace_ends() {
+        let t = timeline();
+        at(&t, 5, 6, &["old"]);
+        let valid = Deserves::WithKeys(Answer::Ok);
+        assert!(t.allowed(valid, 6 * S, 7 * S).contains(Answer::Unavailable));
+        t.observe(Deserves::WithKeys(Answer::Invalid), Answer::Invalid, 6 * S);
+        assert_eq!(
+            t.allowed(valid, 6 * S, 7 * S),
+            Allowed::default().with(Answer::Ok)
+        );
+        // A 503 proves nothing, and answers that need no key prove nothing either.
+        let t = timeline();
+        at(&t, 5, 6, &["old"]);
+        t.observe(valid, Answer::Unavailable, 6 * S);
+        t.observe(Deserves::Always(Answer::Invalid), Answer::Invalid, 6 * S);
+        assert!(t.allowed(valid, 6 * S, 7 * S).contains(Answer::Unavailable));
     }
 
     #[test]
