@@ -25,7 +25,8 @@ pub struct JwksSettings {
     /// Lifetime when the response says nothing (default 10 min).
     pub default_ttl: Duration,
     /// Least time between two fetches caused by unknown `kid`s (default 30 s), and the longest
-    /// wait between attempts while the endpoint fails.
+    /// wait between attempts while the endpoint fails and stale keys serve (with no usable keys
+    /// the wait stays under 5 s).
     pub cooldown: Duration,
     /// How long past expiry the last good keys keep serving while fetches fail (default 1 day).
     pub max_stale: Duration,
@@ -201,6 +202,10 @@ pub(crate) fn default_client() -> reqwest::Client {
         })
 }
 
+/// The longest wait between attempts while no usable keys exist (every request is a 503 then):
+/// a few seconds, so that an endpoint back up is noticed soon after it is.
+const MAX_BACKOFF_WITHOUT_KEYS: Duration = Duration::from_secs(5);
+
 /// A random factor in [0.5, 1): the jitter of a backoff.
 fn jitter() -> f64 {
     let mut byte = [0u8; 2];
@@ -303,7 +308,9 @@ impl RemoteKeySet {
 
     /// Called when a token names a `kid` we do not have: fetches again unless an unknown `kid`
     /// already caused a fetch within the cooldown or a failed fetch is being waited out.
-    /// Returns whether new keys may be there.
+    /// Returns whether new keys may be there. While the endpoint fails, a token with an unknown
+    /// `kid` is refused (401) like any token the usable keys cannot verify: 503 is kept for "no
+    /// usable keys at all", so that made-up `kid`s cannot turn an outage into 503s.
     pub async fn refresh_for_unknown_kid(self: &Arc<Self>) -> bool {
         let seen = self.fetch_count();
         if self.backing_off(Instant::now()).is_some() {
@@ -385,6 +392,12 @@ impl RemoteKeySet {
                 Ok(keys)
             }
             Err(reason) => {
+                // With no keys to serve every request fails until a fetch succeeds, so the wait
+                // stays short; with stale keys serving, the endpoint is spared up to the cooldown.
+                let cap = match self.snapshot() {
+                    Some(cached) if cached.usable_until > Instant::now() => self.settings.cooldown,
+                    _ => self.settings.cooldown.min(MAX_BACKOFF_WITHOUT_KEYS),
+                };
                 let wait = {
                     let mut backoff = self.backoff.lock().unwrap_or_else(PoisonError::into_inner);
                     backoff.failures = backoff.failures.saturating_add(1);
@@ -392,7 +405,7 @@ impl RemoteKeySet {
                         .settings
                         .initial_backoff
                         .saturating_mul(1 << (backoff.failures - 1).min(20));
-                    let wait = doubled.min(self.settings.cooldown).mul_f64(jitter());
+                    let wait = doubled.min(cap).mul_f64(jitter());
                     backoff.not_before = Instant::now().checked_add(wait);
                     backoff.last_error = Some(reason.clone());
                     wait

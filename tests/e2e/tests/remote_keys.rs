@@ -318,9 +318,36 @@ async fn unknown_kids_respect_the_backoff() {
     assert_eq!(jwks.hits(), 2, "the refresh behind that request failed");
     for i in 0..100 {
         let stranger = key(&format!("new-{i}"));
-        assert!(v.verify(&stranger.sign_jwt(&claims("a"))).await.is_err());
+        // Usable keys exist, so this is an ordinary refusal (401); 503 is kept for "no usable
+        // keys", or made-up kids would turn an outage into 503s.
+        assert!(matches!(
+            v.verify(&stranger.sign_jwt(&claims("a"))).await,
+            Err(VerifyError::UnknownKey { .. })
+        ));
     }
     assert_eq!(jwks.hits(), 2, "no fetch while backing off");
+}
+
+/// With no usable keys every request is a 503 until a fetch succeeds, so the backoff stays
+/// under 5 s whatever the cooldown: an endpoint that comes back is noticed within seconds
+/// (found by the soak, where a 30 s cooldown kept a cold start at 503 through whole up periods).
+#[tokio::test]
+async fn without_keys_the_backoff_stays_short() {
+    let k = key("k1");
+    let (jwks, url) = jwks_server(Mode::Status500).await;
+    let mut s = settings();
+    s.cooldown = Duration::from_secs(60);
+    s.initial_backoff = Duration::from_secs(20);
+    let v = verifier(&url, s);
+    let token = k.sign_jwt(&claims("a"));
+    assert!(matches!(
+        v.verify(&token).await,
+        Err(VerifyError::Unavailable(_))
+    ));
+    jwks.set(Mode::Serve(set_of(&[&k]), "max-age=600"));
+    tokio::time::sleep(Duration::from_millis(5100)).await;
+    assert!(v.verify(&token).await.is_ok(), "retried within 5 s");
+    assert_eq!(jwks.hits(), 2);
 }
 
 /// A token is taken apart before any key is looked for: junk, a token with `crit`, an HMAC
@@ -1128,18 +1155,17 @@ mod introspection {
             1,
             "the user's entry stayed"
         );
-        // The flood's 400 connections at once share this test's two cores with the API, so a
-        // cached request can still queue for the CPU; what it never waits for is introspection
-        // (asked once, above), nor the 5 s timeout a 503 would come from.
+        // The flood's 400 connections at once share this test's two cores with the API (and,
+        // in CI, with other tests), so a cached request can still queue for the CPU: its time is
+        // reported above and in BENCHMARKS.md, not asserted closely. What it never waits for is
+        // introspection (asked once, above) or the 5 s timeout after which it would be a 503.
         assert!(
-            slowest < Duration::from_secs(2),
+            slowest < Duration::from_secs(5),
             "the cached user waited {slowest:?}"
         );
+        // A token no cache knows competes with the flood for introspection: it is checked, or
+        // refused at once for want of a place to wait (503); how fast depends on the CPU left.
         assert!(newcomer == 200 || newcomer == 503, "{newcomer}");
-        assert!(
-            newcomer_took < Duration::from_secs(2),
-            "the newcomer waited {newcomer_took:?}"
-        );
         assert!(
             cached.verify_now(b"good-user").is_some_and(|r| r.is_ok()),
             "the user's entry survived"
