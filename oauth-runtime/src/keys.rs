@@ -476,6 +476,7 @@ pub fn keys_from_jwk_set(json: &str) -> Result<Vec<Key>, KeyError> {
     keys_from_set(json, |_| true)
 }
 
+#[cfg(feature = "remote")]
 /// The members of a JWK that only a private or symmetric key has (RFC 7518 §6.2.2, §6.3.2,
 /// §6.4.1). A key set published for verifiers never carries them.
 const PRIVATE_MEMBERS: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
@@ -484,6 +485,7 @@ const PRIVATE_MEMBERS: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"]
 /// with a warning, every symmetric key (`kty: oct`) and every key with private members. A shared
 /// secret served over the network would let whoever read it mint tokens, and a published private
 /// key is a compromised one.
+#[cfg(feature = "remote")]
 pub(crate) fn keys_from_remote_jwk_set(json: &str) -> Result<Vec<Key>, KeyError> {
     keys_from_set(json, |value| {
         let symmetric = value.get("kty").and_then(|v| v.as_str()) == Some("oct");
@@ -602,6 +604,7 @@ mod tests {
 
     /// RFC 8725 §3.2 and RFC 7517 §5: a set fetched from a URL is a public document; a shared
     /// secret or a private key in it must not become a verification key.
+    #[cfg(feature = "remote")]
     #[test]
     fn remote_sets_never_supply_secrets_or_private_keys() {
         let signer = crate::SigningKey::generate(Algorithm::ES256)
