@@ -87,13 +87,40 @@ pub(crate) fn check(
 }
 
 fn attribute(args: Args, errors: &mut Errors) -> Guard {
+    // `scope = ".."` has its own error, which says where the scope goes.
+    let named_scope = args
+        .options
+        .iter()
+        .any(|o| o.name == "scope" || o.name == "scopes");
+    if args.requirements.is_empty() && !named_scope {
+        errors.at(
+            Span::call_site(),
+            "no scope given: write the scopes the handler needs, such as \
+             `#[requires_scope(\"photos:read\")]`",
+        );
+    }
+    let mut items = list(args.requirements, errors);
     let mut route: Option<LitStr> = None;
     let mut runtime: Option<syn::Path> = None;
-    for option in args.options {
+    for option in &args.options {
         let name = option.name.to_string();
         let seen = match name.as_str() {
-            "route" => route_option(&option, errors).map(|r| route.replace(r).is_some()),
-            "crate" => crate_option(&option, errors).map(|p| runtime.replace(p).is_some()),
+            "route" => route_option(option, errors).map(|r| route.replace(r).is_some()),
+            "crate" => crate_option(option, errors).map(|p| runtime.replace(p).is_some()),
+            "scope" | "scopes" => {
+                errors.at(
+                    option.name.span(),
+                    if option.value.is_empty() {
+                        "scopes take no name: write `#[requires_scope(\"photos:read\")]`".to_owned()
+                    } else {
+                        format!(
+                            "scopes take no name: write `#[requires_scope({})]`",
+                            option.value
+                        )
+                    },
+                );
+                None
+            }
             _ => {
                 errors.at(
                     option.name.span(),
@@ -112,14 +139,6 @@ fn attribute(args: Args, errors: &mut Errors) -> Guard {
             );
         }
     }
-    if args.requirements.is_empty() {
-        errors.at(
-            Span::call_site(),
-            "no scope given: write the scopes the handler needs, such as \
-             `#[requires_scope(\"photos:read\")]`",
-        );
-    }
-    let mut items = list(args.requirements, errors);
     let requirement = if items.len() == 1 {
         items.remove(0)
     } else {
@@ -227,7 +246,7 @@ fn requirement(term: Term, errors: &mut Errors) -> Option<Requirement> {
                      `any(\"a\", \"b\")` when one of them is enough"
                 }
             };
-            errors.at(group.span_open(), message);
+            errors.at(group.span(), message);
             None
         }
     }
