@@ -133,4 +133,17 @@ pub use async_trait::async_trait;
 ///
 /// Put it on free functions: the requirement type is defined beside the function, which an `impl`
 /// block does not allow. On Rocket, put it above the route attribute.
+///
+/// The expansion names the runtime as `::oauth_runtime`. A crate that renames the dependency
+/// (`renamed = { package = "oauth-runtime", .. }`) or reaches it through a re-export gives the
+/// path with `crate = ..`:
+///
+/// ```
+/// mod my_reexport {
+///     pub use oauth_runtime;
+/// }
+///
+/// #[oauth_runtime::requires_scope("photos:read", crate = my_reexport::oauth_runtime)]
+/// async fn list_photos() {}
+/// ```
 pub use oauth_macros::requires_scope;
