@@ -78,6 +78,7 @@ pub use authenticator::{Authenticator, AuthenticatorBuilder, AuthenticatorError}
 pub use cache::CachedVerifier;
 pub use claims::{Claims, ScopeClaim};
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use config::IssuerConfig;
 pub use config::{AuthConfig, AuthConfigError};
 pub use error::{AuthError, ErrorResponse};
 pub use guard::ScopeGuard;
