@@ -8,7 +8,8 @@ use serde::Deserialize;
 
 use crate::authenticator::{Authenticator, AuthenticatorError};
 use crate::claims::ScopeClaim;
-use crate::jwt::{ConfigError, JwtVerifier};
+use crate::issuers::{MultiIssuerError, MultiIssuerVerifier};
+use crate::jwt::{ConfigError, JwtVerifier, JwtVerifierBuilder};
 use crate::keys::{Key, KeyError};
 
 /// What an [`Authenticator`] with a [`JwtVerifier`] needs, in a form serde can read. Unknown
@@ -75,6 +76,87 @@ pub struct AuthConfig {
     /// The longest token accepted, in bytes (default 16 KiB).
     #[serde(default)]
     pub max_token_len: Option<usize>,
+    /// Several trusted issuers, each with its own keys: the token's `iss` chooses among them
+    /// (see [`MultiIssuerVerifier`]). With this list, the top-level `issuer`,
+    /// `allow_any_issuer` and keys must be left out; the top-level `audience`,
+    /// `allow_any_audience`, `leeway_secs`, `rfc9068` and `scope_claim` apply to each issuer
+    /// that does not set its own.
+    ///
+    /// In `Rocket.toml` (or any TOML file read into an `AuthConfig`):
+    ///
+    /// ```toml
+    /// [default.oauth]
+    /// audience = "photos-api"
+    /// rfc9068 = true
+    ///
+    /// [[default.oauth.issuers]]
+    /// issuer = "https://sso.example.com/realms/acme"
+    /// jwks_url = "https://sso.example.com/realms/acme/protocol/openid-connect/certs"
+    ///
+    /// [[default.oauth.issuers]]
+    /// issuer = "https://globex.eu.auth0.com/"
+    /// jwks_url = "https://globex.eu.auth0.com/.well-known/jwks.json"
+    /// scope_claim = "permissions"
+    /// ```
+    ///
+    /// ```
+    /// use oauth_runtime::{Algorithm, AuthConfig, SigningKey};
+    ///
+    /// let jwks = |key: &SigningKey| serde_json::json!({ "keys": [key.public_jwk()] }).to_string();
+    /// let (a, b) = (SigningKey::generate(Algorithm::ES256)?, SigningKey::generate(Algorithm::RS256)?);
+    /// let config: AuthConfig = serde_json::from_value(serde_json::json!({
+    ///     "audience": "photos-api",
+    ///     "issuers": [
+    ///         { "issuer": "https://a.example.com", "jwks": jwks(&a) },
+    ///         { "issuer": "https://b.example.com", "jwks": jwks(&b),
+    ///           "audience": ["photos", "api://photos"], "scope_claim": "permissions" },
+    ///     ],
+    /// }))?;
+    /// let authenticator = config.authenticator()?;
+    /// # let _ = authenticator;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[serde(default)]
+    pub issuers: Vec<IssuerConfig>,
+}
+
+/// One trusted issuer of [`AuthConfig::issuers`]: its exact `iss`, its keys and, where they
+/// differ from the top-level settings, its audience, leeway, RFC 9068 mode and scope claim.
+/// Unknown fields are errors.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct IssuerConfig {
+    /// The exact `iss` of its tokens.
+    pub issuer: String,
+    /// Its audience or audiences (default: the top-level `audience`).
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub audience: Vec<String>,
+    /// Accept any audience from this issuer (default: the top-level setting).
+    #[serde(default)]
+    pub allow_any_audience: bool,
+    /// Public keys as PEM text.
+    #[serde(default)]
+    pub public_keys_pem: Vec<String>,
+    /// Files holding PEM public keys.
+    #[serde(default)]
+    pub public_key_files: Vec<PathBuf>,
+    /// A JWK Set as JSON text.
+    #[serde(default)]
+    pub jwks: Option<String>,
+    /// A JWK Set URL, fetched and cached (feature `remote`; https, or http on loopback).
+    #[cfg(feature = "remote")]
+    #[serde(default)]
+    pub jwks_url: Option<String>,
+    /// Clock skew tolerated on `exp` and `nbf`, in seconds.
+    #[serde(default)]
+    pub leeway_secs: Option<u64>,
+    /// Strict RFC 9068 mode.
+    #[serde(default)]
+    pub rfc9068: Option<bool>,
+    /// The claim holding scopes, when it is not `scope`/`scp`.
+    #[serde(default)]
+    pub scope_claim: Option<String>,
 }
 
 fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
@@ -115,6 +197,52 @@ pub enum AuthConfigError {
     /// one of them would be silently ignored.
     #[error("{0}")]
     Contradiction(&'static str),
+    /// The `issuers` list cannot work (an issuer twice).
+    #[error(transparent)]
+    Issuers(#[from] MultiIssuerError),
+}
+
+/// Where a verifier's keys come from in the configuration, top level or one issuer's.
+struct KeySources<'c> {
+    pems: &'c [String],
+    files: &'c [PathBuf],
+    jwks: Option<&'c str>,
+    #[cfg(feature = "remote")]
+    jwks_url: Option<&'c str>,
+}
+
+impl KeySources<'_> {
+    fn is_empty(&self) -> bool {
+        #[cfg(feature = "remote")]
+        let url = self.jwks_url.is_some();
+        #[cfg(not(feature = "remote"))]
+        let url = false;
+        self.pems.is_empty() && self.files.is_empty() && self.jwks.is_none() && !url
+    }
+
+    fn add_to(
+        &self,
+        mut builder: JwtVerifierBuilder,
+    ) -> Result<JwtVerifierBuilder, AuthConfigError> {
+        for pem in self.pems {
+            builder = builder.key(Key::from_pem(pem)?);
+        }
+        for path in self.files {
+            let pem = std::fs::read(path).map_err(|source| AuthConfigError::KeyFile {
+                path: path.clone(),
+                source,
+            })?;
+            builder = builder.key(Key::from_pem(pem)?);
+        }
+        if let Some(jwks) = self.jwks {
+            builder = builder.jwk_set_json(jwks);
+        }
+        #[cfg(feature = "remote")]
+        if let Some(url) = self.jwks_url {
+            builder = builder.jwks_url(url);
+        }
+        Ok(builder)
+    }
 }
 
 impl AuthConfig {
@@ -130,6 +258,31 @@ impl AuthConfig {
                 "audience and allow_any_audience: set one of them, not both",
             ));
         }
+        let mut authenticator = if self.issuers.is_empty() {
+            Authenticator::builder(self.single_verifier()?)
+        } else {
+            Authenticator::builder(self.multi_issuer_verifier()?)
+        };
+        if let Some(realm) = &self.realm {
+            authenticator = authenticator.realm(realm.clone());
+        }
+        if let Some(max) = self.max_token_len {
+            authenticator = authenticator.max_token_len(max);
+        }
+        Ok(authenticator.build()?)
+    }
+
+    fn top_level_keys(&self) -> KeySources<'_> {
+        KeySources {
+            pems: &self.public_keys_pem,
+            files: &self.public_key_files,
+            jwks: self.jwks.as_deref(),
+            #[cfg(feature = "remote")]
+            jwks_url: self.jwks_url.as_deref(),
+        }
+    }
+
+    fn single_verifier(&self) -> Result<JwtVerifier, AuthConfigError> {
         let mut builder = JwtVerifier::builder();
         if let Some(issuer) = &self.issuer {
             builder = builder.issuer(issuer.clone());
@@ -143,23 +296,7 @@ impl AuthConfig {
         if self.allow_any_audience {
             builder = builder.allow_any_audience();
         }
-        for pem in &self.public_keys_pem {
-            builder = builder.key(Key::from_pem(pem)?);
-        }
-        for path in &self.public_key_files {
-            let pem = std::fs::read(path).map_err(|source| AuthConfigError::KeyFile {
-                path: path.clone(),
-                source,
-            })?;
-            builder = builder.key(Key::from_pem(pem)?);
-        }
-        if let Some(jwks) = &self.jwks {
-            builder = builder.jwk_set_json(jwks);
-        }
-        #[cfg(feature = "remote")]
-        if let Some(url) = &self.jwks_url {
-            builder = builder.jwks_url(url.clone());
-        }
+        builder = self.top_level_keys().add_to(builder)?;
         if let Some(secs) = self.leeway_secs {
             builder = builder.leeway(Duration::from_secs(secs));
         }
@@ -169,15 +306,68 @@ impl AuthConfig {
         if let Some(max) = self.max_token_len {
             builder = builder.max_token_len(max);
         }
-        let verifier = builder.require_rfc9068(self.rfc9068).build()?;
-        let mut authenticator = Authenticator::builder(verifier);
-        if let Some(realm) = &self.realm {
-            authenticator = authenticator.realm(realm.clone());
+        Ok(builder.require_rfc9068(self.rfc9068).build()?)
+    }
+
+    /// One verifier per entry of `issuers`, each built as a single-issuer configuration would
+    /// be, with the top-level settings where the entry has none.
+    pub(crate) fn multi_issuer_verifier(&self) -> Result<MultiIssuerVerifier, AuthConfigError> {
+        if self.issuer.is_some() || self.allow_any_issuer {
+            return Err(AuthConfigError::Contradiction(
+                "issuers and a top-level issuer or allow_any_issuer: list every issuer in `issuers`",
+            ));
+        }
+        if !self.top_level_keys().is_empty() {
+            return Err(AuthConfigError::Contradiction(
+                "issuers and top-level keys: give each issuer its own keys in `issuers`",
+            ));
+        }
+        let mut multi = MultiIssuerVerifier::builder();
+        for entry in &self.issuers {
+            if !entry.audience.is_empty() && entry.allow_any_audience {
+                return Err(AuthConfigError::Contradiction(
+                    "audience and allow_any_audience in one issuer: set one of them, not both",
+                ));
+            }
+            let mut builder = JwtVerifier::builder().issuer(entry.issuer.clone());
+            let (audiences, any_audience) =
+                if entry.audience.is_empty() && !entry.allow_any_audience {
+                    (&self.audience, self.allow_any_audience)
+                } else {
+                    (&entry.audience, entry.allow_any_audience)
+                };
+            for audience in audiences {
+                builder = builder.audience(audience.clone());
+            }
+            if any_audience {
+                builder = builder.allow_any_audience();
+            }
+            builder = KeySources {
+                pems: &entry.public_keys_pem,
+                files: &entry.public_key_files,
+                jwks: entry.jwks.as_deref(),
+                #[cfg(feature = "remote")]
+                jwks_url: entry.jwks_url.as_deref(),
+            }
+            .add_to(builder)?;
+            if let Some(secs) = entry.leeway_secs.or(self.leeway_secs) {
+                builder = builder.leeway(Duration::from_secs(secs));
+            }
+            if let Some(claim) = entry.scope_claim.as_ref().or(self.scope_claim.as_ref()) {
+                builder = builder.scope_claim(ScopeClaim::named(claim.clone()));
+            }
+            if let Some(max) = self.max_token_len {
+                builder = builder.max_token_len(max);
+            }
+            let verifier = builder
+                .require_rfc9068(entry.rfc9068.unwrap_or(self.rfc9068))
+                .build()?;
+            multi = multi.trust(verifier);
         }
         if let Some(max) = self.max_token_len {
-            authenticator = authenticator.max_token_len(max);
+            multi = multi.max_token_len(max);
         }
-        Ok(authenticator.build()?)
+        Ok(multi.build()?)
     }
 }
 
@@ -237,5 +427,143 @@ mod tests {
             config.authenticator(),
             Err(AuthConfigError::KeyFile { .. })
         ));
+    }
+
+    mod several_issuers {
+        use super::*;
+        use crate::signing::SigningKey;
+        use crate::verify::{TokenVerifier, VerifyError};
+        use jsonwebtoken::Algorithm;
+        use serde_json::json;
+
+        fn jwks(key: &SigningKey) -> String {
+            json!({ "keys": [key.public_jwk()] }).to_string()
+        }
+
+        fn verify(config: &AuthConfig, token: &str) -> Result<crate::Claims, VerifyError> {
+            let verifier = config.multi_issuer_verifier().expect("verifier");
+            tokio::runtime::Builder::new_current_thread()
+                .build()
+                .expect("runtime")
+                .block_on(verifier.verify(token))
+        }
+
+        #[test]
+        fn each_issuer_has_its_keys_and_inherits_what_it_does_not_set() {
+            let a = SigningKey::generate(Algorithm::ES256)
+                .expect("key")
+                .with_kid("a");
+            let b = SigningKey::generate(Algorithm::ES256)
+                .expect("key")
+                .with_kid("b");
+            let config: AuthConfig = serde_json::from_value(json!({
+                "audience": "photos-api",
+                "scope_claim": "permissions",
+                "issuers": [
+                    { "issuer": "https://a", "jwks": jwks(&a) },
+                    { "issuer": "https://b", "jwks": jwks(&b), "audience": "other-api",
+                      "scope_claim": "scope" },
+                ],
+            }))
+            .expect("parses");
+            assert!(config.authenticator().is_ok());
+            let exp = 4102444800u64;
+            let claims = verify(&config, &a.sign_jwt(&json!({
+                "iss": "https://a", "aud": "photos-api", "exp": exp, "permissions": ["photos:read"]
+            })))
+            .expect("a, inheriting audience and scope claim");
+            assert!(claims.has_scope("photos:read"));
+            let claims = verify(
+                &config,
+                &b.sign_jwt(&json!({
+                    "iss": "https://b", "aud": "other-api", "exp": exp, "scope": "photos:write"
+                })),
+            )
+            .expect("b, with its own");
+            assert!(claims.has_scope("photos:write"));
+            assert_eq!(
+                verify(
+                    &config,
+                    &b.sign_jwt(&json!({
+                        "iss": "https://b", "aud": "photos-api", "exp": exp
+                    }))
+                )
+                .err(),
+                Some(VerifyError::InvalidAudience),
+                "b's own audience replaces the top-level one"
+            );
+            assert_eq!(
+                verify(
+                    &config,
+                    &b.sign_jwt(&json!({
+                        "iss": "https://a", "aud": "photos-api", "exp": exp
+                    }))
+                )
+                .err(),
+                Some(VerifyError::UnknownKey {
+                    kid: Some("b".into())
+                }),
+                "b's key does not sign for a"
+            );
+        }
+
+        #[test]
+        fn issuers_beside_top_level_issuer_or_keys_or_twice_are_errors() {
+            let key = SigningKey::generate(Algorithm::ES256).expect("key");
+            let entry = json!({ "issuer": "https://a", "jwks": jwks(&key) });
+            for (extra, what) in [
+                (json!({ "issuer": "https://top" }), "top-level issuer"),
+                (json!({ "allow_any_issuer": true }), "allow_any_issuer"),
+                (json!({ "jwks": jwks(&key) }), "top-level keys"),
+            ] {
+                let mut settings = json!({ "audience": "api", "issuers": [entry.clone()] });
+                for (name, value) in extra.as_object().expect("object") {
+                    settings[name] = value.clone();
+                }
+                let config: AuthConfig = serde_json::from_value(settings).expect("parses");
+                assert!(
+                    matches!(
+                        config.authenticator(),
+                        Err(AuthConfigError::Contradiction(_))
+                    ),
+                    "{what}"
+                );
+            }
+            let config: AuthConfig = serde_json::from_value(json!({
+                "audience": "api", "issuers": [entry.clone(), entry.clone()]
+            }))
+            .expect("parses");
+            assert!(matches!(
+                config.authenticator(),
+                Err(AuthConfigError::Issuers(MultiIssuerError::Duplicate(_)))
+            ));
+            let config: AuthConfig = serde_json::from_value(json!({
+                "issuers": [{ "issuer": "https://a", "jwks": jwks(&key),
+                              "audience": "api", "allow_any_audience": true }]
+            }))
+            .expect("parses");
+            assert!(matches!(
+                config.authenticator(),
+                Err(AuthConfigError::Contradiction(_))
+            ));
+            let config: AuthConfig =
+                serde_json::from_value(json!({ "issuers": [entry] })).expect("parses");
+            assert!(matches!(
+                config.authenticator(),
+                Err(AuthConfigError::Verifier(ConfigError::NoAudience))
+            ));
+            let config: AuthConfig = serde_json::from_value(json!({
+                "audience": "api", "issuers": [{ "issuer": "https://a" }]
+            }))
+            .expect("parses");
+            assert!(matches!(
+                config.authenticator(),
+                Err(AuthConfigError::Verifier(ConfigError::NoKeys))
+            ));
+            let misspelt: Result<AuthConfig, _> = serde_json::from_value(json!({
+                "issuers": [{ "issuer": "https://a", "jwks_uri": "https://a/jwks" }]
+            }));
+            assert!(misspelt.is_err());
+        }
     }
 }

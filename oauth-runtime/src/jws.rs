@@ -87,6 +87,14 @@ pub(crate) fn parse(token: &str, max_len: usize) -> Result<ParsedJws<'_>, Verify
     })
 }
 
+impl ParsedJws<'_> {
+    /// The payload bytes, base64url-decoded and NOT verified: only for choosing which verifier
+    /// to ask (the issuer of a [`crate::MultiIssuerVerifier`]), never for trusting a claim.
+    pub(crate) fn unverified_payload(&self) -> &[u8] {
+        &self.payload
+    }
+}
+
 /// Chooses the key for `jws` among `keys` and checks the signature with it.
 pub(crate) fn verify(keys: &[Key], jws: ParsedJws<'_>) -> Result<VerifiedJws, VerifyError> {
     let key = select_key(keys, jws.alg, jws.header.kid.as_deref())?;

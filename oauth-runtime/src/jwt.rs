@@ -349,6 +349,15 @@ impl JwtVerifier {
 }
 
 impl JwtVerifier {
+    /// The one issuer this verifier accepts, if it was built with exactly one: a
+    /// [`crate::MultiIssuerVerifier`] files it under that name and trusts no other kind.
+    pub(crate) fn sole_issuer(&self) -> Option<&str> {
+        match &self.rules.issuer {
+            Check::OneOf(issuers) if issuers.len() == 1 => issuers.first().map(String::as_str),
+            _ => None,
+        }
+    }
+
     /// The signature layer alone, for [`crate::dangerous::verify_signature`].
     pub(crate) fn verify_signature(&self, token: &str) -> Result<VerifiedJws, VerifyError> {
         self.verify_signature_with(&self.keys, token)

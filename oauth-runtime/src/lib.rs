@@ -52,6 +52,7 @@ mod error;
 mod guard;
 #[cfg(feature = "remote")]
 mod introspect;
+mod issuers;
 #[cfg(feature = "remote")]
 mod jwks;
 mod jws;
@@ -77,11 +78,16 @@ pub use authenticator::{Authenticator, AuthenticatorBuilder, AuthenticatorError}
 pub use cache::CachedVerifier;
 pub use claims::{Claims, ScopeClaim};
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use config::IssuerConfig;
 pub use config::{AuthConfig, AuthConfigError};
 pub use error::{AuthError, ErrorResponse};
 pub use guard::ScopeGuard;
 #[cfg(feature = "remote")]
 pub use introspect::IntrospectionVerifier;
+pub use issuers::{
+    IssuerResolver, MAX_ISSUER_LEN, MultiIssuerError, MultiIssuerVerifier,
+    MultiIssuerVerifierBuilder, ResolveError,
+};
 #[cfg(feature = "remote")]
 pub use jwks::{JwksSettings, RemoteKeySet, redirect_policy as jwks_redirect_policy};
 pub use jwt::{
