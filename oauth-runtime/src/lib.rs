@@ -48,6 +48,7 @@ mod claims;
 mod clock;
 mod config;
 pub mod dangerous;
+pub mod dpop;
 mod error;
 mod guard;
 #[cfg(feature = "remote")]
