@@ -13,7 +13,7 @@ use jsonwebtoken::Algorithm;
 use serde_json::{Map, Value};
 
 use crate::clock::{Clock, ClockRef};
-use crate::keys::Key;
+use crate::keys::{Key, PRIVATE_MEMBERS};
 
 /// Proofs longer than this are refused before decoding (8 KiB: a proof carrying a 4096-bit RSA
 /// key and signature needs less than 2 KiB).
@@ -38,9 +38,37 @@ pub const DEFAULT_DPOP_ALGORITHMS: [Algorithm; 5] = [
     Algorithm::EdDSA,
 ];
 
-/// JWK members that only private or symmetric keys have (RFC 7518 §6.2.2, §6.3.2, §6.4.1; RFC
-/// 8037 §2): a proof's `jwk` must carry none (RFC 9449 §4.3 item 7).
-const PRIVATE_MEMBERS: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
+/// Whether an [`Authenticator`](crate::Authenticator) accepts DPoP-bound tokens (RFC 9449 §7).
+///
+/// ```
+/// use oauth_runtime::{Algorithm, Authenticator, JwtVerifier, Key};
+/// use oauth_runtime::dpop::{DpopMode, DpopVerifier};
+///
+/// let verifier = JwtVerifier::builder()
+///     .issuer("https://auth.example.com")
+///     .audience("photos-api")
+///     .key(Key::hmac(Algorithm::HS256, b"a secret of at least thirty-two bytes!")?)
+///     .build()?;
+/// let authenticator = Authenticator::builder(verifier)
+///     .dpop(DpopMode::Required)
+///     .dpop_verifier(DpopVerifier::builder().external_url("https://api.example.com").build()?)
+///     .build()?;
+/// # let _ = authenticator;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum DpopMode {
+    /// Bearer tokens only, as without DPoP support: the `DPoP` scheme counts as no credentials,
+    /// and answers are those of RFC 6750 alone.
+    #[default]
+    Disabled,
+    /// Bearer tokens and DPoP-bound tokens with their proofs; a DPoP-bound token (one with
+    /// `cnf.jkt`) sent with the `Bearer` scheme is refused. Challenges name both schemes.
+    Allowed,
+    /// DPoP-bound tokens with their proofs only.
+    Required,
+}
 
 /// Why a DPoP proof, or the binding between proof and token, was refused. [`DpopError::code`]
 /// is the RFC 9449 §7.1 error code, [`DpopError::description`] the text sent to the client.
@@ -458,6 +486,37 @@ impl DpopVerifier {
         self.0.external_url.as_deref()
     }
 
+    /// As [`DpopVerifier::verify`] for a resource request with `access_token`, which is bound
+    /// to the key of thumbprint `jkt` (its `cnf.jkt`): a proof of another key is refused before
+    /// its `jti` is recorded.
+    pub async fn verify_bound(
+        &self,
+        proof: &str,
+        method: &str,
+        url: &str,
+        access_token: &str,
+        jkt: &str,
+    ) -> Result<VerifiedProof, DpopError> {
+        let (verified, replay_key, until) = self.check(proof, method, url, Some(access_token))?;
+        if verified.jkt != jkt {
+            return Err(DpopError::KeyMismatch);
+        }
+        self.record(verified, &replay_key, until).await
+    }
+
+    async fn record(
+        &self,
+        verified: VerifiedProof,
+        replay_key: &[u8; 32],
+        until: SystemTime,
+    ) -> Result<VerifiedProof, DpopError> {
+        match self.0.store.first_use(replay_key, until).await {
+            Ok(true) => Ok(verified),
+            Ok(false) => Err(DpopError::Replayed),
+            Err(ReplayStoreError(why)) => Err(DpopError::StoreUnavailable(why)),
+        }
+    }
+
     /// Checks `proof` (the `DPoP` header's value) for a request with `method` to `url` (absolute;
     /// query and fragment are ignored), and, for a resource request, that its `ath` is the hash
     /// of `access_token` (RFC 9449 §4.3). The proof's `jti` is recorded as used once every
@@ -470,11 +529,7 @@ impl DpopVerifier {
         access_token: Option<&str>,
     ) -> Result<VerifiedProof, DpopError> {
         let (verified, replay_key, until) = self.check(proof, method, url, access_token)?;
-        match self.0.store.first_use(&replay_key, until).await {
-            Ok(true) => Ok(verified),
-            Ok(false) => Err(DpopError::Replayed),
-            Err(ReplayStoreError(why)) => Err(DpopError::StoreUnavailable(why)),
-        }
+        self.record(verified, &replay_key, until).await
     }
 
     /// Every check but the replay store's.
@@ -714,7 +769,7 @@ fn normalize_url(url: &str) -> Option<String> {
         None | Some("") => None,
         Some(p) if p.bytes().all(|b| b.is_ascii_digit()) && p.len() <= 5 => {
             let p = p.trim_start_matches('0');
-            (p != default_port).then(|| if p.is_empty() { "0" } else { p })
+            (p != default_port).then_some(if p.is_empty() { "0" } else { p })
         }
         Some(_) => return None,
     };

@@ -74,11 +74,12 @@ pub mod dev;
 #[cfg(feature = "rocket")]
 pub mod rocket;
 
-pub use authenticator::{Authenticator, AuthenticatorBuilder, AuthenticatorError};
+pub use authenticator::{Authenticator, AuthenticatorBuilder, AuthenticatorError, HttpRequest};
 pub use cache::CachedVerifier;
 pub use claims::{Claims, ScopeClaim};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{AuthConfig, AuthConfigError};
+pub use dpop::{DpopMode, DpopVerifier};
 pub use error::{AuthError, ErrorResponse};
 pub use guard::ScopeGuard;
 #[cfg(feature = "remote")]
