@@ -58,31 +58,23 @@ struct Dpop {
 }
 
 impl Dpop {
-    fn new(
-        mode: DpopMode,
-        verifier: Option<DpopVerifier>,
-    ) -> Result<Option<Dpop>, AuthenticatorError> {
+    fn new(mode: DpopMode, verifier: Option<DpopVerifier>) -> Option<Dpop> {
         let required = match mode {
-            DpopMode::Disabled => return Ok(None),
+            DpopMode::Disabled => return None,
             DpopMode::Allowed => false,
             DpopMode::Required => true,
         };
-        let verifier = match verifier {
-            Some(verifier) => verifier,
-            None => DpopVerifier::builder()
-                .build()
-                .map_err(|e| AuthenticatorError::InvalidDpop(e.to_string()))?,
-        };
+        let verifier = verifier.unwrap_or_default();
         let algs: Vec<String> = verifier
             .algorithms()
             .iter()
             .map(|a| format!("{a:?}"))
             .collect();
-        Ok(Some(Dpop {
+        Some(Dpop {
             required,
             verifier,
             algs: algs.join(" "),
-        }))
+        })
     }
 
     fn challenge(&self, via_dpop: bool) -> DpopChallenge<'_> {
@@ -139,9 +131,6 @@ pub enum AuthenticatorError {
         /// What is wrong with the answer.
         reason: String,
     },
-    /// The DPoP settings cannot be used.
-    #[error("DPoP settings: {0}")]
-    InvalidDpop(String),
 }
 
 /// Builds an [`Authenticator`].
@@ -254,7 +243,7 @@ impl AuthenticatorBuilder {
                 resource.resource().to_owned(),
             ));
         }
-        let dpop = Dpop::new(self.dpop_mode, self.dpop_verifier)?;
+        let dpop = Dpop::new(self.dpop_mode, self.dpop_verifier);
         if let Some(customize) = &self.customize {
             let metadata = self.resource.as_ref().map(ProtectedResource::metadata_url);
             for error in sample_rejections() {

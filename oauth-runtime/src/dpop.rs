@@ -326,6 +326,25 @@ struct Settings {
     clock: ClockRef,
 }
 
+/// The defaults of [`DpopVerifier::builder`].
+impl Default for DpopVerifier {
+    fn default() -> Self {
+        let clock = ClockRef::default();
+        DpopVerifier(Arc::new(Settings {
+            algorithms: DEFAULT_DPOP_ALGORITHMS.to_vec(),
+            window: DEFAULT_IAT_WINDOW,
+            max_len: DEFAULT_MAX_PROOF_LEN,
+            external_url: None,
+            store: Arc::new(MemoryReplayStore {
+                capacity: DEFAULT_REPLAY_CAPACITY,
+                clock: clock.clone(),
+                seen: Mutex::new(HashMap::new()),
+            }),
+            clock,
+        }))
+    }
+}
+
 impl fmt::Debug for DpopVerifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("DpopVerifier")
