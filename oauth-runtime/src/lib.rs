@@ -32,6 +32,7 @@
 //!    [`ScopeGuard`], [`ProtectedResource`]'s challenge link;
 //! 4. verification: [`TokenVerifier`], [`JwtVerifier`], key sets, introspection,
 //!    [`CachedVerifier`], and the one claim-validation routine they share;
+//!    DPoP proof checks ([`dpop`]), which the request path runs after the verifier;
 //! 5. the vocabulary: scopes, requirements, [`Claims`].
 //!
 //! The core (layers 3 to 5) depends on no web framework and does not read the catalog's
