@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use crate::bearer;
 use crate::claims::Claims;
-use crate::error::{AuthError, ErrorResponse};
+use crate::dpop::{DpopError, DpopMode, DpopVerifier};
+use crate::error::{AuthError, DpopChallenge, ErrorResponse};
 use crate::jwt::DEFAULT_MAX_TOKEN_LEN;
 use crate::requirement::Requirement;
 use crate::resource::ProtectedResource;
@@ -45,6 +46,60 @@ struct Inner {
     resource: Option<ProtectedResource>,
     max_token_len: usize,
     customize: Option<Box<Customize>>,
+    dpop: Option<Dpop>,
+}
+
+/// DPoP settings of an authenticator whose mode is not [`DpopMode::Disabled`].
+struct Dpop {
+    required: bool,
+    verifier: DpopVerifier,
+    /// `algs` of the challenge, written once.
+    algs: String,
+}
+
+impl Dpop {
+    fn new(mode: DpopMode, verifier: Option<DpopVerifier>) -> Option<Dpop> {
+        let required = match mode {
+            DpopMode::Disabled => return None,
+            DpopMode::Allowed => false,
+            DpopMode::Required => true,
+        };
+        let verifier = verifier.unwrap_or_default();
+        let algs: Vec<String> = verifier
+            .algorithms()
+            .iter()
+            .map(|a| format!("{a:?}"))
+            .collect();
+        Some(Dpop {
+            required,
+            verifier,
+            algs: algs.join(" "),
+        })
+    }
+
+    fn challenge(&self, via_dpop: bool) -> DpopChallenge<'_> {
+        DpopChallenge {
+            algs: &self.algs,
+            bearer_too: !self.required,
+            via_dpop,
+        }
+    }
+}
+
+/// The parts of an HTTP request that a DPoP proof is checked against (RFC 9449 §4.3), as the
+/// framework adapters hand them over.
+#[derive(Debug, Clone, Copy)]
+pub struct HttpRequest<'a> {
+    /// The method, such as `GET`.
+    pub method: &'a str,
+    /// `http` or `https`, as the server received the request.
+    pub scheme: &'a str,
+    /// The `Host` header (or the authority of an absolute request target).
+    pub host: Option<&'a str>,
+    /// The path, as the request carried it (percent-encoded), without the query.
+    pub path: &'a str,
+    /// The query, if any.
+    pub query: Option<&'a str>,
 }
 
 impl fmt::Debug for Authenticator {
@@ -86,6 +141,8 @@ pub struct AuthenticatorBuilder {
     resource: Option<ProtectedResource>,
     max_token_len: usize,
     customize: Option<Box<Customize>>,
+    dpop_mode: DpopMode,
+    dpop_verifier: Option<DpopVerifier>,
 }
 
 impl fmt::Debug for AuthenticatorBuilder {
@@ -114,6 +171,21 @@ impl AuthenticatorBuilder {
     /// Tokens longer than this many bytes are refused before verification (default 16 KiB).
     pub fn max_token_len(mut self, max: usize) -> Self {
         self.max_token_len = max;
+        self
+    }
+
+    /// Whether DPoP-bound tokens (RFC 9449) are accepted, beside bearer tokens or alone
+    /// (default [`DpopMode::Disabled`]: bearer tokens only, answers as without DPoP support).
+    pub fn dpop(mut self, mode: DpopMode) -> Self {
+        self.dpop_mode = mode;
+        self
+    }
+
+    /// How DPoP proofs are checked (algorithms, `iat` window, external URL, replay store);
+    /// default [`DpopVerifier::builder`]'s defaults. Only used when [`AuthenticatorBuilder::dpop`]
+    /// enables DPoP.
+    pub fn dpop_verifier(mut self, verifier: DpopVerifier) -> Self {
+        self.dpop_verifier = Some(verifier);
         self
     }
 
@@ -171,13 +243,15 @@ impl AuthenticatorBuilder {
                 resource.resource().to_owned(),
             ));
         }
+        let dpop = Dpop::new(self.dpop_mode, self.dpop_verifier);
         if let Some(customize) = &self.customize {
             let metadata = self.resource.as_ref().map(ProtectedResource::metadata_url);
             for error in sample_rejections() {
-                let standard = ErrorResponse::with_resource_metadata(
+                let standard = ErrorResponse::build(
                     &error,
                     self.realm.as_deref(),
                     metadata.as_deref(),
+                    dpop.as_ref().map(|d| d.challenge(false)),
                 );
                 if let Some(reason) = customize(&error, standard).problem() {
                     return Err(AuthenticatorError::InvalidResponse {
@@ -193,6 +267,7 @@ impl AuthenticatorBuilder {
             resource: self.resource,
             max_token_len: self.max_token_len,
             customize: self.customize,
+            dpop,
         })))
     }
 }
@@ -225,6 +300,7 @@ impl Authenticator {
             resource: None,
             max_token_len: DEFAULT_MAX_TOKEN_LEN,
             customize: None,
+            dpop: None,
         }))
     }
 
@@ -236,6 +312,8 @@ impl Authenticator {
             resource: None,
             max_token_len: DEFAULT_MAX_TOKEN_LEN,
             customize: None,
+            dpop_mode: DpopMode::Disabled,
+            dpop_verifier: None,
         }
     }
 
@@ -257,6 +335,10 @@ impl Authenticator {
         query: Option<&str>,
     ) -> Result<Claims, AuthError> {
         let header = bearer::located(authorization, query, self.0.max_token_len)?;
+        self.bearer_claims(header).await
+    }
+
+    async fn bearer_claims(&self, header: &[u8]) -> Result<Claims, AuthError> {
         // The syntax checks cost more per byte than a cache lookup. A token that the verifier
         // already accepted, byte for byte, passed them when it was; so a known acceptance is taken
         // before them, and anything else (unknown, or a known refusal) goes through the checks
@@ -280,6 +362,72 @@ impl Authenticator {
         Ok(verifier.verify(token).await?)
     }
 
+    /// The DPoP mode.
+    pub fn dpop_mode(&self) -> DpopMode {
+        match &self.0.dpop {
+            None => DpopMode::Disabled,
+            Some(dpop) if dpop.required => DpopMode::Required,
+            Some(_) => DpopMode::Allowed,
+        }
+    }
+
+    /// As [`Authenticator::authenticate`], and with DPoP enabled also the `DPoP` scheme: the
+    /// token's proof (the `DPoP` header values in `dpop`) is checked against `request` and the
+    /// token's `cnf.jkt` (RFC 9449 §4.3, §7.1) on every request, including those whose token a
+    /// [`CachedVerifier`](crate::CachedVerifier) knows: a cache hit saves the token's
+    /// signature check, never the proof's.
+    pub async fn authenticate_request<'a>(
+        &self,
+        request: &HttpRequest<'_>,
+        authorization: impl Iterator<Item = &'a [u8]>,
+        mut dpop: impl Iterator<Item = &'a [u8]>,
+    ) -> Result<Claims, AuthError> {
+        let Some(settings) = &self.0.dpop else {
+            return self.authenticate(authorization, request.query).await;
+        };
+        let header = bearer::located(authorization, request.query, self.0.max_token_len)?;
+        if !bearer::is_dpop(header) {
+            if settings.required {
+                return Err(match bearer::token(header, self.0.max_token_len) {
+                    Ok(_) => AuthError::Dpop(DpopError::DpopRequired),
+                    Err(other) => other,
+                });
+            }
+            let claims = self.bearer_claims(header).await?;
+            // RFC 9449 §7.2: a bound token is only good with its proof.
+            if claims.get("cnf").and_then(|c| c.get("jkt")).is_some() {
+                return Err(AuthError::Dpop(DpopError::BoundTokenAsBearer));
+            }
+            return Ok(claims);
+        }
+        let token = bearer::dpop_token(header, self.0.max_token_len)?;
+        let verifier = &self.0.verifier;
+        let claims = match verifier.verify_now(token.as_bytes()) {
+            Some(known) => known?,
+            None => verifier.verify(token).await?,
+        };
+        let jkt = match claims.get("cnf").and_then(|c| c.get("jkt")) {
+            None => return Err(AuthError::Dpop(DpopError::TokenNotBound)),
+            // A `jkt` that is not a string matches no thumbprint.
+            Some(jkt) => jkt.as_str().unwrap_or_default(),
+        };
+        let proof = match (dpop.next(), dpop.next()) {
+            (None, _) => return Err(AuthError::Dpop(DpopError::MissingProof)),
+            (Some(_), Some(_)) => return Err(AuthError::Dpop(DpopError::MultipleProofs)),
+            (Some(proof), None) => std::str::from_utf8(proof)
+                .map_err(|_| DpopError::Malformed("the DPoP header is not ASCII"))?,
+        };
+        let url = settings
+            .verifier
+            .request_url(request.scheme, request.host, request.path)
+            .ok_or(DpopError::UrlMismatch)?;
+        settings
+            .verifier
+            .verify_bound(proof, request.method, &url, token, jkt)
+            .await?;
+        Ok(claims)
+    }
+
     /// Checks verified claims against a requirement.
     pub fn authorize(&self, claims: &Claims, required: &Requirement) -> Result<(), AuthError> {
         if required.is_satisfied_by(claims.scopes()) {
@@ -295,6 +443,12 @@ impl Authenticator {
     /// [`AuthenticatorBuilder::map_response`] when set. Also logs the rejection at debug level
     /// (500s at error level), with its reason and never the token.
     pub fn reject(&self, error: &AuthError) -> ErrorResponse {
+        self.reject_scheme(error, false)
+    }
+
+    /// As [`Authenticator::reject`] for a request whose `Authorization` header used the `DPoP`
+    /// scheme when `via_dpop`: with DPoP enabled, the error then goes on the `DPoP` challenge.
+    pub(crate) fn reject_scheme(&self, error: &AuthError, via_dpop: bool) -> ErrorResponse {
         match error {
             AuthError::NotConfigured => tracing::error!("{error}"),
             _ => tracing::debug!(reason = %error, "request rejected"),
@@ -304,10 +458,11 @@ impl Authenticator {
             .resource
             .as_ref()
             .map(ProtectedResource::metadata_url);
-        let standard = ErrorResponse::with_resource_metadata(
+        let standard = ErrorResponse::build(
             error,
             self.0.realm.as_deref(),
             metadata.as_deref(),
+            self.0.dpop.as_ref().map(|d| d.challenge(via_dpop)),
         );
         let Some(customize) = &self.0.customize else {
             return standard;
@@ -401,5 +556,295 @@ mod tests {
             authenticator.reject(&error),
             ErrorResponse::new(&error, Some("api"))
         );
+    }
+
+    mod dpop {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use std::time::{SystemTime, UNIX_EPOCH};
+
+        use serde_json::json;
+
+        use super::*;
+        use crate::dpop::{access_token_hash, jwk_thumbprint};
+        use crate::{Algorithm, CachedVerifier, JwtVerifier, SigningKey};
+
+        const URL: &str = "http://api.test/photos";
+
+        fn now() -> u64 {
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .expect("after 1970")
+                .as_secs()
+        }
+
+        /// Counts the verifications that reach the real verifier, to tell cache hits apart.
+        struct Counting(JwtVerifier, Arc<AtomicUsize>);
+
+        #[async_trait::async_trait]
+        impl TokenVerifier for Counting {
+            async fn verify(&self, token: &str) -> Result<Claims, VerifyError> {
+                self.1.fetch_add(1, Ordering::SeqCst);
+                self.0.verify(token).await
+            }
+        }
+
+        struct Setup {
+            issuer: SigningKey,
+            client: SigningKey,
+            calls: Arc<AtomicUsize>,
+        }
+
+        impl Setup {
+            fn new() -> Setup {
+                Setup {
+                    issuer: SigningKey::generate(Algorithm::ES256).expect("key"),
+                    client: SigningKey::generate(Algorithm::ES256).expect("key"),
+                    calls: Arc::new(AtomicUsize::new(0)),
+                }
+            }
+
+            fn authenticator(&self, mode: DpopMode) -> Authenticator {
+                let verifier = JwtVerifier::builder()
+                    .issuer("https://issuer.test")
+                    .audience("api")
+                    .key(self.issuer.verification_key().expect("key"))
+                    .build()
+                    .expect("verifier");
+                let cached = CachedVerifier::new(Counting(verifier, self.calls.clone()));
+                Authenticator::builder(cached)
+                    .realm("photos")
+                    .dpop(mode)
+                    .build()
+                    .expect("authenticator")
+            }
+
+            fn token(&self, bound_to: Option<&SigningKey>) -> String {
+                let mut claims = json!({
+                    "iss": "https://issuer.test", "aud": "api", "sub": "alice",
+                    "exp": now() + 600, "scope": "photos:read",
+                });
+                if let Some(key) = bound_to {
+                    let jkt = jwk_thumbprint(&key.public_jwk().expect("jwk")).expect("jkt");
+                    claims["cnf"] = json!({ "jkt": jkt });
+                }
+                self.issuer.sign_jwt(&claims)
+            }
+        }
+
+        fn proof(key: &SigningKey, method: &str, url: &str, token: &str) -> String {
+            let header = json!({ "typ": "dpop+jwt", "alg": "ES256", "jwk": key.public_jwk() });
+            let claims = json!({
+                "jti": format!("{}", now() as u128 * 1_000_000 + u128::from(rand_u32())),
+                "htm": method, "htu": url, "iat": now(), "ath": access_token_hash(token),
+            });
+            key.sign_jwt_with_header(&header, &claims)
+        }
+
+        fn rand_u32() -> u32 {
+            static NEXT: AtomicUsize = AtomicUsize::new(0);
+            u32::try_from(NEXT.fetch_add(1, Ordering::SeqCst)).unwrap_or_default()
+        }
+
+        async fn call(
+            authenticator: &Authenticator,
+            authorization: &str,
+            proofs: &[&str],
+        ) -> Result<Claims, AuthError> {
+            let request = HttpRequest {
+                method: "GET",
+                scheme: "http",
+                host: Some("api.test"),
+                path: "/photos",
+                query: None,
+            };
+            authenticator
+                .authenticate_request(
+                    &request,
+                    std::iter::once(authorization.as_bytes()),
+                    proofs.iter().map(|p| p.as_bytes()),
+                )
+                .await
+        }
+
+        /// RFC 9449 §7.1 and §7.2: once the token is in the cache, its signature is not checked
+        /// again, but every request still needs its own fresh proof of the bound key.
+        #[tokio::test]
+        async fn rfc9449_section_7_a_cache_hit_never_stands_in_for_the_proof() {
+            let setup = Setup::new();
+            let authenticator = setup.authenticator(DpopMode::Allowed);
+            let token = setup.token(Some(&setup.client));
+            let dpop = format!("DPoP {token}");
+            let good = proof(&setup.client, "GET", URL, &token);
+            call(&authenticator, &dpop, &[&good])
+                .await
+                .expect("a good proof");
+            assert_eq!(setup.calls.load(Ordering::SeqCst), 1);
+
+            let other_key = SigningKey::generate(Algorithm::ES256).expect("key");
+            let refusals = [
+                (
+                    call(&authenticator, &dpop, &[]).await,
+                    DpopError::MissingProof,
+                ),
+                (
+                    call(&authenticator, &dpop, &[&good]).await,
+                    DpopError::Replayed,
+                ),
+                (
+                    call(&authenticator, &format!("Bearer {token}"), &[]).await,
+                    DpopError::BoundTokenAsBearer,
+                ),
+                (
+                    call(
+                        &authenticator,
+                        &format!("Bearer {token}"),
+                        &[&proof(&setup.client, "GET", URL, &token)],
+                    )
+                    .await,
+                    DpopError::BoundTokenAsBearer,
+                ),
+                (
+                    call(
+                        &authenticator,
+                        &dpop,
+                        &[&proof(&other_key, "GET", URL, &token)],
+                    )
+                    .await,
+                    DpopError::KeyMismatch,
+                ),
+                (
+                    call(
+                        &authenticator,
+                        &dpop,
+                        &[&proof(&setup.client, "POST", URL, &token)],
+                    )
+                    .await,
+                    DpopError::MethodMismatch,
+                ),
+                (
+                    call(
+                        &authenticator,
+                        &dpop,
+                        &[&proof(
+                            &setup.client,
+                            "GET",
+                            "http://api.test/albums",
+                            &token,
+                        )],
+                    )
+                    .await,
+                    DpopError::UrlMismatch,
+                ),
+                (
+                    call(
+                        &authenticator,
+                        &dpop,
+                        &[&proof(&setup.client, "GET", URL, "another-token")],
+                    )
+                    .await,
+                    DpopError::AccessTokenHashMismatch,
+                ),
+                (
+                    call(&authenticator, &dpop, &[&good, &good]).await,
+                    DpopError::MultipleProofs,
+                ),
+            ];
+            for (outcome, expected) in refusals {
+                assert_eq!(outcome.err(), Some(AuthError::Dpop(expected)));
+            }
+            assert_eq!(setup.calls.load(Ordering::SeqCst), 1, "all were cache hits");
+            call(
+                &authenticator,
+                &dpop,
+                &[&proof(&setup.client, "GET", URL, &token)],
+            )
+            .await
+            .expect("a fresh proof on a cache hit");
+        }
+
+        #[tokio::test]
+        async fn rfc9449_section_7_1_modes_decide_which_tokens_pass() {
+            let setup = Setup::new();
+            let bearer = setup.token(None);
+            let allowed = setup.authenticator(DpopMode::Allowed);
+            call(&allowed, &format!("Bearer {bearer}"), &[])
+                .await
+                .expect("bearer is allowed");
+            // An unbound token with the DPoP scheme is no DPoP-bound token.
+            let p = proof(&setup.client, "GET", URL, &bearer);
+            assert_eq!(
+                call(&allowed, &format!("DPoP {bearer}"), &[&p]).await.err(),
+                Some(AuthError::Dpop(DpopError::TokenNotBound))
+            );
+            let required = setup.authenticator(DpopMode::Required);
+            assert_eq!(
+                call(&required, &format!("Bearer {bearer}"), &[])
+                    .await
+                    .err(),
+                Some(AuthError::Dpop(DpopError::DpopRequired))
+            );
+            let bound = setup.token(Some(&setup.client));
+            let p = proof(&setup.client, "GET", URL, &bound);
+            call(&required, &format!("dpop {bound}"), &[&p])
+                .await
+                .expect("bound token");
+            // Disabled: the DPoP scheme is not understood at all, as before.
+            let disabled = setup.authenticator(DpopMode::Disabled);
+            let p = proof(&setup.client, "GET", URL, &bound);
+            assert_eq!(
+                call(&disabled, &format!("DPoP {bound}"), &[&p]).await.err(),
+                Some(AuthError::MissingToken)
+            );
+        }
+
+        #[test]
+        fn rfc9449_section_7_1_challenges() {
+            let setup = Setup::new();
+            let algs = r#"algs="ES256 ES384 RS256 PS256 EdDSA""#;
+            let allowed = setup.authenticator(DpopMode::Allowed);
+            let required = setup.authenticator(DpopMode::Required);
+            let challenge = |a: &Authenticator, e: &AuthError, via_dpop| {
+                a.reject_scheme(e, via_dpop)
+                    .www_authenticate
+                    .expect("a challenge")
+            };
+            assert_eq!(
+                challenge(&allowed, &AuthError::MissingToken, false),
+                format!(r#"Bearer realm="photos", DPoP realm="photos", {algs}"#)
+            );
+            assert_eq!(
+                challenge(&required, &AuthError::MissingToken, false),
+                format!(r#"DPoP realm="photos", {algs}"#)
+            );
+            let replayed = AuthError::Dpop(DpopError::Replayed);
+            assert_eq!(
+                challenge(&allowed, &replayed, false),
+                format!(
+                    r#"Bearer realm="photos", DPoP realm="photos", error="invalid_dpop_proof", error_description="the DPoP proof was already used", {algs}"#
+                )
+            );
+            let expired = AuthError::InvalidToken(VerifyError::Expired);
+            assert_eq!(
+                challenge(&allowed, &expired, false),
+                format!(
+                    r#"Bearer realm="photos", error="invalid_token", error_description="the access token expired", DPoP realm="photos", {algs}"#
+                )
+            );
+            assert_eq!(
+                challenge(&allowed, &expired, true),
+                format!(
+                    r#"Bearer realm="photos", DPoP realm="photos", error="invalid_token", error_description="the access token expired", {algs}"#
+                )
+            );
+            for a in [&allowed, &required] {
+                for e in [&replayed, &expired, &AuthError::MissingToken] {
+                    assert_eq!(a.reject_scheme(e, true).problem(), None);
+                }
+            }
+            let unavailable = AuthError::Dpop(DpopError::StoreUnavailable("full".into()));
+            let answer = allowed.reject(&unavailable);
+            assert_eq!((answer.status, answer.www_authenticate), (503, None));
+        }
     }
 }

@@ -38,13 +38,14 @@
 use std::task::{Context, Poll};
 
 use axum::extract::{FromRequestParts, OptionalFromRequestParts};
-use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, HOST, WWW_AUTHENTICATE};
 use axum::http::request::Parts;
-use axum::http::{Extensions, HeaderMap, HeaderValue, Request, StatusCode, Uri};
+use axum::http::{Extensions, HeaderMap, HeaderValue, Method, Request, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 
-use crate::authenticator::Authenticator;
+use crate::authenticator::{Authenticator, HttpRequest};
 use crate::claims::Claims;
+use crate::dpop::DpopMode;
 use crate::error::{AuthError, ErrorResponse};
 use crate::guard::ScopeGuard;
 use crate::requirement::ScopeRequirement;
@@ -141,6 +142,7 @@ where
         request.extensions_mut().insert(RequestAuth {
             authenticator: self.authenticator.clone(),
             verified: None,
+            via_dpop: false,
         });
         self.inner.call(request)
     }
@@ -175,6 +177,8 @@ struct RequestAuth {
     authenticator: Authenticator,
     /// Claims verified earlier in this request.
     verified: Option<Claims>,
+    /// Whether the request used the `DPoP` scheme, which decides where a rejection's error goes.
+    via_dpop: bool,
 }
 
 impl RequestAuth {
@@ -189,24 +193,52 @@ impl RequestAuth {
         })
     }
 
-    async fn claims(&mut self, headers: &HeaderMap, uri: &Uri) -> Result<Claims, AuthError> {
+    async fn claims(
+        &mut self,
+        method: &Method,
+        headers: &HeaderMap,
+        uri: &Uri,
+    ) -> Result<Claims, AuthError> {
         if let Some(claims) = &self.verified {
             return Ok(claims.clone());
         }
-        let headers = headers
+        let authorization = headers
             .get_all(AUTHORIZATION)
             .iter()
             .map(HeaderValue::as_bytes);
+        if self.authenticator.dpop_mode() == DpopMode::Disabled {
+            // Nothing else is read, so nothing else is looked up.
+            let claims = self
+                .authenticator
+                .authenticate(authorization, uri.query())
+                .await?;
+            self.verified = Some(claims.clone());
+            return Ok(claims);
+        }
+        self.via_dpop = headers
+            .get(AUTHORIZATION)
+            .is_some_and(|h| crate::bearer::is_dpop(h.as_bytes()));
+        let request = HttpRequest {
+            method: method.as_str(),
+            scheme: uri.scheme_str().unwrap_or("http"),
+            host: uri
+                .authority()
+                .map(|a| a.as_str())
+                .or_else(|| headers.get(HOST).and_then(|h| h.to_str().ok())),
+            path: uri.path(),
+            query: uri.query(),
+        };
+        let dpop = headers.get_all("dpop").iter().map(HeaderValue::as_bytes);
         let claims = self
             .authenticator
-            .authenticate(headers, uri.query())
+            .authenticate_request(&request, authorization, dpop)
             .await?;
         self.verified = Some(claims.clone());
         Ok(claims)
     }
 
     fn reject(&self, error: &AuthError) -> AuthRejection {
-        AuthRejection(self.authenticator.reject(error))
+        AuthRejection(self.authenticator.reject_scheme(error, self.via_dpop))
     }
 }
 
@@ -215,7 +247,7 @@ impl<S: Send + Sync, R: ScopeRequirement> FromRequestParts<S> for ScopeGuard<R> 
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let auth = RequestAuth::of(&mut parts.extensions, &parts.uri)?;
-        auth.claims(&parts.headers, &parts.uri)
+        auth.claims(&parts.method, &parts.headers, &parts.uri)
             .await
             .and_then(|claims| ScopeGuard::check(&auth.authenticator, claims))
             .map_err(|e| auth.reject(&e))
@@ -227,7 +259,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Claims {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let auth = RequestAuth::of(&mut parts.extensions, &parts.uri)?;
-        auth.claims(&parts.headers, &parts.uri)
+        auth.claims(&parts.method, &parts.headers, &parts.uri)
             .await
             .map_err(|e| auth.reject(&e))
     }
@@ -243,7 +275,7 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for Claims {
         _state: &S,
     ) -> Result<Option<Self>, Self::Rejection> {
         let auth = RequestAuth::of(&mut parts.extensions, &parts.uri)?;
-        match auth.claims(&parts.headers, &parts.uri).await {
+        match auth.claims(&parts.method, &parts.headers, &parts.uri).await {
             Ok(claims) => Ok(Some(claims)),
             Err(AuthError::MissingToken) => Ok(None),
             Err(e) => Err(auth.reject(&e)),

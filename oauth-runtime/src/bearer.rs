@@ -87,12 +87,37 @@ pub(crate) fn unchecked_token(header: &[u8]) -> Option<&[u8]> {
     }
 }
 
+/// Whether `header` uses the `DPoP` scheme (RFC 9449 §7.1), in any case.
+pub(crate) fn is_dpop(header: &[u8]) -> bool {
+    header
+        .get(..DPOP_SCHEME.len())
+        .is_some_and(|s| s.eq_ignore_ascii_case(DPOP_SCHEME))
+}
+
+/// `DPoP` and the one space that must follow it.
+const DPOP_SCHEME: &[u8] = b"DPoP ";
+
 /// `Bearer` and the one space that must follow it.
 const SCHEME: &[u8] = b"Bearer ";
 
 /// The bearer token in `header` (RFC 6750 §2.1): the `Bearer` scheme (any case), spaces, and
 /// one b64token of at most `max_len` bytes. Another scheme means no bearer credentials.
 pub(crate) fn token(header: &[u8], max_len: usize) -> Result<&str, AuthError> {
+    credentials(header, "bearer", "the Bearer scheme needs a token", max_len)
+}
+
+/// The access token in a `DPoP` `header` (RFC 9449 §7.1): the same token68 form as a bearer
+/// token's, after the `DPoP` scheme.
+pub(crate) fn dpop_token(header: &[u8], max_len: usize) -> Result<&str, AuthError> {
+    credentials(header, "dpop", "the DPoP scheme needs a token", max_len)
+}
+
+fn credentials<'h>(
+    header: &'h [u8],
+    scheme_name: &str,
+    empty: &'static str,
+    max_len: usize,
+) -> Result<&'h str, AuthError> {
     let header = std::str::from_utf8(header)
         .ok()
         .filter(|h| h.is_ascii())
@@ -100,13 +125,13 @@ pub(crate) fn token(header: &[u8], max_len: usize) -> Result<&str, AuthError> {
             "the Authorization header is not ASCII",
         ))?;
     let (scheme, rest) = header.split_once(' ').unwrap_or((header, ""));
-    if !scheme.eq_ignore_ascii_case("bearer") {
-        // Another scheme (Basic, DPoP, ...): no bearer credentials were offered.
+    if !scheme.eq_ignore_ascii_case(scheme_name) {
+        // Another scheme (Basic, DPoP, ...): no credentials of this one were offered.
         return Err(AuthError::MissingToken);
     }
     let token = rest.trim_start_matches(' ');
     if token.is_empty() {
-        return Err(AuthError::InvalidRequest("the Bearer scheme needs a token"));
+        return Err(AuthError::InvalidRequest(empty));
     }
     if token.len() > max_len {
         return Err(AuthError::InvalidToken(VerifyError::TooLarge {

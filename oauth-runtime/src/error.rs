@@ -3,6 +3,7 @@
 
 use std::borrow::Cow;
 
+use crate::dpop::DpopError;
 use crate::requirement::Requirement;
 use crate::scope::ScopeSet;
 use crate::verify::VerifyError;
@@ -38,6 +39,11 @@ pub enum AuthError {
         /// What the token grants.
         granted: ScopeSet,
     },
+    /// A DPoP proof, or the binding between it and the token, was refused (RFC 9449 §7.1:
+    /// `invalid_dpop_proof` or `invalid_token`, on the `DPoP` challenge), or the replay store
+    /// could not answer (503).
+    #[error("DPoP: {0}")]
+    Dpop(#[from] DpopError),
     /// No verifier was installed for the route: a programming error, answered 500.
     #[error(
         "no oauth_runtime::Authenticator is installed for this route: add \
@@ -54,6 +60,8 @@ impl AuthError {
             AuthError::InvalidRequest(_) => 400,
             AuthError::InvalidToken(VerifyError::Unavailable(_)) => 503,
             AuthError::InvalidToken(_) => 401,
+            AuthError::Dpop(DpopError::StoreUnavailable(_)) => 503,
+            AuthError::Dpop(_) => 401,
             AuthError::InsufficientScope { .. } => 403,
             AuthError::NotConfigured => 500,
         }
@@ -66,6 +74,8 @@ impl AuthError {
             AuthError::InvalidToken(VerifyError::Unavailable(_)) => None,
             AuthError::InvalidToken(_) => Some("invalid_token"),
             AuthError::InsufficientScope { .. } => Some("insufficient_scope"),
+            AuthError::Dpop(DpopError::StoreUnavailable(_)) => None,
+            AuthError::Dpop(e) => Some(e.code()),
             AuthError::MissingToken | AuthError::NotConfigured => None,
         }
     }
@@ -75,6 +85,7 @@ impl AuthError {
             AuthError::MissingToken => "a bearer token is required",
             AuthError::InvalidRequest(why) => why,
             AuthError::InvalidToken(e) => e.description(),
+            AuthError::Dpop(e) => e.description(),
             AuthError::InsufficientScope { .. } => "the access token lacks a required scope",
             AuthError::NotConfigured => "authentication is not configured",
         }
@@ -119,6 +130,16 @@ impl ErrorResponse {
         realm: Option<&str>,
         resource_metadata: Option<&str>,
     ) -> ErrorResponse {
+        ErrorResponse::build(error, realm, resource_metadata, None)
+    }
+
+    /// The answer with the challenges of the schemes an authenticator accepts.
+    pub(crate) fn build(
+        error: &AuthError,
+        realm: Option<&str>,
+        resource_metadata: Option<&str>,
+        dpop: Option<DpopChallenge<'_>>,
+    ) -> ErrorResponse {
         let code = error.error_code();
         // The same text in the challenge and the body, so both carry what RFC 6750 §3 allows.
         let description = rfc6750_text(error.description());
@@ -131,26 +152,53 @@ impl ErrorResponse {
 
         let www_authenticate = matches!(error.status(), 400 | 401 | 403).then(|| {
             // Every value below is either ours (made RFC 6750 §3 text above), checked when the
-            // `Authenticator` was built (realm, metadata URL) or made of scope tokens, which
-            // RFC 6749 §3.3 keeps free of `"` and `\`: no escaping is needed.
-            let mut params: Vec<String> = Vec::new();
+            // `Authenticator` was built (realm, metadata URL, algorithm names) or made of scope
+            // tokens, which RFC 6749 §3.3 keeps free of `"` and `\`: no escaping is needed.
+            let mut leading: Vec<String> = Vec::new();
             if let Some(realm) = realm {
-                params.push(format!("realm=\"{realm}\""));
+                leading.push(format!("realm=\"{realm}\""));
             }
+            let mut detail: Vec<String> = Vec::new();
             if let Some(code) = code {
-                params.push(format!("error=\"{code}\""));
-                params.push(format!("error_description=\"{description}\""));
+                detail.push(format!("error=\"{code}\""));
+                detail.push(format!("error_description=\"{description}\""));
             }
             if let Some(scope) = &scope {
-                params.push(format!("scope=\"{scope}\""));
+                detail.push(format!("scope=\"{scope}\""));
             }
+            let mut trailing: Vec<String> = Vec::new();
             if let Some(url) = resource_metadata.filter(|_| error.status() != 400) {
-                params.push(format!("resource_metadata=\"{url}\""));
+                trailing.push(format!("resource_metadata=\"{url}\""));
             }
-            if params.is_empty() {
-                "Bearer".to_owned()
-            } else {
-                format!("Bearer {}", params.join(", "))
+            let challenge = |scheme: &str, with_detail: bool, extra: Option<String>| {
+                let params: Vec<&String> = leading
+                    .iter()
+                    .chain(detail.iter().filter(|_| with_detail))
+                    .chain(trailing.iter())
+                    .chain(extra.iter())
+                    .collect();
+                if params.is_empty() {
+                    scheme.to_owned()
+                } else {
+                    let joined: Vec<&str> = params.iter().map(|p| p.as_str()).collect();
+                    format!("{scheme} {}", joined.join(", "))
+                }
+            };
+            match dpop {
+                None => challenge("Bearer", true, None),
+                Some(dpop) => {
+                    // RFC 9449 §7.1: the error goes with the scheme the client used; a
+                    // proof's own errors are always the DPoP scheme's.
+                    let on_dpop =
+                        matches!(error, AuthError::Dpop(_)) || dpop.via_dpop || !dpop.bearer_too;
+                    let algs = format!("algs=\"{}\"", dpop.algs);
+                    let dpop_challenge = challenge("DPoP", on_dpop, Some(algs));
+                    if dpop.bearer_too {
+                        format!("{}, {dpop_challenge}", challenge("Bearer", !on_dpop, None))
+                    } else {
+                        dpop_challenge
+                    }
+                }
             }
         });
 
@@ -216,6 +264,17 @@ impl ErrorResponse {
                 )
             })
     }
+}
+
+/// How the `DPoP` challenge of an authenticator that accepts the scheme is written.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct DpopChallenge<'a> {
+    /// `algs` (RFC 9449 §7.1): the accepted proof algorithms, space-separated.
+    pub(crate) algs: &'a str,
+    /// Whether a `Bearer` challenge comes first (bearer tokens are accepted too).
+    pub(crate) bearer_too: bool,
+    /// Whether the request used the `DPoP` scheme, so its error goes on that challenge.
+    pub(crate) via_dpop: bool,
 }
 
 /// RFC 6750 §3: `error` and `error_description` are `%x20-21 / %x23-5B / %x5D-7E`, printable

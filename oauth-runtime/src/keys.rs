@@ -476,10 +476,9 @@ pub fn keys_from_jwk_set(json: &str) -> Result<Vec<Key>, KeyError> {
     keys_from_set(json, |_| true)
 }
 
-#[cfg(feature = "remote")]
 /// The members of a JWK that only a private or symmetric key has (RFC 7518 §6.2.2, §6.3.2,
 /// §6.4.1). A key set published for verifiers never carries them.
-const PRIVATE_MEMBERS: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
+pub(crate) const PRIVATE_MEMBERS: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
 
 /// Reads a JWK Set fetched from someone else's server: as [`keys_from_jwk_set`], and also drops,
 /// with a warning, every symmetric key (`kty: oct`) and every key with private members. A shared

@@ -32,6 +32,7 @@
 //!    [`ScopeGuard`], [`ProtectedResource`]'s challenge link;
 //! 4. verification: [`TokenVerifier`], [`JwtVerifier`], key sets, introspection,
 //!    [`CachedVerifier`], and the one claim-validation routine they share;
+//!    DPoP proof checks ([`dpop`]), which the request path runs after the verifier;
 //! 5. the vocabulary: scopes, requirements, [`Claims`].
 //!
 //! The core (layers 3 to 5) depends on no web framework and does not read the catalog's
@@ -48,6 +49,7 @@ mod claims;
 mod clock;
 mod config;
 pub mod dangerous;
+pub mod dpop;
 mod error;
 mod guard;
 #[cfg(feature = "remote")]
@@ -74,12 +76,13 @@ pub mod dev;
 #[cfg(feature = "rocket")]
 pub mod rocket;
 
-pub use authenticator::{Authenticator, AuthenticatorBuilder, AuthenticatorError};
+pub use authenticator::{Authenticator, AuthenticatorBuilder, AuthenticatorError, HttpRequest};
 pub use cache::CachedVerifier;
 pub use claims::{Claims, ScopeClaim};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::IssuerConfig;
 pub use config::{AuthConfig, AuthConfigError};
+pub use dpop::{DpopMode, DpopVerifier};
 pub use error::{AuthError, ErrorResponse};
 pub use guard::ScopeGuard;
 #[cfg(feature = "remote")]

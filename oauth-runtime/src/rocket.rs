@@ -75,9 +75,10 @@ use rocket::http::{ContentType, Header, Status};
 use rocket::request::{FromRequest, Outcome};
 use rocket::{Build, Catcher, Request, Response, Rocket};
 
-use crate::authenticator::Authenticator;
+use crate::authenticator::{Authenticator, HttpRequest};
 use crate::claims::Claims;
 use crate::config::AuthConfig;
+use crate::dpop::DpopMode;
 use crate::error::{AuthError, ErrorResponse};
 use crate::guard::ScopeGuard;
 use crate::requirement::ScopeRequirement;
@@ -156,17 +157,43 @@ async fn verify(request: &Request<'_>) -> Result<(Authenticator, Claims), (Statu
     let Verified(outcome) = request
         .local_cache_async(async {
             let headers = request.headers().get("Authorization").map(str::as_bytes);
+            let query = request.uri().query().map(|q| q.as_str());
+            if authenticator.dpop_mode() == DpopMode::Disabled {
+                return Verified(authenticator.authenticate(headers, query).await);
+            }
+            let host = request.host().map(ToString::to_string);
+            let http = HttpRequest {
+                method: request.method().as_str(),
+                scheme: if request.rocket().config().tls_enabled() {
+                    "https"
+                } else {
+                    "http"
+                },
+                host: host.as_deref(),
+                path: request.uri().path().as_str(),
+                query,
+            };
+            let dpop = request.headers().get("DPoP").map(str::as_bytes);
             Verified(
                 authenticator
-                    .authenticate(headers, request.uri().query().map(|q| q.as_str()))
+                    .authenticate_request(&http, headers, dpop)
                     .await,
             )
         })
         .await;
     match outcome {
         Ok(claims) => Ok((authenticator.clone(), claims.clone())),
-        Err(error) => Err((record(request, authenticator.reject(error)), error.clone())),
+        Err(error) => Err((reject(request, authenticator, error), error.clone())),
     }
+}
+
+/// Records the answer to `error`, its error on the challenge of the scheme the request used.
+fn reject(request: &Request<'_>, authenticator: &Authenticator, error: &AuthError) -> Status {
+    let via_dpop = request
+        .headers()
+        .get_one("Authorization")
+        .is_some_and(|h| crate::bearer::is_dpop(h.as_bytes()));
+    record(request, authenticator.reject_scheme(error, via_dpop))
 }
 
 #[rocket::async_trait]
@@ -180,7 +207,7 @@ impl<'r, R: ScopeRequirement> FromRequest<'r> for ScopeGuard<R> {
         };
         match ScopeGuard::check(&authenticator, claims) {
             Ok(guard) => Outcome::Success(guard),
-            Err(error) => Outcome::Error((record(request, authenticator.reject(&error)), error)),
+            Err(error) => Outcome::Error((reject(request, &authenticator, &error), error)),
         }
     }
 }

@@ -206,6 +206,7 @@ impl DevServer {
                 retired: Vec::new(),
             }),
             store: Store::default(),
+            dpop: crate::dpop::DpopVerifier::default(),
         });
         let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
         let app = endpoints::router(server.clone());
@@ -291,6 +292,8 @@ pub(crate) struct Server {
     pub(crate) fill: Fill,
     pub(crate) keys: RwLock<KeyRing>,
     pub(crate) store: Store,
+    /// Checks the DPoP proofs of token requests, with its own replay store.
+    pub(crate) dpop: crate::dpop::DpopVerifier,
 }
 
 /// How many entries the server holds, for tests that show its memory stays bounded.

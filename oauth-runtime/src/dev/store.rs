@@ -76,6 +76,8 @@ pub(crate) struct RefreshRecord {
     pub(crate) grant: u64,
     pub(crate) expires: Instant,
     pub(crate) used: bool,
+    /// The thumbprint of the DPoP key a public client's refresh token is bound to (RFC 9449 §5).
+    pub(crate) jkt: Option<String>,
 }
 
 #[derive(Debug, Clone)]

@@ -34,6 +34,12 @@ pub(super) async fn metadata(State(server): State<Arc<Server>>) -> Json<Value> {
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "code_challenge_methods_supported": pkce,
+        "dpop_signing_alg_values_supported": server
+            .dpop
+            .algorithms()
+            .iter()
+            .map(|a| format!("{a:?}"))
+            .collect::<Vec<_>>(),
     }))
 }
 

@@ -1,6 +1,7 @@
 //! `/token`: client authentication and every grant (RFC 6749 §4, §6; RFC 7636 for the code).
 
 use super::*;
+use crate::dpop::DpopError;
 
 /// `POST /token` (RFC 6749 §3.2, §4.1.3, §4.3.2, §4.4.2, §6).
 pub(super) async fn token(
@@ -8,9 +9,63 @@ pub(super) async fn token(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    match issue(&server, &headers, &body) {
+    let jkt = match proof_key(&server, &headers).await {
+        Ok(jkt) => jkt,
+        Err(error) => return oauth_error(error),
+    };
+    match issue(&server, &headers, &body, jkt.as_deref()) {
         Ok(tokens) => no_store(Json(tokens).into_response()),
         Err(error) => oauth_error(error),
+    }
+}
+
+/// The thumbprint of the key of the request's DPoP proof (RFC 9449 §5), checked for
+/// `POST {issuer}/token`; `None` without a `DPoP` header.
+async fn proof_key(server: &Server, headers: &HeaderMap) -> Result<Option<String>, OAuthError> {
+    let mut proofs = headers.get_all("dpop").iter();
+    let proof = match (proofs.next(), proofs.next()) {
+        (None, _) => return Ok(None),
+        (Some(_), Some(_)) => {
+            return Err(err("invalid_dpop_proof", "more than one DPoP header"));
+        }
+        (Some(proof), None) => proof
+            .to_str()
+            .map_err(|_| err("invalid_dpop_proof", "the DPoP header is not ASCII"))?,
+    };
+    let url = format!("{}/token", server.issuer);
+    match server.dpop.verify(proof, "POST", &url, None).await {
+        Ok(verified) => Ok(Some(verified.jkt)),
+        Err(DpopError::StoreUnavailable(why)) => {
+            tracing::error!(%why, "DPoP replay store unavailable");
+            Err(err(
+                "server_error",
+                "the DPoP proof cannot be checked right now",
+            ))
+        }
+        Err(error) => {
+            tracing::debug!(%error, "DPoP proof refused at the token endpoint");
+            Err(err("invalid_dpop_proof", error.description()))
+        }
+    }
+}
+
+/// What a DPoP proof on a token request binds (RFC 9449 §5).
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Binding<'a> {
+    /// The proof key's thumbprint: access tokens carry it as `cnf.jkt`.
+    pub(super) jkt: Option<&'a str>,
+    /// Whether refresh tokens are bound to it too: for public clients only, since a
+    /// confidential client's refresh tokens are already bound to its credentials.
+    pub(super) refresh: bool,
+}
+
+impl Binding<'_> {
+    /// The extra claims of a bound access token.
+    fn claims(&self) -> Value {
+        match self.jkt {
+            Some(jkt) => json!({ "cnf": { "jkt": jkt } }),
+            None => Value::Null,
+        }
     }
 }
 
@@ -18,9 +73,14 @@ pub(super) fn issue(
     server: &Server,
     headers: &HeaderMap,
     body: &[u8],
+    jkt: Option<&str>,
 ) -> Result<Value, OAuthError> {
     let params = Params::parse(body).map_err(|why| err("invalid_request", why))?;
     let (client, method) = authenticate_client(server, headers, &params)?;
+    let binding = Binding {
+        jkt,
+        refresh: method == AuthMethod::None,
+    };
     let grant_type = params
         .get("grant_type")
         .ok_or_else(|| err("invalid_request", "grant_type is required"))?;
@@ -43,7 +103,7 @@ pub(super) fn issue(
         ));
     }
     match needed {
-        Grant::AuthorizationCode => exchange_code(server, client, &params),
+        Grant::AuthorizationCode => exchange_code(server, client, &params, binding),
         Grant::ClientCredentials => {
             if method == AuthMethod::None {
                 return Err(err(
@@ -53,10 +113,10 @@ pub(super) fn issue(
             }
             let scope = known_scope(server, params.get("scope"))
                 .map_err(|why| err("invalid_scope", why))?;
-            let access = server.mint(&client.id, &client.id, &scope, None, &Value::Null)?;
-            Ok(tokens(server, access, None, &scope))
+            let access = server.mint(&client.id, &client.id, &scope, None, &binding.claims())?;
+            Ok(tokens(server, access, None, &scope, binding))
         }
-        Grant::RefreshToken => refresh(server, client, &params),
+        Grant::RefreshToken => refresh(server, client, &params, binding),
         _ => {
             let user =
                 match server.sign_in(&client.id, params.get("username"), params.get("password")) {
@@ -79,7 +139,7 @@ pub(super) fn issue(
                 &user.username,
                 &scope,
             ));
-            grant_tokens(server, client, grant, &user.username, &scope)
+            grant_tokens(server, client, grant, &user.username, &scope, binding)
         }
     }
 }
@@ -89,10 +149,16 @@ pub(super) fn tokens(
     access: String,
     refresh: Option<String>,
     scope: &str,
+    binding: Binding<'_>,
 ) -> Value {
+    let token_type = if binding.jkt.is_some() {
+        "DPoP"
+    } else {
+        "Bearer"
+    };
     let mut body = json!({
         "access_token": access,
-        "token_type": "Bearer",
+        "token_type": token_type,
         "expires_in": server.lifetimes.access_token.as_secs(),
         "scope": scope,
     });
@@ -129,8 +195,9 @@ pub(super) fn grant_tokens(
     grant: u64,
     subject: &str,
     scope: &str,
+    binding: Binding<'_>,
 ) -> Result<Value, OAuthError> {
-    let access = server.mint(&client.id, subject, scope, Some(grant), &Value::Null)?;
+    let access = server.mint(&client.id, subject, scope, Some(grant), &binding.claims())?;
     let refresh = if client.may(Grant::RefreshToken) {
         let token = server.random_token()?;
         let expires = later(server.lifetimes.refresh_token);
@@ -141,6 +208,7 @@ pub(super) fn grant_tokens(
                 grant,
                 expires,
                 used: false,
+                jkt: binding.jkt.filter(|_| binding.refresh).map(str::to_owned),
             },
         );
         store.extend_grant(grant, expires);
@@ -148,13 +216,14 @@ pub(super) fn grant_tokens(
     } else {
         None
     };
-    Ok(tokens(server, access, refresh, scope))
+    Ok(tokens(server, access, refresh, scope, binding))
 }
 
 pub(super) fn exchange_code(
     server: &Server,
     client: &Client,
     params: &Params,
+    binding: Binding<'_>,
 ) -> Result<Value, OAuthError> {
     let code = params
         .get("code")
@@ -227,13 +296,14 @@ pub(super) fn exchange_code(
         }
         (subject, scope, grant)
     };
-    grant_tokens(server, client, grant, &subject, &scope)
+    grant_tokens(server, client, grant, &subject, &scope, binding)
 }
 
 pub(super) fn refresh(
     server: &Server,
     client: &Client,
     params: &Params,
+    binding: Binding<'_>,
 ) -> Result<Value, OAuthError> {
     let token = params
         .get("refresh_token")
@@ -250,6 +320,15 @@ pub(super) fn refresh(
             return Err(err(
                 "invalid_grant",
                 "the refresh token was issued to another client",
+            ));
+        }
+        // RFC 9449 §5: a bound refresh token is used with a proof of its key, or not at all.
+        if let Some(bound) = &record.jkt
+            && binding.jkt != Some(bound.as_str())
+        {
+            return Err(err(
+                "invalid_dpop_proof",
+                "the refresh token is bound to a DPoP key: send a proof made with that key",
             ));
         }
         if record.used {
@@ -284,5 +363,5 @@ pub(super) fn refresh(
         }
         (record.grant, grant.subject, scope)
     };
-    grant_tokens(server, client, grant, &subject, &scope)
+    grant_tokens(server, client, grant, &subject, &scope, binding)
 }

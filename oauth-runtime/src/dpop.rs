@@ -1,0 +1,1193 @@
+//! DPoP (RFC 9449): proofs of possession of a key, checked beside a sender-constrained access
+//! token. No web framework here: the request path hands in the method, the URL and the header.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aws_lc_rs::digest;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::Algorithm;
+use serde_json::{Map, Value};
+
+use crate::clock::{Clock, ClockRef};
+use crate::keys::{Key, PRIVATE_MEMBERS};
+
+/// Proofs longer than this are refused before decoding (8 KiB: a proof carrying a 4096-bit RSA
+/// key and signature needs less than 2 KiB).
+pub const DEFAULT_MAX_PROOF_LEN: usize = 8 * 1024;
+
+/// How far a proof's `iat` may lie from the verifier's clock, either way (RFC 9449 §11.1).
+pub const DEFAULT_IAT_WINDOW: Duration = Duration::from_secs(60);
+
+/// How many proofs the in-memory replay store remembers at most.
+pub const DEFAULT_REPLAY_CAPACITY: usize = 100_000;
+
+/// `jti` values longer than this are refused: RFC 9449 §4.2 asks for 96 bits of randomness, which
+/// a few dozen characters carry.
+const MAX_JTI_LEN: usize = 256;
+
+/// The signature algorithms of proofs accepted unless configured otherwise.
+pub const DEFAULT_DPOP_ALGORITHMS: [Algorithm; 5] = [
+    Algorithm::ES256,
+    Algorithm::ES384,
+    Algorithm::RS256,
+    Algorithm::PS256,
+    Algorithm::EdDSA,
+];
+
+/// Whether an [`Authenticator`](crate::Authenticator) accepts DPoP-bound tokens (RFC 9449 §7).
+///
+/// ```
+/// use oauth_runtime::{Algorithm, Authenticator, JwtVerifier, Key};
+/// use oauth_runtime::dpop::{DpopMode, DpopVerifier};
+///
+/// let verifier = JwtVerifier::builder()
+///     .issuer("https://auth.example.com")
+///     .audience("photos-api")
+///     .key(Key::hmac(Algorithm::HS256, b"a secret of at least thirty-two bytes!")?)
+///     .build()?;
+/// let authenticator = Authenticator::builder(verifier)
+///     .dpop(DpopMode::Required)
+///     .dpop_verifier(DpopVerifier::builder().external_url("https://api.example.com").build()?)
+///     .build()?;
+/// # let _ = authenticator;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum DpopMode {
+    /// Bearer tokens only, as without DPoP support: the `DPoP` scheme counts as no credentials,
+    /// and answers are those of RFC 6750 alone.
+    #[default]
+    Disabled,
+    /// Bearer tokens and DPoP-bound tokens with their proofs; a DPoP-bound token (one with
+    /// `cnf.jkt`) sent with the `Bearer` scheme is refused. Challenges name both schemes.
+    Allowed,
+    /// DPoP-bound tokens with their proofs only.
+    Required,
+}
+
+/// Why a DPoP proof, or the binding between proof and token, was refused. [`DpopError::code`]
+/// is the RFC 9449 §7.1 error code, [`DpopError::description`] the text sent to the client.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DpopError {
+    /// The request carries no `DPoP` header where one is needed.
+    #[error("no DPoP proof in the request")]
+    MissingProof,
+    /// More than one `DPoP` header (RFC 9449 §4.3 item 1).
+    #[error("more than one DPoP header")]
+    MultipleProofs,
+    /// Longer than the configured maximum; refused before decoding.
+    #[error("DPoP proof is longer than {max} bytes")]
+    TooLarge {
+        /// The configured maximum.
+        max: usize,
+    },
+    /// Not a compact JWS of the DPoP form (RFC 9449 §4.3 items 2 and 3).
+    #[error("malformed DPoP proof: {0}")]
+    Malformed(&'static str),
+    /// `typ` is not `dpop+jwt` (RFC 9449 §4.3 item 4).
+    #[error("DPoP proof `typ` is not dpop+jwt")]
+    WrongType,
+    /// `alg` is not an asymmetric algorithm of the configured list (RFC 9449 §4.3 item 5).
+    #[error("DPoP proof algorithm {0:?} is not accepted")]
+    UnsupportedAlgorithm(String),
+    /// The `jwk` header holds private key members (RFC 9449 §4.3 item 7).
+    #[error("DPoP proof `jwk` holds private key members")]
+    PrivateKey,
+    /// The `jwk` header is not a usable public key for `alg`.
+    #[error("DPoP proof `jwk` is not a usable public key: {0}")]
+    BadKey(String),
+    /// The signature does not verify with the `jwk` (RFC 9449 §4.3 item 6).
+    #[error("DPoP proof signature does not verify")]
+    InvalidSignature,
+    /// `htm` is not the request's method (RFC 9449 §4.3 item 8).
+    #[error("DPoP proof `htm` does not match the request method")]
+    MethodMismatch,
+    /// `htu` is not the request's URL (RFC 9449 §4.3 item 9).
+    #[error("DPoP proof `htu` does not match the request URL")]
+    UrlMismatch,
+    /// `iat` lies outside the accepted window (RFC 9449 §4.3 item 11).
+    #[error("DPoP proof `iat` is outside the accepted window")]
+    StaleProof,
+    /// The proof's `jti` was seen before within the window (RFC 9449 §11.1).
+    #[error("DPoP proof was already used")]
+    Replayed,
+    /// `ath` is missing or is not the hash of the access token (RFC 9449 §4.3 item 12).
+    #[error("DPoP proof `ath` does not match the access token")]
+    AccessTokenHashMismatch,
+    /// The token is bound to another key than the proof's (RFC 9449 §7.1, `cnf.jkt`).
+    #[error("the access token is bound to another key than the DPoP proof's")]
+    KeyMismatch,
+    /// A token sent with the `DPoP` scheme carries no `cnf.jkt` binding (RFC 9449 §7.1).
+    #[error("the access token is not DPoP-bound")]
+    TokenNotBound,
+    /// A DPoP-bound token sent with the `Bearer` scheme (RFC 9449 §7.2).
+    #[error("a DPoP-bound access token was sent with the Bearer scheme")]
+    BoundTokenAsBearer,
+    /// The resource accepts only DPoP-bound tokens and got a bearer token.
+    #[error("only DPoP-bound access tokens are accepted")]
+    DpopRequired,
+    /// The replay store could not answer; answered 503 like an unreachable key set.
+    #[error("DPoP replay store unavailable: {0}")]
+    StoreUnavailable(String),
+}
+
+impl DpopError {
+    /// The error code of the `DPoP` challenge (RFC 9449 §7.1): `invalid_dpop_proof` for a bad
+    /// proof, `invalid_token` for a token that does not fit it.
+    pub fn code(&self) -> &'static str {
+        match self {
+            DpopError::KeyMismatch
+            | DpopError::TokenNotBound
+            | DpopError::BoundTokenAsBearer
+            | DpopError::DpopRequired => "invalid_token",
+            _ => "invalid_dpop_proof",
+        }
+    }
+
+    /// A short, stable text safe to send to clients.
+    pub fn description(&self) -> &'static str {
+        match self {
+            DpopError::MissingProof => "a DPoP proof is required",
+            DpopError::MultipleProofs => "more than one DPoP proof",
+            DpopError::StaleProof => "the DPoP proof is too old or too new",
+            DpopError::Replayed => "the DPoP proof was already used",
+            DpopError::MethodMismatch | DpopError::UrlMismatch => {
+                "the DPoP proof was made for another request"
+            }
+            DpopError::AccessTokenHashMismatch => "the DPoP proof was made for another token",
+            DpopError::KeyMismatch => "the access token is bound to another key",
+            DpopError::TokenNotBound => "the access token is not DPoP-bound",
+            DpopError::BoundTokenAsBearer => "a DPoP-bound token needs the DPoP scheme",
+            DpopError::DpopRequired => "a DPoP-bound access token is required",
+            DpopError::StoreUnavailable(_) => "the DPoP proof cannot be checked right now",
+            _ => "the DPoP proof is invalid",
+        }
+    }
+}
+
+/// A replay store could not answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ReplayStoreError(pub String);
+
+/// Remembers the proofs already used, so that each is accepted once (RFC 9449 §11.1).
+///
+/// The key is the SHA-256 of the proof key's thumbprint and the `jti`, so that one client
+/// cannot spend another's `jti`; `until` is when the proof leaves the `iat` window, after which
+/// it is refused as stale anyway and may be forgotten. Several instances of an API share one
+/// store to refuse a proof replayed against another instance: implement the trait over a shared
+/// database, one atomic "set if absent, with expiry" per call (in Redis, `SET key 1 NX EXAT
+/// until`, first use when it answers OK).
+///
+/// ```
+/// use std::time::{Duration, SystemTime};
+/// use oauth_runtime::dpop::{DpopReplayStore, MemoryReplayStore};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let store = MemoryReplayStore::new(1_000);
+/// let until = SystemTime::now() + Duration::from_secs(60);
+/// assert!(store.first_use(&[7; 32], until).await?);
+/// assert!(!store.first_use(&[7; 32], until).await?, "a second use is a replay");
+/// # Ok(())
+/// # }
+/// ```
+#[async_trait::async_trait]
+pub trait DpopReplayStore: Send + Sync + fmt::Debug + 'static {
+    /// Records `key` as used until `until`; `true` if it was not recorded already. Must be
+    /// atomic: of two concurrent calls with one key, one only may see `true`.
+    async fn first_use(&self, key: &[u8; 32], until: SystemTime) -> Result<bool, ReplayStoreError>;
+}
+
+/// The in-memory [`DpopReplayStore`]: at most `capacity` entries, each forgotten once its proof
+/// is out of the window. When full of proofs still in their window it refuses new proofs
+/// ([`DpopError::StoreUnavailable`], 503) rather than forget one that could then be replayed.
+#[derive(Debug)]
+pub struct MemoryReplayStore {
+    capacity: usize,
+    clock: ClockRef,
+    seen: Mutex<HashMap<[u8; 32], SystemTime>>,
+}
+
+impl MemoryReplayStore {
+    /// A store of at most `capacity` proofs.
+    pub fn new(capacity: usize) -> Self {
+        MemoryReplayStore {
+            capacity,
+            clock: ClockRef::default(),
+            seen: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Reads the time from `clock` (to forget entries), as the verifier does.
+    pub fn with_clock(mut self, clock: impl Clock) -> Self {
+        self.clock = ClockRef::new(clock);
+        self
+    }
+
+    /// How many proofs it remembers now.
+    pub fn len(&self) -> usize {
+        self.seen
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+
+    /// Whether it remembers none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[async_trait::async_trait]
+impl DpopReplayStore for MemoryReplayStore {
+    async fn first_use(&self, key: &[u8; 32], until: SystemTime) -> Result<bool, ReplayStoreError> {
+        let now = self.clock.now();
+        let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(expiry) = seen.get(key)
+            && *expiry > now
+        {
+            return Ok(false);
+        }
+        if seen.len() >= self.capacity && !seen.contains_key(key) {
+            seen.retain(|_, expiry| *expiry > now);
+            if seen.len() >= self.capacity {
+                return Err(ReplayStoreError(format!(
+                    "{} proofs in their window: the in-memory store is full",
+                    seen.len()
+                )));
+            }
+        }
+        seen.insert(*key, until);
+        Ok(true)
+    }
+}
+
+/// Why a [`DpopVerifier`] could not be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DpopConfigError {
+    /// An algorithm that is not asymmetric, or none at all.
+    #[error("DPoP algorithms must be asymmetric and at least one: {0}")]
+    Algorithms(String),
+    /// The external URL is not an absolute `http` or `https` URL without query or fragment.
+    #[error("external URL {0:?} must be an absolute http(s) URL without query or fragment")]
+    ExternalUrl(String),
+}
+
+/// What a verified proof tells: the RFC 7638 thumbprint of its key, and its `jti`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedProof {
+    /// The base64url SHA-256 JWK thumbprint of the proof's key (RFC 7638), as `cnf.jkt` holds it.
+    pub jkt: String,
+}
+
+/// Checks DPoP proofs (RFC 9449 §4.3). Cheap to clone; clones share the replay store.
+///
+/// ```
+/// use oauth_runtime::dpop::{DpopVerifier, jwk_thumbprint};
+/// use oauth_runtime::{Algorithm, SigningKey};
+/// use serde_json::json;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let client_key = SigningKey::generate(Algorithm::ES256)?;
+/// let jwk = client_key.public_jwk().expect("an asymmetric key");
+/// let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
+/// let proof = client_key.sign_jwt_with_header(
+///     &json!({ "typ": "dpop+jwt", "alg": "ES256", "jwk": jwk }),
+///     &json!({ "jti": "a-unique-id", "htm": "POST", "htu": "https://auth.example/token", "iat": now }),
+/// );
+/// let verifier = DpopVerifier::builder().build()?;
+/// let verified = verifier
+///     .verify(&proof, "POST", "https://auth.example/token?x=1", None)
+///     .await?;
+/// assert_eq!(verified.jkt, jwk_thumbprint(&jwk)?);
+/// assert!(verifier.verify(&proof, "POST", "https://auth.example/token", None).await.is_err(),
+///     "a proof is accepted once");
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct DpopVerifier(Arc<Settings>);
+
+struct Settings {
+    algorithms: Vec<Algorithm>,
+    window: Duration,
+    max_len: usize,
+    external_url: Option<String>,
+    store: Arc<dyn DpopReplayStore>,
+    clock: ClockRef,
+}
+
+/// The defaults of [`DpopVerifier::builder`].
+impl Default for DpopVerifier {
+    fn default() -> Self {
+        let clock = ClockRef::default();
+        DpopVerifier(Arc::new(Settings {
+            algorithms: DEFAULT_DPOP_ALGORITHMS.to_vec(),
+            window: DEFAULT_IAT_WINDOW,
+            max_len: DEFAULT_MAX_PROOF_LEN,
+            external_url: None,
+            store: Arc::new(MemoryReplayStore {
+                capacity: DEFAULT_REPLAY_CAPACITY,
+                clock: clock.clone(),
+                seen: Mutex::new(HashMap::new()),
+            }),
+            clock,
+        }))
+    }
+}
+
+impl fmt::Debug for DpopVerifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DpopVerifier")
+            .field("algorithms", &self.0.algorithms)
+            .field("window", &self.0.window)
+            .field("external_url", &self.0.external_url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`DpopVerifier`].
+#[must_use]
+#[derive(Debug)]
+pub struct DpopVerifierBuilder {
+    algorithms: Vec<Algorithm>,
+    window: Duration,
+    max_len: usize,
+    external_url: Option<String>,
+    store: Option<Arc<dyn DpopReplayStore>>,
+    clock: ClockRef,
+}
+
+impl DpopVerifierBuilder {
+    /// The proof algorithms accepted (default [`DEFAULT_DPOP_ALGORITHMS`]); only asymmetric ones.
+    pub fn algorithms(mut self, algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
+        self.algorithms = algorithms.into_iter().collect();
+        self
+    }
+
+    /// How far `iat` may lie from now, either way (default 60 s). A proof is remembered by the
+    /// replay store for as long, so a longer window costs memory.
+    pub fn iat_window(mut self, window: Duration) -> Self {
+        self.window = window;
+        self
+    }
+
+    /// Proofs longer than this many bytes are refused before decoding (default 8 KiB).
+    pub fn max_proof_len(mut self, max: usize) -> Self {
+        self.max_len = max;
+        self
+    }
+
+    /// The URL clients use to reach this API, such as `https://api.example.com` or
+    /// `https://example.com/photos-api` behind a proxy that strips the prefix; the request path
+    /// is appended to it to make the URL that `htu` must equal.
+    ///
+    /// Set it in production. Without it the URL is built from the request's own `Host` header
+    /// and the scheme the server sees, and the `Host` header is written by the client: a proof
+    /// made for another server could then be presented here with that server's name as `Host`.
+    /// A proxy in front that rewrites `Host` or terminates TLS makes the built URL differ from
+    /// the one clients sign, and every proof fail.
+    pub fn external_url(mut self, url: impl Into<String>) -> Self {
+        self.external_url = Some(url.into());
+        self
+    }
+
+    /// Where used proofs are remembered (default: a [`MemoryReplayStore`] of
+    /// [`DEFAULT_REPLAY_CAPACITY`] entries, for one instance).
+    pub fn replay_store(mut self, store: impl DpopReplayStore) -> Self {
+        self.store = Some(Arc::new(store));
+        self
+    }
+
+    /// Reads `iat` windows against `clock` instead of the system clock.
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = ClockRef::new(clock);
+        self
+    }
+
+    /// Checks the settings.
+    pub fn build(self) -> Result<DpopVerifier, DpopConfigError> {
+        if self.algorithms.is_empty() || self.algorithms.iter().any(|a| !is_asymmetric(*a)) {
+            return Err(DpopConfigError::Algorithms(format!(
+                "{:?}",
+                self.algorithms
+            )));
+        }
+        let external_url = match self.external_url {
+            None => None,
+            Some(url) => {
+                let trimmed = url.trim_end_matches('/');
+                match normalize_url(trimmed) {
+                    Some(normal) if !url.contains(['?', '#']) => Some(normal),
+                    _ => return Err(DpopConfigError::ExternalUrl(url)),
+                }
+            }
+        };
+        let store = match self.store {
+            Some(store) => store,
+            None => Arc::new(MemoryReplayStore {
+                capacity: DEFAULT_REPLAY_CAPACITY,
+                clock: self.clock.clone(),
+                seen: Mutex::new(HashMap::new()),
+            }),
+        };
+        Ok(DpopVerifier(Arc::new(Settings {
+            algorithms: self.algorithms,
+            window: self.window,
+            max_len: self.max_len,
+            external_url: external_url.map(|u| u.trim_end_matches('/').to_owned()),
+            store,
+            clock: self.clock,
+        })))
+    }
+}
+
+fn is_asymmetric(alg: Algorithm) -> bool {
+    !matches!(alg, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512)
+}
+
+/// The header members of a proof. Unknown members are ignored, duplicates refused.
+#[derive(serde::Deserialize)]
+struct ProofHeader {
+    #[serde(default)]
+    typ: Option<String>,
+    alg: String,
+    #[serde(default)]
+    jwk: Option<Map<String, Value>>,
+    #[serde(default, deserialize_with = "present")]
+    crit: bool,
+}
+
+fn present<'de, D: serde::Deserializer<'de>>(value: D) -> Result<bool, D::Error> {
+    <serde::de::IgnoredAny as serde::Deserialize>::deserialize(value).map(|_| true)
+}
+
+/// The claims of a proof (RFC 9449 §4.2).
+#[derive(serde::Deserialize)]
+struct ProofClaims {
+    jti: String,
+    htm: String,
+    htu: String,
+    iat: Value,
+    #[serde(default)]
+    ath: Option<String>,
+}
+
+impl DpopVerifier {
+    /// Starts a builder with the defaults.
+    pub fn builder() -> DpopVerifierBuilder {
+        DpopVerifierBuilder {
+            algorithms: DEFAULT_DPOP_ALGORITHMS.to_vec(),
+            window: DEFAULT_IAT_WINDOW,
+            max_len: DEFAULT_MAX_PROOF_LEN,
+            external_url: None,
+            store: None,
+            clock: ClockRef::default(),
+        }
+    }
+
+    /// The accepted algorithms, for `algs` in challenges and `dpop_signing_alg_values_supported`.
+    pub fn algorithms(&self) -> &[Algorithm] {
+        &self.0.algorithms
+    }
+
+    /// The configured external URL, normalised, if any.
+    pub fn external_url(&self) -> Option<&str> {
+        self.0.external_url.as_deref()
+    }
+
+    /// As [`DpopVerifier::verify`] for a resource request with `access_token`, which is bound
+    /// to the key of thumbprint `jkt` (its `cnf.jkt`): a proof of another key is refused before
+    /// its `jti` is recorded.
+    pub async fn verify_bound(
+        &self,
+        proof: &str,
+        method: &str,
+        url: &str,
+        access_token: &str,
+        jkt: &str,
+    ) -> Result<VerifiedProof, DpopError> {
+        let (verified, replay_key, until) = self.check(proof, method, url, Some(access_token))?;
+        if verified.jkt != jkt {
+            return Err(DpopError::KeyMismatch);
+        }
+        self.record(verified, &replay_key, until).await
+    }
+
+    async fn record(
+        &self,
+        verified: VerifiedProof,
+        replay_key: &[u8; 32],
+        until: SystemTime,
+    ) -> Result<VerifiedProof, DpopError> {
+        match self.0.store.first_use(replay_key, until).await {
+            Ok(true) => Ok(verified),
+            Ok(false) => Err(DpopError::Replayed),
+            Err(ReplayStoreError(why)) => Err(DpopError::StoreUnavailable(why)),
+        }
+    }
+
+    /// Checks `proof` (the `DPoP` header's value) for a request with `method` to `url` (absolute;
+    /// query and fragment are ignored), and, for a resource request, that its `ath` is the hash
+    /// of `access_token` (RFC 9449 §4.3). The proof's `jti` is recorded as used once every
+    /// other check passed.
+    pub async fn verify(
+        &self,
+        proof: &str,
+        method: &str,
+        url: &str,
+        access_token: Option<&str>,
+    ) -> Result<VerifiedProof, DpopError> {
+        let (verified, replay_key, until) = self.check(proof, method, url, access_token)?;
+        self.record(verified, &replay_key, until).await
+    }
+
+    /// Every check but the replay store's.
+    fn check(
+        &self,
+        proof: &str,
+        method: &str,
+        url: &str,
+        access_token: Option<&str>,
+    ) -> Result<(VerifiedProof, [u8; 32], SystemTime), DpopError> {
+        let settings = &self.0;
+        if proof.len() > settings.max_len {
+            return Err(DpopError::TooLarge {
+                max: settings.max_len,
+            });
+        }
+        let mut parts = proof.split('.');
+        let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(DpopError::Malformed("a proof is a JWS of three segments"));
+        };
+        let b64 = |part: &str, what: &'static str| {
+            URL_SAFE_NO_PAD
+                .decode(part)
+                .map_err(|_| DpopError::Malformed(what))
+        };
+        let header: ProofHeader =
+            serde_json::from_slice(&b64(header_b64, "header is not base64url")?).map_err(|_| {
+                DpopError::Malformed("header is not a JSON object of the DPoP form")
+            })?;
+        if header.crit {
+            return Err(DpopError::Malformed("no critical extension is understood"));
+        }
+        if header.typ.as_deref() != Some("dpop+jwt") {
+            return Err(DpopError::WrongType);
+        }
+        let alg = header
+            .alg
+            .parse::<Algorithm>()
+            .ok()
+            .filter(|a| settings.algorithms.contains(a))
+            .ok_or_else(|| DpopError::UnsupportedAlgorithm(header.alg.clone()))?;
+        let jwk = header
+            .jwk
+            .ok_or(DpopError::Malformed("the header has no jwk"))?;
+        let (key, jkt) = proof_key(&jwk, alg)?;
+        let signature = b64(signature_b64, "signature is not base64url")?;
+        let signed = &proof.as_bytes()[..header_b64.len() + 1 + payload_b64.len()];
+        if !key.verify(signed, &signature) {
+            return Err(DpopError::InvalidSignature);
+        }
+        let claims: ProofClaims =
+            serde_json::from_slice(&b64(payload_b64, "payload is not base64url")?).map_err(
+                |_| DpopError::Malformed("the claims jti, htm, htu and iat are required"),
+            )?;
+        if claims.jti.is_empty() || claims.jti.len() > MAX_JTI_LEN {
+            return Err(DpopError::Malformed("jti is empty or too long"));
+        }
+        if claims.htm != method {
+            return Err(DpopError::MethodMismatch);
+        }
+        let expected = normalize_url(without_query(url));
+        let claimed = normalize_url(without_query(&claims.htu));
+        if expected.is_none() || expected != claimed {
+            return Err(DpopError::UrlMismatch);
+        }
+        let iat = match &claims.iat {
+            Value::Number(n) => n
+                .as_i64()
+                .or_else(|| {
+                    n.as_f64()
+                        .filter(|f| f.is_finite())
+                        .map(|f| f.floor() as i64)
+                })
+                .ok_or(DpopError::Malformed("iat is not a date"))?,
+            _ => return Err(DpopError::Malformed("iat is not a number")),
+        };
+        let now = settings.clock.unix_now();
+        let window = i64::try_from(settings.window.as_secs()).unwrap_or(i64::MAX);
+        if iat.abs_diff(now) > window.unsigned_abs() {
+            return Err(DpopError::StaleProof);
+        }
+        if let Some(token) = access_token {
+            let expected = access_token_hash(token);
+            if claims.ath.as_deref() != Some(expected.as_str()) {
+                return Err(DpopError::AccessTokenHashMismatch);
+            }
+        }
+        let mut ctx = digest::Context::new(&digest::SHA256);
+        ctx.update(jkt.as_bytes());
+        ctx.update(b".");
+        ctx.update(claims.jti.as_bytes());
+        let mut replay_key = [0; 32];
+        replay_key.copy_from_slice(ctx.finish().as_ref());
+        // Remembered until the proof would be refused as stale anyway.
+        let until_secs = u64::try_from(iat.saturating_add(window).max(0)).unwrap_or(0);
+        let until = UNIX_EPOCH + Duration::from_secs(until_secs);
+        Ok((VerifiedProof { jkt }, replay_key, until))
+    }
+
+    /// The URL a proof's `htu` must match for a request with `path` (no query), received with
+    /// `scheme` and `host` (the `Host` header): the external URL with the path appended when one
+    /// is configured, else built from `scheme` and `host`.
+    pub fn request_url(&self, scheme: &str, host: Option<&str>, path: &str) -> Option<String> {
+        match &self.0.external_url {
+            Some(base) => Some(format!("{base}{path}")),
+            None => host.map(|host| format!("{scheme}://{host}{path}")),
+        }
+    }
+}
+
+/// The verification key of a proof's `jwk`, bound to `alg`, and its RFC 7638 thumbprint.
+fn proof_key(jwk: &Map<String, Value>, alg: Algorithm) -> Result<(Key, String), DpopError> {
+    if PRIVATE_MEMBERS.iter().any(|m| jwk.contains_key(*m)) {
+        return Err(DpopError::PrivateKey);
+    }
+    let value = Value::Object(jwk.clone());
+    let jkt = jwk_thumbprint(&value)?;
+    if let Some(stated) = jwk.get("alg")
+        && stated.as_str() != Some(format!("{alg:?}").as_str())
+    {
+        return Err(DpopError::BadKey("the jwk's alg is not the proof's".into()));
+    }
+    let parsed: jsonwebtoken::jwk::Jwk =
+        serde_json::from_value(value).map_err(|e| DpopError::BadKey(e.to_string()))?;
+    let key = Key::from_jwk(&parsed)
+        .and_then(|k| k.with_algorithm(alg))
+        .map_err(|e| DpopError::BadKey(e.to_string()))?;
+    Ok((key, jkt))
+}
+
+/// The RFC 7638 JWK thumbprint: base64url of the SHA-256 of the key's required members in
+/// lexicographic order, for EC (P-256, P-384), RSA and OKP (Ed25519, RFC 8037 §2) public keys.
+///
+/// ```
+/// use oauth_runtime::dpop::jwk_thumbprint;
+///
+/// let jwk = serde_json::json!({ "kty": "OKP", "crv": "Ed25519",
+///     "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo" });
+/// // RFC 8037 Appendix A.3.
+/// assert_eq!(jwk_thumbprint(&jwk)?, "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k");
+/// # Ok::<(), oauth_runtime::dpop::DpopError>(())
+/// ```
+pub fn jwk_thumbprint(jwk: &Value) -> Result<String, DpopError> {
+    let member = |name: &str| {
+        jwk.get(name)
+            .and_then(Value::as_str)
+            .filter(|v| !v.is_empty() && v.bytes().all(is_base64url_or_name))
+            .ok_or(DpopError::BadKey(format!(
+                "`{name}` is missing or malformed"
+            )))
+    };
+    // Every value is checked to need no JSON escaping, so it is written as it is.
+    let canonical = match jwk.get("kty").and_then(Value::as_str) {
+        Some("EC") => {
+            let crv = member("crv")?;
+            if !matches!(crv, "P-256" | "P-384") {
+                return Err(DpopError::BadKey(format!("unsupported curve {crv}")));
+            }
+            format!(
+                r#"{{"crv":"{crv}","kty":"EC","x":"{}","y":"{}"}}"#,
+                member("x")?,
+                member("y")?
+            )
+        }
+        Some("RSA") => format!(
+            r#"{{"e":"{}","kty":"RSA","n":"{}"}}"#,
+            member("e")?,
+            member("n")?
+        ),
+        Some("OKP") => {
+            let crv = member("crv")?;
+            if crv != "Ed25519" {
+                return Err(DpopError::BadKey(format!("unsupported curve {crv}")));
+            }
+            format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{}"}}"#, member("x")?)
+        }
+        _ => return Err(DpopError::BadKey("kty must be EC, RSA or OKP".into())),
+    };
+    Ok(URL_SAFE_NO_PAD.encode(digest::digest(&digest::SHA256, canonical.as_bytes())))
+}
+
+fn is_base64url_or_name(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'-' || b == b'_'
+}
+
+/// `ath`: the base64url SHA-256 of the access token's ASCII bytes (RFC 9449 §4.2).
+///
+/// ```
+/// // RFC 9449 §7.1.
+/// assert_eq!(
+///     oauth_runtime::dpop::access_token_hash("Kz~8mXK1EalYznwH-LC-1fBAo.4Ljp~zsPE_NeO.gxU"),
+///     "fUHyO2r2Z3DZ53EsNrWBb0xWXoaNy59IiKCAqksmQEo"
+/// );
+/// ```
+pub fn access_token_hash(token: &str) -> String {
+    URL_SAFE_NO_PAD.encode(digest::digest(&digest::SHA256, token.as_bytes()))
+}
+
+fn without_query(url: &str) -> &str {
+    let end = url.find(['?', '#']).unwrap_or(url.len());
+    &url[..end]
+}
+
+/// `url` in the normal form of RFC 3986 §6.2.2 and §6.2.3 (as RFC 9449 §4.3 item 9 asks):
+/// scheme and host in lower case, the default port dropped, an empty path as `/`,
+/// percent-encodings in upper case and those of unreserved characters decoded. `None` for
+/// anything but an absolute `http` or `https` URL with a host and no user information.
+fn normalize_url(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let scheme = scheme.to_ascii_lowercase();
+    let default_port = match scheme.as_str() {
+        "http" => "80",
+        "https" => "443",
+        _ => return None,
+    };
+    let path_start = rest.find('/').unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(path_start);
+    if authority.is_empty() || authority.contains('@') || !authority.is_ascii() {
+        return None;
+    }
+    let (host, port) = match authority.rfind(':') {
+        Some(colon) if !authority[colon..].contains(']') => {
+            (&authority[..colon], Some(&authority[colon + 1..]))
+        }
+        _ => (authority, None),
+    };
+    if host.is_empty()
+        || !host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~[]:%".contains(&b))
+    {
+        return None;
+    }
+    let port = match port {
+        None | Some("") => None,
+        Some(p) if p.bytes().all(|b| b.is_ascii_digit()) && p.len() <= 5 => {
+            let p = p.trim_start_matches('0');
+            (p != default_port).then_some(if p.is_empty() { "0" } else { p })
+        }
+        Some(_) => return None,
+    };
+    let mut out = format!("{scheme}://{}", host.to_ascii_lowercase());
+    if let Some(port) = port {
+        out.push(':');
+        out.push_str(port);
+    }
+    if path.is_empty() {
+        out.push('/');
+    }
+    let bytes = path.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b == b'%' {
+            let hex = bytes.get(i + 1..i + 3)?;
+            let text = std::str::from_utf8(hex).ok()?;
+            let value = u8::from_str_radix(text, 16).ok()?;
+            if value.is_ascii_alphanumeric() || b"-._~".contains(&value) {
+                out.push(char::from(value));
+            } else {
+                out.push('%');
+                out.push_str(&text.to_ascii_uppercase());
+            }
+            i += 3;
+        } else if b.is_ascii_graphic() {
+            out.push(char::from(b));
+            i += 1;
+        } else {
+            return None;
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+    use crate::signing::SigningKey;
+    use serde_json::json;
+
+    const NOW: u64 = 1_700_000_000;
+    const URL: &str = "https://api.example/photos";
+
+    struct Client {
+        key: SigningKey,
+        jwk: Value,
+    }
+
+    impl Client {
+        fn new(alg: Algorithm) -> Client {
+            let key = SigningKey::generate(alg).expect("key");
+            let mut jwk = key.public_jwk().expect("public jwk");
+            // The jwk as clients usually send it: no `use`, `alg` or `kid`.
+            if let Some(map) = jwk.as_object_mut() {
+                map.retain(|k, _| !matches!(k.as_str(), "use" | "alg" | "kid"));
+            }
+            Client { key, jwk }
+        }
+
+        fn header(&self) -> Value {
+            json!({ "typ": "dpop+jwt", "alg": format!("{:?}", self.key.algorithm()), "jwk": self.jwk })
+        }
+
+        fn claims(&self, jti: &str) -> Value {
+            json!({ "jti": jti, "htm": "GET", "htu": URL, "iat": NOW, "ath": access_token_hash("tok") })
+        }
+
+        fn proof_with(&self, header: &Value, claims: &Value) -> String {
+            self.key.sign_jwt_with_header(header, claims)
+        }
+
+        fn proof(&self, jti: &str) -> String {
+            self.proof_with(&self.header(), &self.claims(jti))
+        }
+    }
+
+    fn verifier() -> (DpopVerifier, ManualClock) {
+        let clock = ManualClock::at_unix(NOW);
+        let verifier = DpopVerifier::builder()
+            .clock(clock.clone())
+            .build()
+            .expect("defaults");
+        (verifier, clock)
+    }
+
+    /// `rest` (payload and signature) with the signature of `other` instead.
+    fn other_signature(rest: &str, other: &str) -> String {
+        let payload = rest.split('.').next().expect("payload");
+        let signature = other.rsplit('.').next().expect("signature");
+        format!("{payload}.{signature}")
+    }
+
+    async fn check(verifier: &DpopVerifier, proof: &str) -> Result<VerifiedProof, DpopError> {
+        verifier.verify(proof, "GET", URL, Some("tok")).await
+    }
+
+    #[test]
+    fn rfc7638_section_3_1_thumbprint_example() {
+        let jwk = json!({
+            "kty": "RSA",
+            "n": "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw",
+            "e": "AQAB",
+            "alg": "RS256",
+            "kid": "2011-04-29"
+        });
+        assert_eq!(
+            jwk_thumbprint(&jwk).expect("thumbprint"),
+            "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+        );
+    }
+
+    #[test]
+    fn rfc9449_section_7_1_ath_example() {
+        assert_eq!(
+            access_token_hash("Kz~8mXK1EalYznwH-LC-1fBAo.4Ljp~zsPE_NeO.gxU"),
+            "fUHyO2r2Z3DZ53EsNrWBb0xWXoaNy59IiKCAqksmQEo"
+        );
+    }
+
+    #[test]
+    fn rfc9449_section_6_1_jkt_example() {
+        // The proof key of RFC 9449 §4.1 and its `cnf.jkt` of §6.1.
+        let jwk = json!({
+            "kty": "EC",
+            "x": "l8tFrhx-34tV3hRICRDY9zCkDlpBhF42UQUfWVAWBFs",
+            "y": "9VE4jf_Ok_o64zbTTlcuNJajHmt6v9TDVrU0CdvGRDA",
+            "crv": "P-256"
+        });
+        assert_eq!(
+            jwk_thumbprint(&jwk).expect("thumbprint"),
+            "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"
+        );
+    }
+
+    #[tokio::test]
+    async fn rfc9449_section_4_3_a_good_proof_of_every_default_algorithm_passes() {
+        let (verifier, _) = verifier();
+        for alg in DEFAULT_DPOP_ALGORITHMS {
+            let client = Client::new(alg);
+            let verified = check(&verifier, &client.proof(&format!("jti-{alg:?}")))
+                .await
+                .unwrap_or_else(|e| panic!("{alg:?}: {e}"));
+            assert_eq!(verified.jkt, jwk_thumbprint(&client.jwk).expect("jkt"));
+        }
+    }
+
+    #[tokio::test]
+    async fn rfc9449_section_4_3_each_check_has_a_failing_case() {
+        let (verifier, _) = verifier();
+        let client = Client::new(Algorithm::ES256);
+        let with_header = |edit: &dyn Fn(&mut Value)| {
+            let mut header = client.header();
+            edit(&mut header);
+            client.proof_with(&header, &client.claims("j"))
+        };
+        let with_claims = |edit: &dyn Fn(&mut Value)| {
+            let mut claims = client.claims("j");
+            edit(&mut claims);
+            client.proof_with(&client.header(), &claims)
+        };
+        let good = client.proof("j");
+        let (head, rest) = good.split_once('.').expect("three segments");
+        let cases: Vec<(String, DpopError)> = vec![
+            // Item 2: one well-formed JWS.
+            (
+                "a.b".into(),
+                DpopError::Malformed("a proof is a JWS of three segments"),
+            ),
+            (
+                "a.b.c.d".into(),
+                DpopError::Malformed("a proof is a JWS of three segments"),
+            ),
+            (
+                format!("{}x", "a".repeat(DEFAULT_MAX_PROOF_LEN)),
+                DpopError::TooLarge {
+                    max: DEFAULT_MAX_PROOF_LEN,
+                },
+            ),
+            // Item 4: typ.
+            (
+                with_header(&|h| h["typ"] = "JWT".into()),
+                DpopError::WrongType,
+            ),
+            (
+                with_header(&|h| {
+                    h.as_object_mut().map(|m| m.remove("typ"));
+                }),
+                DpopError::WrongType,
+            ),
+            // Item 5: an asymmetric alg from the list; `none` and HMAC never.
+            (
+                with_header(&|h| h["alg"] = "none".into()),
+                DpopError::UnsupportedAlgorithm("none".into()),
+            ),
+            (
+                with_header(&|h| h["alg"] = "HS256".into()),
+                DpopError::UnsupportedAlgorithm("HS256".into()),
+            ),
+            // Item 6: the jwk verifies the signature.
+            (
+                format!("{head}.{}", other_signature(rest, &client.proof("k"))),
+                DpopError::InvalidSignature,
+            ),
+            (
+                with_header(&|h| h["jwk"] = Client::new(Algorithm::ES256).jwk),
+                DpopError::InvalidSignature,
+            ),
+            // Item 7: public members only.
+            (
+                with_header(&|h| h["jwk"]["d"] = "AAAA".into()),
+                DpopError::PrivateKey,
+            ),
+            (
+                with_header(&|h| {
+                    h.as_object_mut().map(|m| m.remove("jwk"));
+                }),
+                DpopError::Malformed("the header has no jwk"),
+            ),
+            (
+                with_header(&|h| h["crit"] = json!(["exp"])),
+                DpopError::Malformed("no critical extension is understood"),
+            ),
+            // Item 8: htm.
+            (
+                with_claims(&|c| c["htm"] = "POST".into()),
+                DpopError::MethodMismatch,
+            ),
+            (
+                with_claims(&|c| c["htm"] = "get".into()),
+                DpopError::MethodMismatch,
+            ),
+            // Item 9: htu.
+            (
+                with_claims(&|c| c["htu"] = "https://api.example/albums".into()),
+                DpopError::UrlMismatch,
+            ),
+            (
+                with_claims(&|c| c["htu"] = "https://other.example/photos".into()),
+                DpopError::UrlMismatch,
+            ),
+            (
+                with_claims(&|c| c["htu"] = "http://api.example/photos".into()),
+                DpopError::UrlMismatch,
+            ),
+            (
+                with_claims(&|c| c["htu"] = "/photos".into()),
+                DpopError::UrlMismatch,
+            ),
+            // Item 11: iat within the window.
+            (
+                with_claims(&|c| c["iat"] = (NOW - 61).into()),
+                DpopError::StaleProof,
+            ),
+            (
+                with_claims(&|c| c["iat"] = (NOW + 61).into()),
+                DpopError::StaleProof,
+            ),
+            (
+                with_claims(&|c| c["iat"] = "now".into()),
+                DpopError::Malformed("iat is not a number"),
+            ),
+            // Item 12: ath.
+            (
+                with_claims(&|c| c["ath"] = access_token_hash("other").into()),
+                DpopError::AccessTokenHashMismatch,
+            ),
+            (
+                with_claims(&|c| {
+                    c.as_object_mut().map(|m| m.remove("ath"));
+                }),
+                DpopError::AccessTokenHashMismatch,
+            ),
+            (
+                with_claims(&|c| {
+                    c.as_object_mut().map(|m| m.remove("jti"));
+                }),
+                DpopError::Malformed("the claims jti, htm, htu and iat are required"),
+            ),
+            (
+                with_claims(&|c| c["jti"] = "x".repeat(MAX_JTI_LEN + 1).into()),
+                DpopError::Malformed("jti is empty or too long"),
+            ),
+        ];
+        for (proof, expected) in cases {
+            assert_eq!(
+                check(&verifier, &proof).await,
+                Err(expected.clone()),
+                "{expected}"
+            );
+        }
+        // None of the refused proofs spent the good proof's jti.
+        check(&verifier, &good).await.expect("the good proof");
+        // §11.1: replay.
+        assert_eq!(check(&verifier, &good).await, Err(DpopError::Replayed));
+    }
+
+    #[tokio::test]
+    async fn rfc9449_section_4_3_the_configured_algorithm_list_is_enforced() {
+        let clock = ManualClock::at_unix(NOW);
+        let verifier = DpopVerifier::builder()
+            .algorithms([Algorithm::ES256])
+            .clock(clock)
+            .build()
+            .expect("settings");
+        let client = Client::new(Algorithm::EdDSA);
+        assert_eq!(
+            check(&verifier, &client.proof("j")).await,
+            Err(DpopError::UnsupportedAlgorithm("EdDSA".into()))
+        );
+        assert!(matches!(
+            DpopVerifier::builder()
+                .algorithms([Algorithm::HS256])
+                .build(),
+            Err(DpopConfigError::Algorithms(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn rfc9449_section_4_3_a_jwk_alg_other_than_the_proofs_is_refused() {
+        let (verifier, _) = verifier();
+        let client = Client::new(Algorithm::ES256);
+        let mut header = client.header();
+        header["jwk"]["alg"] = "ES384".into();
+        assert!(matches!(
+            check(&verifier, &client.proof_with(&header, &client.claims("j"))).await,
+            Err(DpopError::BadKey(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn rfc9449_section_11_1_replay_entries_expire_with_the_window_and_are_bounded() {
+        let clock = ManualClock::at_unix(NOW);
+        let store = Arc::new(MemoryReplayStore::new(2).with_clock(clock.clone()));
+        let until = UNIX_EPOCH + Duration::from_secs(NOW + 60);
+        assert_eq!(store.first_use(&[1; 32], until).await, Ok(true));
+        assert_eq!(store.first_use(&[1; 32], until).await, Ok(false));
+        assert_eq!(store.first_use(&[2; 32], until).await, Ok(true));
+        // Full of live entries: refused rather than forgetting one that could be replayed.
+        assert!(store.first_use(&[3; 32], until).await.is_err());
+        clock.advance(Duration::from_secs(61));
+        assert_eq!(
+            store
+                .first_use(&[3; 32], until + Duration::from_secs(61))
+                .await,
+            Ok(true)
+        );
+        assert_eq!(store.len(), 1, "the expired entries were swept");
+    }
+
+    #[tokio::test]
+    async fn rfc9449_section_4_3_item_9_htu_is_compared_in_normal_form() {
+        let (verifier, _) = verifier();
+        let client = Client::new(Algorithm::ES256);
+        for (i, (htu, request)) in [
+            ("HTTPS://API.example:443/photos", URL),
+            (
+                "https://api.example/photos?x=1#f",
+                "https://api.example/photos?y=2",
+            ),
+            ("https://api.example/%70hotos", URL),
+            ("http://api.example:80", "http://api.example/"),
+            ("https://api.example/a%2fb", "https://api.example/a%2Fb"),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let mut claims = client.claims(&format!("n{i}"));
+            claims["htu"] = htu.into();
+            let proof = client.proof_with(&client.header(), &claims);
+            verifier
+                .verify(&proof, "GET", request, Some("tok"))
+                .await
+                .unwrap_or_else(|e| panic!("{htu} vs {request}: {e}"));
+        }
+        assert_eq!(normalize_url("https://user@api.example/"), None);
+        assert_eq!(normalize_url("ftp://api.example/"), None);
+        assert_eq!(normalize_url("https://api.example:99999999/"), None);
+    }
+
+    #[test]
+    fn external_urls_are_checked_and_prefix_the_path() {
+        let verifier = DpopVerifier::builder()
+            .external_url("HTTPS://Example.com:443/api/")
+            .build()
+            .expect("settings");
+        assert_eq!(
+            verifier
+                .request_url("http", Some("internal:8080"), "/photos")
+                .as_deref(),
+            Some("https://example.com/api/photos")
+        );
+        for bad in ["example.com", "https://example.com/?q", "ftp://example.com"] {
+            assert!(
+                DpopVerifier::builder().external_url(bad).build().is_err(),
+                "{bad}"
+            );
+        }
+    }
+}
