@@ -78,7 +78,9 @@ impl Parse for Term {
             return Ok(Term::Lit(input.parse()?));
         }
         if input.peek(Ident::peek_any) || input.peek(Token![::]) {
-            let path: syn::Path = input.parse()?;
+            // A constant's or macro's path has no generic arguments; parsing them, syn's type
+            // parser recursed per `<` and deep nesting overflowed the stack (found by fuzzing).
+            let path = input.call(syn::Path::parse_mod_style)?;
             if input.peek(Token![!]) {
                 let bang = input.parse()?;
                 // The macro's own arguments, whatever their delimiter, are not ours to read.
@@ -212,6 +214,19 @@ mod tests {
         let parsed = args(r#""a", crate = ::my::runtime, route = "GET /x""#).expect("parses");
         let values: Vec<String> = parsed.options.iter().map(|o| o.value.to_string()).collect();
         assert_eq!(values, [":: my :: runtime", "\"GET /x\""]);
+    }
+
+    #[test]
+    fn scope_paths_take_no_generics() {
+        // Found by the scope_requirement fuzz target: syn's type parser recursed once per `<`
+        // of a path's generic arguments, and a few thousand overflowed the stack.
+        let deep = format!("a{}", "<a".repeat(5_000));
+        assert!(args(&deep).is_err());
+        assert!(args("PHOTOS_READ<T>").is_err());
+        for path in ["scopes::PHOTOS_READ", "::app::scopes::PHOTOS_READ"] {
+            let parsed = args(path).expect(path);
+            assert!(matches!(parsed.requirements[..], [Term::Path(_)]), "{path}");
+        }
     }
 
     #[test]
