@@ -15,7 +15,10 @@
 //!
 //! The pieces, one module each:
 //! - scopes and requirements: [`ScopeToken`], [`ScopeSet`], [`Requirement`];
-//! - verification: the [`TokenVerifier`] trait, [`JwtVerifier`] and its [`Key`]s, [`Claims`];
+//! - verification: the [`TokenVerifier`] trait, [`JwtVerifier`] and its [`Key`]s, [`Claims`],
+//!   several issuers ([`MultiIssuerVerifier`]), the token cache ([`CachedVerifier`]), the one
+//!   [`Clock`] they all read, and what skips claim checks fenced in [`dangerous`];
+//! - sender-constrained tokens: [`dpop`] (RFC 9449);
 //! - answers: [`AuthError`] and [`ErrorResponse`];
 //! - the installed configuration, [`Authenticator`], and the typed [`ScopeGuard`];
 //! - configuration files: [`AuthConfig`];
@@ -30,9 +33,10 @@
 //!    vocabulary below;
 //! 3. the request path with no framework: [`Authenticator`], bearer parsing, [`AuthError`] answers,
 //!    [`ScopeGuard`], [`ProtectedResource`]'s challenge link;
-//! 4. verification: [`TokenVerifier`], [`JwtVerifier`], key sets, introspection,
-//!    [`CachedVerifier`], and the one claim-validation routine they share;
-//!    DPoP proof checks ([`dpop`]), which the request path runs after the verifier;
+//! 4. verification: [`TokenVerifier`], [`JwtVerifier`] (the JWS layer apart from claim
+//!    validation), key sets, introspection, [`MultiIssuerVerifier`], [`CachedVerifier`], the one
+//!    claim-validation routine they share and the one [`Clock`]; DPoP proof checks ([`dpop`]),
+//!    which the request path runs after the verifier;
 //! 5. the vocabulary: scopes, requirements, [`Claims`].
 //!
 //! The core (layers 3 to 5) depends on no web framework and does not read the catalog's
