@@ -1,7 +1,8 @@
 //! DPoP (RFC 9449): proofs of possession of a key, checked beside a sender-constrained access
 //! token. No web framework here: the request path hands in the method, the URL and the header.
 
-use std::collections::HashMap;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -203,26 +204,83 @@ pub trait DpopReplayStore: Send + Sync + fmt::Debug + 'static {
     /// Records `key` as used until `until`; `true` if it was not recorded already. Must be
     /// atomic: of two concurrent calls with one key, one only may see `true`.
     async fn first_use(&self, key: &[u8; 32], until: SystemTime) -> Result<bool, ReplayStoreError>;
+
+    /// As [`first_use`](DpopReplayStore::first_use), saying also whose proof it is: `client` is
+    /// the SHA-256 of the proof key's thumbprint. A store with room for few entries uses it to
+    /// keep one client from filling the store for all (the in-memory store does); the default
+    /// ignores it.
+    async fn first_use_by(
+        &self,
+        client: &[u8; 32],
+        key: &[u8; 32],
+        until: SystemTime,
+    ) -> Result<bool, ReplayStoreError> {
+        let _ = client;
+        self.first_use(key, until).await
+    }
 }
 
 /// The in-memory [`DpopReplayStore`]: at most `capacity` entries, each forgotten once its proof
-/// is out of the window. When full of proofs still in their window it refuses new proofs
-/// ([`DpopError::StoreUnavailable`], 503) rather than forget one that could then be replayed.
+/// is out of the window, and at most a share of them for one client key (1 % of the capacity by
+/// default, see [`MemoryReplayStore::per_client`]), so that one client with one bound token
+/// cannot fill the store and lock every other client out. When full of proofs still in their
+/// window it refuses new proofs ([`DpopError::StoreUnavailable`], 503) rather than forget one
+/// that could then be replayed. Expired entries leave in order of expiry, never by a scan.
 #[derive(Debug)]
 pub struct MemoryReplayStore {
     capacity: usize,
+    per_client: usize,
     clock: ClockRef,
-    seen: Mutex<HashMap<[u8; 32], SystemTime>>,
+    seen: Mutex<Seen>,
+}
+
+/// The proofs remembered, their expiry order, and how many each client has.
+#[derive(Debug, Default)]
+struct Seen {
+    entries: HashMap<[u8; 32], (SystemTime, [u8; 32])>,
+    expiry: BinaryHeap<Reverse<(SystemTime, [u8; 32])>>,
+    per_client: HashMap<[u8; 32], usize>,
+}
+
+impl Seen {
+    /// Forgets what expired by `now`: each entry once, from the earliest.
+    fn sweep(&mut self, now: SystemTime) {
+        while let Some(Reverse((until, key))) = self.expiry.peek().copied() {
+            if until > now {
+                break;
+            }
+            self.expiry.pop();
+            if let Some((recorded, client)) = self.entries.get(&key).copied()
+                && recorded == until
+            {
+                self.entries.remove(&key);
+                if let Some(n) = self.per_client.get_mut(&client) {
+                    *n -= 1;
+                    if *n == 0 {
+                        self.per_client.remove(&client);
+                    }
+                }
+            }
+        }
+    }
 }
 
 impl MemoryReplayStore {
-    /// A store of at most `capacity` proofs.
+    /// A store of at most `capacity` proofs, of which one client key may hold 1 % (at least 16).
     pub fn new(capacity: usize) -> Self {
         MemoryReplayStore {
             capacity,
+            per_client: (capacity / 100).max(16).min(capacity),
             clock: ClockRef::default(),
-            seen: Mutex::new(HashMap::new()),
+            seen: Mutex::default(),
         }
+    }
+
+    /// The most proofs in their window that one client key may have remembered; its further
+    /// proofs are refused (503) until some leave the window.
+    pub fn per_client(mut self, n: usize) -> Self {
+        self.per_client = n;
+        self
     }
 
     /// Reads the time from `clock` (to forget entries), as the verifier does.
@@ -236,6 +294,7 @@ impl MemoryReplayStore {
         self.seen
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
+            .entries
             .len()
     }
 
@@ -248,23 +307,36 @@ impl MemoryReplayStore {
 #[async_trait::async_trait]
 impl DpopReplayStore for MemoryReplayStore {
     async fn first_use(&self, key: &[u8; 32], until: SystemTime) -> Result<bool, ReplayStoreError> {
+        // Without a client, the key itself stands for one: no quota shared with others.
+        self.first_use_by(key, key, until).await
+    }
+
+    async fn first_use_by(
+        &self,
+        client: &[u8; 32],
+        key: &[u8; 32],
+        until: SystemTime,
+    ) -> Result<bool, ReplayStoreError> {
         let now = self.clock.now();
         let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(expiry) = seen.get(key)
-            && *expiry > now
-        {
+        seen.sweep(now);
+        if seen.entries.contains_key(key) {
             return Ok(false);
         }
-        if seen.len() >= self.capacity && !seen.contains_key(key) {
-            seen.retain(|_, expiry| *expiry > now);
-            if seen.len() >= self.capacity {
-                return Err(ReplayStoreError(format!(
-                    "{} proofs in their window: the in-memory store is full",
-                    seen.len()
-                )));
-            }
+        if seen.entries.len() >= self.capacity {
+            return Err(ReplayStoreError(format!(
+                "{} proofs in their window: the in-memory store is full",
+                seen.entries.len()
+            )));
         }
-        seen.insert(*key, until);
+        if seen.per_client.get(client).copied().unwrap_or(0) >= self.per_client {
+            return Err(ReplayStoreError(
+                "this client key has too many proofs in their window".into(),
+            ));
+        }
+        seen.entries.insert(*key, (until, *client));
+        seen.expiry.push(Reverse((until, *key)));
+        *seen.per_client.entry(*client).or_insert(0) += 1;
         Ok(true)
     }
 }
@@ -336,9 +408,8 @@ impl Default for DpopVerifier {
             max_len: DEFAULT_MAX_PROOF_LEN,
             external_url: None,
             store: Arc::new(MemoryReplayStore {
-                capacity: DEFAULT_REPLAY_CAPACITY,
                 clock: clock.clone(),
-                seen: Mutex::new(HashMap::new()),
+                ..MemoryReplayStore::new(DEFAULT_REPLAY_CAPACITY)
             }),
             clock,
         }))
@@ -435,9 +506,8 @@ impl DpopVerifierBuilder {
         let store = match self.store {
             Some(store) => store,
             None => Arc::new(MemoryReplayStore {
-                capacity: DEFAULT_REPLAY_CAPACITY,
                 clock: self.clock.clone(),
-                seen: Mutex::new(HashMap::new()),
+                ..MemoryReplayStore::new(DEFAULT_REPLAY_CAPACITY)
             }),
         };
         Ok(DpopVerifier(Arc::new(Settings {
@@ -529,7 +599,15 @@ impl DpopVerifier {
         replay_key: &[u8; 32],
         until: SystemTime,
     ) -> Result<VerifiedProof, DpopError> {
-        match self.0.store.first_use(replay_key, until).await {
+        let client = digest::digest(&digest::SHA256, verified.jkt.as_bytes());
+        let mut client_key = [0; 32];
+        client_key.copy_from_slice(client.as_ref());
+        match self
+            .0
+            .store
+            .first_use_by(&client_key, replay_key, until)
+            .await
+        {
             Ok(true) => Ok(verified),
             Ok(false) => Err(DpopError::Replayed),
             Err(ReplayStoreError(why)) => Err(DpopError::StoreUnavailable(why)),
@@ -644,8 +722,11 @@ impl DpopVerifier {
         ctx.update(claims.jti.as_bytes());
         let mut replay_key = [0; 32];
         replay_key.copy_from_slice(ctx.finish().as_ref());
-        // Remembered until the proof would be refused as stale anyway.
-        let until_secs = u64::try_from(iat.saturating_add(window).max(0)).unwrap_or(0);
+        // Remembered until the proof would be refused as stale anyway: the check above reads the
+        // clock in whole seconds, so a proof passes until `iat + window + 1 s` (a second less
+        // left a last second in which it could be replayed at will).
+        let until_secs =
+            u64::try_from(iat.saturating_add(window).saturating_add(1).max(0)).unwrap_or(0);
         let until = UNIX_EPOCH + Duration::from_secs(until_secs);
         Ok((VerifiedProof { jkt }, replay_key, until))
     }
@@ -1139,6 +1220,59 @@ mod tests {
             Ok(true)
         );
         assert_eq!(store.len(), 1, "the expired entries were swept");
+    }
+
+    /// Found by an attack: the `iat` check reads whole seconds, so a proof passes until
+    /// `iat + window + 1 s`, and its replay entry must live that long too; remembered only
+    /// until `iat + window`, it could be replayed at will in the window's last second.
+    #[tokio::test]
+    async fn rfc9449_section_11_1_no_replay_in_the_last_second_of_the_window() {
+        let (verifier, clock) = verifier();
+        let client = Client::new(Algorithm::ES256);
+        let mut claims = client.claims("last-second");
+        claims["iat"] = (NOW - 60).into();
+        let proof = client.proof_with(&client.header(), &claims);
+        clock.advance(Duration::from_millis(500));
+        assert!(check(&verifier, &proof).await.is_ok());
+        assert_eq!(check(&verifier, &proof).await, Err(DpopError::Replayed));
+        clock.advance(Duration::from_millis(400));
+        assert_eq!(check(&verifier, &proof).await, Err(DpopError::Replayed));
+        clock.advance(Duration::from_millis(200));
+        assert_eq!(check(&verifier, &proof).await, Err(DpopError::StaleProof));
+    }
+
+    /// Found by an attack on this store: one client with one bound token sending fresh `jti`s
+    /// filled the shared table and every other client's proofs were refused (503).
+    #[tokio::test]
+    async fn rfc9449_section_11_1_one_client_cannot_fill_the_replay_store() {
+        let clock = ManualClock::at_unix(NOW);
+        let store = MemoryReplayStore::new(100)
+            .per_client(3)
+            .with_clock(clock.clone());
+        let until = UNIX_EPOCH + Duration::from_secs(NOW + 60);
+        let (attacker, other) = ([1; 32], [2; 32]);
+        for jti in 0..3u8 {
+            assert_eq!(
+                store.first_use_by(&attacker, &[jti; 32], until).await,
+                Ok(true)
+            );
+        }
+        assert!(
+            store
+                .first_use_by(&attacker, &[9; 32], until)
+                .await
+                .is_err()
+        );
+        assert_eq!(store.first_use_by(&other, &[10; 32], until).await, Ok(true));
+        clock.advance(Duration::from_secs(61));
+        assert_eq!(
+            store
+                .first_use_by(&attacker, &[11; 32], until + Duration::from_secs(61))
+                .await,
+            Ok(true),
+            "the quota frees as proofs leave the window"
+        );
+        assert_eq!(store.len(), 1);
     }
 
     #[tokio::test]

@@ -11,8 +11,10 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use common::{Answer, now};
 use oauth_runtime::dev::{Client, DevServer, DevServerHandle, Grant, User};
-use oauth_runtime::dpop::{DpopMode, access_token_hash, jwk_thumbprint};
-use oauth_runtime::{Algorithm, Authenticator, CachedVerifier, SigningKey};
+use oauth_runtime::dpop::{
+    DpopMode, DpopVerifier, MemoryReplayStore, access_token_hash, jwk_thumbprint,
+};
+use oauth_runtime::{Algorithm, Authenticator, CachedVerifier, ManualClock, SigningKey};
 use serde_json::{Value, json};
 
 async fn dev_server() -> DevServerHandle {
@@ -329,5 +331,95 @@ async fn rfc9449_section_7_1_axum_and_rocket_answer_alike() {
     assert_eq!(
         seen[0][6].1.as_deref(),
         Some(format!(r#"Bearer realm="photos", DPoP realm="photos", {ALGS}"#).as_str())
+    );
+}
+
+/// A proof by `key` for `GET url` and `token` with the given `iat` and a fresh `jti`.
+fn proof_at(key: &SigningKey, url: &str, token: &str, iat: i64) -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let claims = json!({
+        "jti": format!("at-{}", NEXT.fetch_add(1, Ordering::SeqCst)),
+        "htm": "GET", "htu": url, "iat": iat, "ath": access_token_hash(token),
+    });
+    let header = json!({
+        "typ": "dpop+jwt",
+        "alg": format!("{:?}", key.algorithm()),
+        "jwk": key.public_jwk().unwrap(),
+    });
+    key.sign_jwt_with_header(&header, &claims)
+}
+
+/// The example API in `Required` mode with `dpop` in front of `server`, and a token bound to
+/// `key`.
+async fn bound_api(
+    server: &DevServerHandle,
+    key: &SigningKey,
+    dpop: DpopVerifier,
+) -> (String, String) {
+    let jkt = jwk_thumbprint(&key.public_jwk().unwrap()).unwrap();
+    let token = server.mint_token_with("alice", "photos:read", &json!({ "cnf": { "jkt": jkt } }));
+    let authenticator = Authenticator::builder(server.verifier().unwrap())
+        .realm(photos_demo::REALM)
+        .dpop(DpopMode::Required)
+        .dpop_verifier(dpop)
+        .build()
+        .unwrap();
+    let api = common::start_axum_with(authenticator).await;
+    (format!("{api}/photos"), token)
+}
+
+/// RFC 9449 §11.1, found by an attack: the `iat` check reads whole seconds, so a proof passes
+/// until `iat + window + 1 s`; remembered only until `iat + window`, it was accepted again and
+/// again in that last second (five times here, before the fix).
+#[tokio::test]
+async fn rfc9449_section_11_1_a_proof_is_accepted_once_even_in_its_last_second() {
+    let server = dev_server().await;
+    let client = SigningKey::generate(Algorithm::ES256).unwrap();
+    let t = u64::try_from(now()).unwrap();
+    let clock = ManualClock::at_unix(t);
+    clock.advance(std::time::Duration::from_millis(500));
+    let dpop = DpopVerifier::builder().clock(clock).build().unwrap();
+    let (photos, token) = bound_api(&server, &client, dpop).await;
+    let proof = proof_at(&client, &photos, &token, now() - 60);
+    let authorization = format!("DPoP {token}");
+    assert_eq!(call(&photos, &authorization, &[&proof]).await.status, 200);
+    for _ in 0..4 {
+        assert_eq!(call(&photos, &authorization, &[&proof]).await.status, 401);
+    }
+}
+
+/// RFC 9449 §11.1, found by an attack: one client with one bound token filled the shared
+/// in-memory replay store with fresh `jti`s (future-dated, so each lived two minutes), and every
+/// other client's proofs were answered 503. Each client key now has a share of the store.
+#[tokio::test]
+async fn rfc9449_section_11_1_one_client_cannot_lock_others_out_of_the_replay_store() {
+    let server = dev_server().await;
+    let mallory = SigningKey::generate(Algorithm::ES256).unwrap();
+    let alice = SigningKey::generate(Algorithm::ES256).unwrap();
+    let dpop = DpopVerifier::builder()
+        .replay_store(MemoryReplayStore::new(300).per_client(3))
+        .build()
+        .unwrap();
+    let (photos, mallory_token) = bound_api(&server, &mallory, dpop).await;
+    let jkt = jwk_thumbprint(&alice.public_jwk().unwrap()).unwrap();
+    let alice_token =
+        server.mint_token_with("alice", "photos:read", &json!({ "cnf": { "jkt": jkt } }));
+    let mut statuses = Vec::new();
+    for _ in 0..5 {
+        let proof = proof_at(&mallory, &photos, &mallory_token, now() + 60);
+        statuses.push(
+            call(&photos, &format!("DPoP {mallory_token}"), &[&proof])
+                .await
+                .status,
+        );
+    }
+    assert_eq!(statuses, [200, 200, 200, 503, 503], "mallory's share is 3");
+    let proof = proof_at(&alice, &photos, &alice_token, now());
+    assert_eq!(
+        call(&photos, &format!("DPoP {alice_token}"), &[&proof])
+            .await
+            .status,
+        200,
+        "another client is unaffected"
     );
 }
