@@ -6,6 +6,7 @@
 //! confusion impossible: an RSA public key is never used as an HMAC secret, whatever the token
 //! header says.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
@@ -473,8 +474,13 @@ impl Curve {
 /// # Ok::<(), oauth_runtime::KeyError>(())
 /// ```
 pub fn keys_from_jwk_set(json: &str) -> Result<Vec<Key>, KeyError> {
-    keys_from_set(json, |_| true)
+    keys_from_set(json, |_| true, usize::MAX)
 }
+
+/// The most keys a fetched set may hold: providers publish a handful (two to ten); a set of
+/// thousands is an endpoint that wants to make every refresh expensive.
+#[cfg(feature = "remote")]
+pub(crate) const MAX_REMOTE_KEYS: usize = 100;
 
 /// The members of a JWK that only a private or symmetric key has (RFC 7518 §6.2.2, §6.3.2,
 /// §6.4.1). A key set published for verifiers never carries them.
@@ -486,30 +492,41 @@ pub(crate) const PRIVATE_MEMBERS: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", 
 /// key is a compromised one.
 #[cfg(feature = "remote")]
 pub(crate) fn keys_from_remote_jwk_set(json: &str) -> Result<Vec<Key>, KeyError> {
-    keys_from_set(json, |value| {
-        let symmetric = value.get("kty").and_then(|v| v.as_str()) == Some("oct");
-        let private = PRIVATE_MEMBERS.iter().any(|m| value.get(*m).is_some());
-        if symmetric || private {
-            tracing::warn!(
-                kid = ?value.get("kid").and_then(|v| v.as_str()),
-                symmetric,
-                private,
-                "skipping a fetched JWK that is a shared secret or holds private key members"
-            );
-        }
-        !(symmetric || private)
-    })
+    keys_from_set(
+        json,
+        |value| {
+            let symmetric = value.get("kty").and_then(|v| v.as_str()) == Some("oct");
+            let private = PRIVATE_MEMBERS.iter().any(|m| value.get(*m).is_some());
+            if symmetric || private {
+                tracing::warn!(
+                    kid = ?value.get("kid").and_then(|v| v.as_str()),
+                    symmetric,
+                    private,
+                    "skipping a fetched JWK that is a shared secret or holds private key members"
+                );
+            }
+            !(symmetric || private)
+        },
+        MAX_REMOTE_KEYS,
+    )
 }
 
 fn keys_from_set(
     json: &str,
     acceptable: impl Fn(&serde_json::Value) -> bool,
+    max_keys: usize,
 ) -> Result<Vec<Key>, KeyError> {
     #[derive(serde::Deserialize)]
     struct Set {
         keys: Vec<serde_json::Value>,
     }
     let mut set: Set = serde_json::from_str(json).map_err(|e| KeyError::Jwk(e.to_string()))?;
+    if set.keys.len() > max_keys {
+        return Err(KeyError::Jwk(format!(
+            "the set holds {} keys, more than the {max_keys} accepted",
+            set.keys.len()
+        )));
+    }
     set.keys.retain(acceptable);
     // RFC 7517 §4.5: a kid should name one key; two keys of one type under one kid leave the
     // choice to the token, so neither is trusted. Counted before parsing, so that a broken
@@ -519,9 +536,18 @@ fn keys_from_set(
         (None, _) => None,
     };
     let ids: Vec<_> = set.keys.iter().map(id).collect();
+    // Counted in one pass: a set of many keys (a hostile endpoint's megabyte of tiny ones) must
+    // not cost time in the square of their number.
+    let mut uses: HashMap<&(String, Option<String>), usize> = HashMap::new();
+    for id in ids.iter().flatten() {
+        *uses.entry(id).or_insert(0) += 1;
+    }
     let mut keys = Vec::with_capacity(set.keys.len());
     for (index, value) in set.keys.into_iter().enumerate() {
-        if ids[index].is_some() && ids.iter().filter(|other| **other == ids[index]).count() > 1 {
+        if ids[index]
+            .as_ref()
+            .is_some_and(|id| uses.get(id).copied().unwrap_or(0) > 1)
+        {
             tracing::warn!(
                 index,
                 "skipping a JWK whose kid another key of the same type also uses"
@@ -628,5 +654,31 @@ mod tests {
         let remote = keys_from_remote_jwk_set(&set).expect("set");
         let kids: Vec<_> = remote.iter().map(|k| k.kid()).collect();
         assert_eq!(kids, [Some("public")]);
+    }
+
+    /// Found by an attack: the duplicate-`kid` count compared every key with every other, so a
+    /// megabyte of tiny keys cost seconds per refresh. Now one pass, and fetched sets hold at
+    /// most `MAX_REMOTE_KEYS`. (20,000 keys: well under a second in one pass, about half a
+    /// minute in the square; the bound sits between, far from both.)
+    #[cfg(feature = "remote")]
+    #[test]
+    fn many_keys_cost_one_pass_and_fetched_sets_are_capped() {
+        let key =
+            |i: usize| serde_json::json!({"kty": "EC", "kid": format!("k{i}"), "crv": "P-256"});
+        let big = serde_json::json!({ "keys": (0..20_000).map(key).collect::<Vec<_>>() });
+        let started = std::time::Instant::now();
+        assert!(keys_from_jwk_set(&big.to_string()).expect("set").is_empty());
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "{:?}",
+            started.elapsed()
+        );
+        assert!(matches!(
+            keys_from_remote_jwk_set(&big.to_string()),
+            Err(KeyError::Jwk(_))
+        ));
+        let small =
+            serde_json::json!({ "keys": (0..MAX_REMOTE_KEYS).map(key).collect::<Vec<_>>() });
+        assert!(keys_from_remote_jwk_set(&small.to_string()).is_ok());
     }
 }
