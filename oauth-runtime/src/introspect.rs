@@ -42,6 +42,9 @@ use crate::verify::{TokenVerifier, VerifyError};
 #[derive(Debug, Clone)]
 pub struct IntrospectionVerifier {
     endpoint: String,
+    /// The endpoint as reqwest writes a URL (lower-case host, no default port), to tell a
+    /// redirected answer from the endpoint's own.
+    endpoint_url: reqwest::Url,
     client_id: String,
     client_secret: String,
     http: reqwest::Client,
@@ -98,11 +101,13 @@ impl IntrospectionVerifier {
         client_secret: impl Into<String>,
     ) -> Result<Self, ConfigError> {
         let endpoint = endpoint.into();
-        if !crate::jwks::acceptable_url(&endpoint) {
-            return Err(ConfigError::InsecureUrl(endpoint));
-        }
+        let endpoint_url = match reqwest::Url::parse(&endpoint) {
+            Ok(url) if crate::jwks::acceptable_url(&endpoint) => url,
+            _ => return Err(ConfigError::InsecureUrl(endpoint)),
+        };
         Ok(IntrospectionVerifier {
             endpoint,
+            endpoint_url,
             client_id: client_id.into(),
             client_secret: client_secret.into(),
             http: no_redirect_client(),
@@ -223,7 +228,7 @@ impl IntrospectionVerifier {
             .send()
             .await
             .map_err(|e| self.unavailable(e))?;
-        if response.url().as_str() != self.endpoint {
+        if *response.url() != self.endpoint_url {
             return Err(self.unavailable(format_args!(
                 "redirected to {}; introspection follows no redirect",
                 response.url()
@@ -403,6 +408,23 @@ mod tests {
     fn rfc6749_section_2_3_1_credentials_are_form_encoded() {
         assert_eq!(form_encoded("p+ss%"), "p%2Bss%25");
         assert_eq!(form_encoded("id:with colon"), "id%3Awith%20colon");
+    }
+
+    /// Found by an attack: the answer's URL was compared with the endpoint as written, and
+    /// reqwest writes a URL in normal form, so an endpoint given as `http://LOCALHOST:1/x` or
+    /// with its default port turned every answer into a 503.
+    #[test]
+    fn the_endpoint_is_compared_in_normal_form() {
+        for written in [
+            "http://LOCALHOST:9000/introspect",
+            "https://idp.example.com:443/introspect",
+            "https://idp.example.com",
+        ] {
+            let v = IntrospectionVerifier::new(written, "a", "b").expect("valid");
+            let normal = reqwest::Url::parse(&written.to_ascii_lowercase()).expect("url");
+            assert_eq!(v.endpoint_url, normal, "{written}");
+            assert_eq!(v.endpoint, written, "logs keep the endpoint as written");
+        }
     }
 
     #[test]

@@ -786,6 +786,23 @@ mod introspection {
         ));
     }
 
+    /// Found by an attack: the answer's URL was compared with the endpoint byte for byte, and
+    /// reqwest reports URLs in normal form, so an endpoint written with capitals (or a default
+    /// port) answered 503 for every token. Compared as URLs now.
+    #[tokio::test]
+    async fn an_endpoint_not_in_normal_form_still_answers() {
+        let server = server(Duration::from_secs(600)).await;
+        let token = client_credentials(&server).await;
+        let port = server.addr().port();
+        for endpoint in [
+            format!("http://localhost:{port}/introspect"),
+            format!("http://LOCALHOST:{port}/introspect"),
+        ] {
+            let v = IntrospectionVerifier::new(&endpoint, "api", "api-secret").unwrap();
+            assert!(v.verify(&token).await.is_ok(), "{endpoint}");
+        }
+    }
+
     /// On a 307 or 308 a client re-sends the form, token included, to the new location: the
     /// verifier follows no redirect, and the token never reaches the other end.
     #[tokio::test]
