@@ -3,13 +3,11 @@
 //! under way expire and stay within a cap however many anonymous `GET /login` arrive.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::*;
+use oauth_e2e::support::*;
 use oauth_runtime::dev::DevServerHandle;
 use photos_demo::{ClientApp, Options, authenticator, authorization_server};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
