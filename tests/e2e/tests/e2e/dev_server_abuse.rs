@@ -3,13 +3,11 @@
 //! configuration. Each test fails on the server without the rule it names.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use common::{ConsentPage, approve_as_alice, browser, open_consent, submit_consent};
+use oauth_e2e::support::{ConsentPage, approve_as_alice, browser, open_consent, submit_consent};
 use oauth_runtime::dev::{Client, DevServer, DevServerHandle, Grant, LoginLimits, User};
 use oauth2::PkceCodeChallenge;
 use serde_json::Value;

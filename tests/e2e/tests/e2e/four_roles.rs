@@ -3,11 +3,9 @@
 //! pages and the protected API, each example in one process, driven through a browser-like client.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::sync::Arc;
 
-use common::*;
+use oauth_e2e::support::*;
 use photos_demo::{ClientApp, Options, authenticator, authorization_server};
 
 /// Follows the whole login: `/` → `/login` → consent → `/callback`; returns the final page.

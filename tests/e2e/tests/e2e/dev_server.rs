@@ -3,11 +3,9 @@
 //! own `JwtVerifier` through the published JWKS. Then one test per rule, each failing without it.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::time::Duration;
 
-use common::{ConsentPage, approve_as_alice, browser, open_consent, submit_consent};
+use oauth_e2e::support::{ConsentPage, approve_as_alice, browser, open_consent, submit_consent};
 
 use oauth_runtime::dev::{Client, DevServer, DevServerHandle, Grant, Lifetimes, User};
 use oauth_runtime::{JwtVerifier, keys_from_jwk_set};

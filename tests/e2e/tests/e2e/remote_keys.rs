@@ -3,8 +3,6 @@
 //! drops keys. Each test counts the fetches.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -13,7 +11,7 @@ use axum::extract::State;
 use axum::http::header::CACHE_CONTROL;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use common::*;
+use oauth_e2e::support::*;
 use oauth_runtime::dev::DevServer;
 use oauth_runtime::{Algorithm, JwksSettings, JwtVerifier, SigningKey, TokenVerifier, VerifyError};
 use serde_json::json;
@@ -1096,7 +1094,12 @@ mod introspection {
         );
         let api = start_example(cached.clone()).await;
         let photos = format!("{api}/photos");
-        assert_eq!(common::get(&photos, Some("good-user")).await.status, 200);
+        assert_eq!(
+            oauth_e2e::support::get(&photos, Some("good-user"))
+                .await
+                .status,
+            200
+        );
         // The same user's latency with no flood, from the cache: the baseline of the figures.
         let quiet = {
             let client = reqwest::Client::new();
@@ -1149,7 +1152,9 @@ mod introspection {
         };
         tokio::time::sleep(Duration::from_millis(500)).await;
         let started = std::time::Instant::now();
-        let newcomer = common::get(&photos, Some("good-newcomer")).await.status;
+        let newcomer = oauth_e2e::support::get(&photos, Some("good-newcomer"))
+            .await
+            .status;
         let newcomer_took = started.elapsed();
         flood.await.unwrap();
         flooding.store(false, Ordering::SeqCst);
@@ -1188,7 +1193,9 @@ mod introspection {
             "the user's entry survived"
         );
         assert_eq!(
-            common::get(&photos, Some("good-newcomer")).await.status,
+            oauth_e2e::support::get(&photos, Some("good-newcomer"))
+                .await
+                .status,
             200
         );
     }

@@ -2,14 +2,12 @@
 //! recorded by `#[tracing::instrument]` shows its requirement, never the claims.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use axum::Router;
 use axum::routing::get as route_get;
-use common::*;
+use oauth_e2e::support::*;
 use oauth_runtime::{Authenticator, Claims, requires_scope};
 
 #[derive(Clone, Default)]
@@ -25,15 +23,37 @@ impl Write for Captured {
     }
 }
 
+/// Makes `subscriber` the current thread's default until the guard drops.
+///
+/// Thread-local, not global: this binary runs every end-to-end test in one process, and a global
+/// subscriber would collect the other tests' logs (and can be set only once). The tests here use
+/// the current-thread runtime, so the requests they serve log on this thread.
+///
+/// tracing-core 0.1.36 caches per call site whether anyone listens, for the whole process. While
+/// exactly one dispatcher is registered it asks the default of whichever thread reaches a call
+/// site first (tokio-rs/tracing#3611): another test's thread, which has no subscriber, would mark
+/// the runtime's rejection events "never" and this capture would miss them (seen as a flaky
+/// missing reason when the tests shared the binary). A second, inert dispatcher kept for the
+/// life of the process takes tracing-core off that path; the rebuild then re-asks every call site
+/// marked while it was still on it.
+fn scoped(subscriber: impl tracing::Subscriber + Send + Sync) -> tracing::subscriber::DefaultGuard {
+    static INERT: OnceLock<tracing::Dispatch> = OnceLock::new();
+    INERT.get_or_init(|| tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default()));
+    let guard = tracing::subscriber::set_default(subscriber);
+    tracing::callsite::rebuild_interest_cache();
+    guard
+}
+
 #[tokio::test]
 async fn rejections_are_logged_with_reasons_and_without_tokens() {
     let captured = Captured::default();
     let writer = captured.clone();
-    tracing_subscriber::fmt()
+    let subscriber = tracing_subscriber::fmt()
         .with_max_level(tracing::Level::DEBUG)
         .with_ansi(false)
         .with_writer(move || writer.clone())
-        .init();
+        .finish();
+    let _default = scoped(subscriber);
 
     let keys = Keys::generate();
     let base = start_example(keys.verifier()).await;
@@ -90,11 +110,12 @@ async fn an_instrumented_handler_records_the_guards_requirement_and_never_the_cl
     let subscriber = tracing_subscriber::fmt()
         .with_max_level(tracing::Level::DEBUG)
         .with_ansi(false)
+        // The target is the module path, `e2e::logging`: it would read as the `e2e` client_id
+        // claim below, and a module path is no claim anyway.
+        .with_target(false)
         .with_writer(move || writer.clone())
         .finish();
-    // Thread-local, so that it does not meet the other test's global subscriber; the
-    // current-thread runtime serves the requests on this thread.
-    let _default = tracing::subscriber::set_default(subscriber);
+    let _default = scoped(subscriber);
 
     let keys = Keys::generate();
     let app = Router::new()

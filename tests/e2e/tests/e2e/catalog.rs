@@ -2,9 +2,7 @@
 //! annotations alone, and declarations and use in step.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
-use common::assert_lists_the_declared_scopes;
+use oauth_e2e::support::assert_lists_the_declared_scopes;
 use oauth_runtime::catalog;
 
 fn routes_of(prefix: &str) -> Vec<(String, String)> {

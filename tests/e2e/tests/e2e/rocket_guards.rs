@@ -2,9 +2,7 @@
 //! Rocket's figment, failing closed without the fairing, and Rocket's `Option` semantics.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
-use common::*;
+use oauth_e2e::support::*;
 use oauth_runtime::rocket::AuthFairing;
 use oauth_runtime::{Authenticator, Claims, requires_scope};
 use rocket::Config;

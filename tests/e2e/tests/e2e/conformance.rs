@@ -3,9 +3,7 @@
 //! must answer alike (RFC 6750 §3).
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
-use common::*;
+use oauth_e2e::support::*;
 use serde_json::json;
 
 struct Row {

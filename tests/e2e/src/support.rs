@@ -1,6 +1,7 @@
 //! Shared set-up of the end-to-end tests: real keys made at run time, the example's real router
 //! on 127.0.0.1:0, and a real HTTP client.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+// Test support: a failed step here is the calling test's failure, and the panic says where.
+#![allow(clippy::unwrap_used)]
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -9,6 +10,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use oauth_runtime::{Algorithm, Claims, JwtVerifier, SigningKey, TokenVerifier, VerifyError};
 use serde_json::{Value, json};
 
+/// Seconds since the Unix epoch, as JWT claims count time.
 pub fn now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -18,12 +20,16 @@ pub fn now() -> i64 {
 
 /// The keys the example API trusts in these tests: an ES256 key (kid `es`) and an RS256 key
 /// (kid `rs`).
+#[derive(Debug)]
 pub struct Keys {
+    /// The ES256 key, kid `es`; signs [`Keys::token`].
     pub es: SigningKey,
+    /// The RS256 key, kid `rs`.
     pub rs: SigningKey,
 }
 
 impl Keys {
+    /// Two fresh keys, never seen by any other test.
     pub fn generate() -> Keys {
         Keys {
             es: SigningKey::generate(Algorithm::ES256)
@@ -47,6 +53,7 @@ impl Keys {
         .unwrap()
     }
 
+    /// A valid token for the example API granting `scopes`, signed with the ES256 key.
     pub fn token(&self, scopes: &str) -> String {
         self.es.sign_jwt(&claims(scopes))
     }
@@ -72,19 +79,23 @@ pub fn claims(scopes: &str) -> Value {
 
 /// Wraps a real verifier and counts how often it runs, to show what is rejected before
 /// verification and what is not verified twice.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Counting<V> {
+    /// The verifier that does the work.
     pub inner: V,
+    /// How often `verify` ran, shared by every clone.
     pub calls: Arc<AtomicUsize>,
 }
 
 impl<V> Counting<V> {
+    /// Counts the calls to `inner`, from zero.
     pub fn new(inner: V) -> Self {
         Counting {
             inner,
             calls: Arc::new(AtomicUsize::new(0)),
         }
     }
+    /// How often `verify` ran so far.
     pub fn calls(&self) -> usize {
         self.calls.load(Ordering::SeqCst)
     }
@@ -131,12 +142,16 @@ pub async fn start_axum_with(authenticator: oauth_runtime::Authenticator) -> Str
 /// What the client saw.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Answer {
+    /// The status code.
     pub status: u16,
+    /// The `WWW-Authenticate` header, if any.
     pub www_authenticate: Option<String>,
+    /// The body as text.
     pub body: String,
 }
 
 impl Answer {
+    /// Reads status, challenge and body of `response`.
     pub async fn from(response: reqwest::Response) -> Answer {
         let status = response.status().as_u16();
         let www_authenticate = response
@@ -151,6 +166,7 @@ impl Answer {
     }
 }
 
+/// `GET url`, with `token` as a bearer token if given.
 pub async fn get(url: &str, token: Option<&str>) -> Answer {
     let mut request = reqwest::Client::new().get(url);
     if let Some(token) = token {
@@ -159,15 +175,20 @@ pub async fn get(url: &str, token: Option<&str>) -> Answer {
     Answer::from(request.send().await.unwrap()).await
 }
 
+/// The example's challenge for a bad or forged token (RFC 6750 §3.1 `invalid_token`).
 pub const INVALID_TOKEN: &str = r#"Bearer realm="photos", error="invalid_token", error_description="the access token is invalid""#;
+/// The example's challenge for an expired token.
 pub const EXPIRED_TOKEN: &str =
     r#"Bearer realm="photos", error="invalid_token", error_description="the access token expired""#;
+/// The example's challenge for a request without a token (RFC 6750 §3.1: no error code).
 pub const NO_TOKEN: &str = r#"Bearer realm="photos""#;
 
+/// The example's challenge for a malformed request, saying `why`.
 pub fn invalid_request(why: &str) -> String {
     format!(r#"Bearer realm="photos", error="invalid_request", error_description="{why}""#)
 }
 
+/// The example's challenge for a token that lacks `scope`.
 pub fn insufficient(scope: &str) -> String {
     format!(
         r#"Bearer realm="photos", error="insufficient_scope", error_description="the access token lacks a required scope", scope="{scope}""#
@@ -232,12 +253,17 @@ pub fn browser() -> reqwest::Client {
 }
 
 /// The consent page as the browser got it: its CSRF cookie and form token.
+#[derive(Debug)]
 pub struct ConsentPage {
+    /// The `name=value` of the CSRF cookie, ready for a `Cookie` header.
     pub cookie: String,
+    /// The form's `csrf_token` field.
     pub csrf: String,
+    /// The whole page.
     pub html: String,
 }
 
+/// Opens the consent page at `url` in a fresh browser; the page must answer 200.
 pub async fn open_consent(url: &str) -> ConsentPage {
     let response = browser().get(url).send().await.unwrap();
     assert_eq!(response.status(), 200, "{url}");

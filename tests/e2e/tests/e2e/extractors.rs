@@ -2,11 +2,9 @@
 //! a missing layer failing closed, custom rejection bodies.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use axum::Router;
 use axum::routing::get as route_get;
-use common::*;
+use oauth_e2e::support::*;
 use oauth_runtime::{Authenticator, Claims, ErrorResponse, requires_scope};
 
 #[requires_scope("photos:read")]

@@ -2,9 +2,7 @@
 //! each kind of request (RFC 6750 §3 and §3.1).
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
-use common::*;
+use oauth_e2e::support::*;
 use serde_json::json;
 
 #[derive(Clone, Copy, Debug)]

@@ -2,11 +2,9 @@
 //! API over real HTTP and checks the exact answer. Each guards one rule and fails without it.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use common::*;
+use oauth_e2e::support::*;
 use oauth_runtime::{Algorithm, SigningKey};
 use serde_json::json;
 
