@@ -3,13 +3,11 @@
 //! with a fresh proof of that key for each request.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use common::{Answer, now};
+use oauth_e2e::support::{Answer, now};
 use oauth_runtime::dev::{Client, DevServer, DevServerHandle, Grant, User};
 use oauth_runtime::dpop::{
     DpopMode, DpopVerifier, MemoryReplayStore, access_token_hash, jwk_thumbprint,
@@ -149,7 +147,7 @@ async fn rfc9449_full_flow_with_the_dev_server_and_the_axum_example() {
         .dpop(DpopMode::Required)
         .build()
         .unwrap();
-    let api = common::start_axum_with(authenticator).await;
+    let api = oauth_e2e::support::start_axum_with(authenticator).await;
     let photos = format!("{api}/photos");
     let dpop = format!("DPoP {token}");
 
@@ -290,8 +288,8 @@ async fn rfc9449_section_7_1_axum_and_rocket_answer_alike() {
             .build()
             .unwrap()
     };
-    let axum = common::start_axum_with(authenticator()).await;
-    let rocket = common::start_rocket_with(authenticator()).await;
+    let axum = oauth_e2e::support::start_axum_with(authenticator()).await;
+    let rocket = oauth_e2e::support::start_rocket_with(authenticator()).await;
     let mut seen = Vec::new();
     for base in [&axum, &rocket] {
         let photos = format!("{base}/photos");
@@ -364,7 +362,7 @@ async fn bound_api(
         .dpop_verifier(dpop)
         .build()
         .unwrap();
-    let api = common::start_axum_with(authenticator).await;
+    let api = oauth_e2e::support::start_axum_with(authenticator).await;
     (format!("{api}/photos"), token)
 }
 

@@ -5,8 +5,6 @@
 //! it (RFC 8725 §3.8, RFC 9068 §4).
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -14,7 +12,7 @@ use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use common::*;
+use oauth_e2e::support::*;
 use oauth_runtime::dev::{DevServer, DevServerHandle};
 use oauth_runtime::rocket::AuthFairing;
 use oauth_runtime::{
