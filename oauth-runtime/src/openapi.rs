@@ -140,6 +140,22 @@ impl utoipa::Modify for OAuth2Security {
                     .map(|scopes| SecurityRequirement::new(&self.scheme, scopes))
                     .collect();
                 operation.security = Some(requirements);
+                // OpenAPI has no words for RFC 9470 step-up or DPoP binding: an extension
+                // carries them for tools, and the description for people.
+                if let Some(a) = endpoint.authentication() {
+                    operation
+                        .extensions
+                        .get_or_insert_with(Default::default)
+                        .insert(
+                            "x-oauth-authentication".to_owned(),
+                            catalog::authentication_json(a),
+                        );
+                    let note = format!("**OAuth 2.0 authentication:** {a}.");
+                    operation.description = Some(match operation.description.take() {
+                        Some(d) if !d.is_empty() => format!("{d}\n\n{note}"),
+                        _ => note,
+                    });
+                }
             }
         }
     }
