@@ -326,10 +326,11 @@ fn max_age_option(option: &NamedArg, errors: &mut Errors) -> Option<LitInt> {
         return None;
     }
     if lit.base10_digits().starts_with('-') {
-        errors.at(
-            lit.span(),
+        // The literal's own span leaves out the sign; the whole value is underlined.
+        errors.push(syn::Error::new_spanned(
+            &option.value,
             "`max_age` is a number of seconds, more than zero: such as `max_age = 300`",
-        );
+        ));
         return None;
     }
     match lit.base10_parse::<u64>() {
