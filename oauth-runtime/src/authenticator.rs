@@ -660,6 +660,90 @@ mod tests {
         );
     }
 
+    /// RFC 9470 §3: `acr` among the accepted values, `auth_time` no older than `max_age`, and
+    /// both required when asked for.
+    #[test]
+    fn rfc9470_section_3_acr_and_auth_time_are_checked() {
+        use crate::requirement::StepUpFailure;
+        use crate::{ManualClock, ScopeClaim};
+        let clock = ManualClock::at_unix(10_000);
+        let authenticator = Authenticator::builder(Refusing)
+            .clock(clock.clone())
+            .build()
+            .expect("authenticator");
+        let claims = |extra: serde_json::Value| {
+            let mut json = serde_json::json!({"sub": "alice", "scope": "pay"});
+            if let (Some(json), Some(extra)) = (json.as_object_mut(), extra.as_object()) {
+                json.extend(extra.clone());
+            }
+            Claims::from_json(json, &ScopeClaim::Standard).expect("claims")
+        };
+        let failed = |required: &AuthnRequirement, extra| match authenticator
+            .authorize_authentication(&claims(extra), required)
+        {
+            Ok(()) => None,
+            Err(AuthError::InsufficientUserAuthentication { failed, .. }) => Some(failed),
+            Err(other) => panic!("{other}"),
+        };
+        let mfa = AuthnRequirement::new().acr(&["urn:mfa", "urn:hwk"]);
+        assert_eq!(failed(&mfa, serde_json::json!({"acr": "urn:hwk"})), None);
+        for weak in [
+            serde_json::json!({}),
+            serde_json::json!({"acr": "urn:pwd"}),
+            serde_json::json!({"acr": "URN:MFA"}),
+            serde_json::json!({"acr": ["urn:mfa"]}),
+            serde_json::json!({"acr": 1}),
+        ] {
+            assert_eq!(
+                failed(&mfa, weak.clone()),
+                Some(StepUpFailure::Acr),
+                "{weak}"
+            );
+        }
+        let recent = AuthnRequirement::new().max_age(300);
+        assert_eq!(
+            failed(&recent, serde_json::json!({"auth_time": 9_700})),
+            None
+        );
+        assert_eq!(
+            failed(&recent, serde_json::json!({"auth_time": 9_700.5})),
+            None
+        );
+        // In the future (an issuer's clock ahead): age zero.
+        assert_eq!(
+            failed(&recent, serde_json::json!({"auth_time": 10_030})),
+            None
+        );
+        for stale in [
+            serde_json::json!({}),
+            serde_json::json!({"auth_time": 9_699}),
+            serde_json::json!({"auth_time": "9700"}),
+            serde_json::json!({"auth_time": null}),
+            serde_json::json!({"auth_time": i64::MIN}),
+        ] {
+            assert_eq!(
+                failed(&recent, stale.clone()),
+                Some(StepUpFailure::MaxAge),
+                "{stale}"
+            );
+        }
+        clock.advance(std::time::Duration::from_secs(1));
+        assert_eq!(
+            failed(&recent, serde_json::json!({"auth_time": 9_700})),
+            Some(StepUpFailure::MaxAge)
+        );
+        // Both: acr is reported first; a requirement of only `dpop` looks at no claim.
+        let both = AuthnRequirement::new().acr(&["urn:mfa"]).max_age(300);
+        assert_eq!(
+            failed(&both, serde_json::json!({})),
+            Some(StepUpFailure::Acr)
+        );
+        assert_eq!(
+            failed(&AuthnRequirement::new().dpop(), serde_json::json!({})),
+            None
+        );
+    }
+
     mod dpop {
         use std::sync::Arc;
         use std::sync::atomic::{AtomicUsize, Ordering};
@@ -947,6 +1031,87 @@ mod tests {
             let unavailable = AuthError::Dpop(DpopError::StoreUnavailable("full".into()));
             let answer = allowed.reject(&unavailable);
             assert_eq!((answer.status, answer.www_authenticate), (503, None));
+        }
+
+        async fn call_route(
+            authenticator: &Authenticator,
+            authorization: &str,
+            proofs: &[&str],
+        ) -> Result<Claims, AuthError> {
+            let request = HttpRequest {
+                method: "GET",
+                scheme: "http",
+                host: Some("api.test"),
+                path: "/photos",
+                query: None,
+            };
+            authenticator
+                .authenticate_route(
+                    &request,
+                    std::iter::once(authorization.as_bytes()),
+                    proofs.iter().map(|p| p.as_bytes()),
+                    true,
+                )
+                .await
+        }
+
+        /// RFC 9449 §7.1: a handler marked `dpop` takes only a DPoP-bound token with its proof,
+        /// in every mode, and its challenge is the DPoP one alone.
+        #[tokio::test]
+        async fn rfc9449_section_7_1_a_dpop_handler_requires_a_bound_token_in_every_mode() {
+            let setup = Setup::new();
+            let bearer = setup.token(None);
+            let bound = setup.token(Some(&setup.client));
+            for mode in [DpopMode::Disabled, DpopMode::Allowed, DpopMode::Required] {
+                let authenticator = setup.authenticator(mode);
+                assert_eq!(
+                    call_route(&authenticator, &format!("Bearer {bearer}"), &[])
+                        .await
+                        .err(),
+                    Some(AuthError::Dpop(DpopError::DpopRequired)),
+                    "{mode:?}"
+                );
+                assert_eq!(
+                    call_route(&authenticator, &format!("Bearer {bound}"), &[])
+                        .await
+                        .err(),
+                    Some(AuthError::Dpop(DpopError::DpopRequired)),
+                    "{mode:?}"
+                );
+                assert_eq!(
+                    call_route(&authenticator, &format!("DPoP {bound}"), &[])
+                        .await
+                        .err(),
+                    Some(AuthError::Dpop(DpopError::MissingProof)),
+                    "{mode:?}"
+                );
+                let p = proof(&setup.client, "GET", URL, &bound);
+                call_route(&authenticator, &format!("DPoP {bound}"), &[&p])
+                    .await
+                    .expect("a bound token with its proof");
+                // The same proof again is a replay, on either kind of route.
+                assert_eq!(
+                    call_route(&authenticator, &format!("DPoP {bound}"), &[&p])
+                        .await
+                        .err(),
+                    Some(AuthError::Dpop(DpopError::Replayed)),
+                    "{mode:?}"
+                );
+                let challenge = authenticator
+                    .reject_route(&AuthError::Dpop(DpopError::DpopRequired), false, true)
+                    .www_authenticate
+                    .expect("a challenge");
+                assert!(
+                    challenge.starts_with("DPoP realm=\"photos\", error=\"invalid_token\""),
+                    "{challenge}"
+                );
+                assert!(!challenge.contains("Bearer"), "{challenge}");
+            }
+            // In Disabled mode other handlers still take bearer tokens and know no DPoP.
+            let disabled = setup.authenticator(DpopMode::Disabled);
+            call(&disabled, &format!("Bearer {bearer}"), &[])
+                .await
+                .expect("bearer elsewhere");
         }
     }
 }

@@ -405,6 +405,43 @@ mod tests {
     use crate::scope::ScopeToken;
     use std::borrow::Cow;
 
+    /// RFC 9470 §3: 401 `insufficient_user_authentication`, with `acr_values` and `max_age`
+    /// of the whole requirement whichever part failed, so that one new authorization meets it.
+    #[test]
+    fn rfc9470_section_3_insufficient_user_authentication_challenge() {
+        let required = AuthnRequirement::new()
+            .acr(&["urn:example:mfa", "urn:example:hwk"])
+            .max_age(300);
+        let acr = AuthError::InsufficientUserAuthentication {
+            required,
+            failed: StepUpFailure::Acr,
+        };
+        let r = ErrorResponse::with_resource_metadata(&acr, Some("pay"), Some("https://x/m"));
+        assert_eq!(r.status, 401);
+        assert_eq!(
+            r.www_authenticate.as_deref(),
+            Some(
+                r#"Bearer realm="pay", error="insufficient_user_authentication", error_description="a stronger user authentication is required", acr_values="urn:example:mfa urn:example:hwk", max_age="300", resource_metadata="https://x/m""#
+            )
+        );
+        assert_eq!(
+            r.body,
+            r#"{"acr_values":"urn:example:mfa urn:example:hwk","error":"insufficient_user_authentication","error_description":"a stronger user authentication is required","max_age":300}"#
+        );
+        assert_eq!(r.problem(), None);
+        // Only max_age required: no acr_values at all.
+        let old = AuthError::InsufficientUserAuthentication {
+            required: AuthnRequirement::new().max_age(60),
+            failed: StepUpFailure::MaxAge,
+        };
+        assert_eq!(
+            ErrorResponse::new(&old, None).www_authenticate.as_deref(),
+            Some(
+                r#"Bearer error="insufficient_user_authentication", error_description="a more recent user authentication is required", max_age="60""#
+            )
+        );
+    }
+
     #[test]
     fn rfc6750_section_3_1_no_credentials_gets_no_error_code() {
         let r = ErrorResponse::new(&AuthError::MissingToken, None);
