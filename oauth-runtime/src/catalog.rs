@@ -119,7 +119,26 @@ impl Endpoint {
     pub fn requirement(&self) -> &'static Requirement {
         self.requirement
     }
-    /// What it requires beyond scopes: `acr`, `max_age` (RFC 9470) and `dpop` (RFC 9449).
+    /// What it requires beyond scopes: `acr`, `max_age` (RFC 9470) and `dpop` (RFC 9449). The
+    /// Markdown and JSON catalogs show it.
+    ///
+    /// ```
+    /// #[oauth_runtime::requires_scope("payments:write", acr = ["urn:example:mfa", "urn:example:hwk"], max_age = 300, route = "POST /pay")]
+    /// async fn pay() {}
+    ///
+    /// let markdown = oauth_runtime::catalog::to_markdown();
+    /// assert!(markdown.contains(
+    ///     "| `POST /pay` | `payments:write`; authentication: acr one of (urn:example:mfa, \
+    ///      urn:example:hwk), max_age 300 s |"
+    /// ));
+    /// let json = oauth_runtime::catalog::to_json();
+    /// let endpoints = json["endpoints"].as_array().unwrap();
+    /// let pay = endpoints.iter().find(|e| e["route"] == "POST /pay").unwrap();
+    /// assert_eq!(
+    ///     pay["authentication"],
+    ///     serde_json::json!({ "acr_values": ["urn:example:mfa", "urn:example:hwk"], "max_age": 300 })
+    /// );
+    /// ```
     pub fn authentication(&self) -> Option<&'static AuthnRequirement> {
         self.authentication
     }
