@@ -7,7 +7,7 @@
 use proc_macro2::{Delimiter, Span};
 use quote::{ToTokens, quote};
 use syn::spanned::Spanned;
-use syn::{FnArg, ItemFn, LitStr};
+use syn::{FnArg, ItemFn, LitInt, LitStr};
 
 use crate::parse::{Args, NamedArg, Term};
 use crate::scope_grammar::{self, Invalid};
@@ -21,6 +21,19 @@ pub(crate) struct Guard {
     /// The path the expansion names the runtime by: `::oauth_runtime` unless `crate = ..` says
     /// otherwise.
     pub(crate) runtime: syn::Path,
+    /// `acr`, `max_age` and `dpop`, when any of them is written.
+    pub(crate) authentication: Option<Authentication>,
+}
+
+/// What the handler requires beyond scopes: RFC 9470 step-up (`acr`, `max_age`) and an RFC 9449
+/// sender-constrained token (`dpop`).
+#[derive(Default)]
+pub(crate) struct Authentication {
+    /// `acr = "a"` or `acr = ["a", "b"]`: one of these values.
+    pub(crate) acr: Vec<LitStr>,
+    /// `max_age = 300`, seconds.
+    pub(crate) max_age: Option<LitInt>,
+    pub(crate) dpop: bool,
 }
 
 /// A checked requirement.
@@ -86,7 +99,19 @@ pub(crate) fn check(
     }
 }
 
-fn attribute(args: Args, errors: &mut Errors) -> Guard {
+fn attribute(mut args: Args, errors: &mut Errors) -> Guard {
+    // The `dpop` flag parses as a requirement (a path); lower case, so that no declared scope
+    // constant, which is upper case, is taken for it.
+    let mut dpop: Option<Span> = None;
+    args.requirements.retain(|term| match term {
+        Term::Path(path) if path.is_ident("dpop") => {
+            if dpop.replace(path.span()).is_some() {
+                errors.at(path.span(), "`dpop` is given twice: keep one");
+            }
+            false
+        }
+        _ => true,
+    });
     // `scope = ".."` has its own error, which says where the scope goes.
     let named_scope = args
         .options
@@ -102,11 +127,23 @@ fn attribute(args: Args, errors: &mut Errors) -> Guard {
     let mut items = list(args.requirements, errors);
     let mut route: Option<LitStr> = None;
     let mut runtime: Option<syn::Path> = None;
+    let mut acr: Option<Vec<LitStr>> = None;
+    let mut max_age: Option<LitInt> = None;
     for option in &args.options {
         let name = option.name.to_string();
         let seen = match name.as_str() {
             "route" => route_option(option, errors).map(|r| route.replace(r).is_some()),
             "crate" => crate_option(option, errors).map(|p| runtime.replace(p).is_some()),
+            "acr" => acr_option(option, errors).map(|a| acr.replace(a).is_some()),
+            "max_age" => max_age_option(option, errors).map(|m| max_age.replace(m).is_some()),
+            "dpop" => {
+                errors.at(
+                    option.name.span(),
+                    "`dpop` is a flag and takes no value: write `dpop` alone, as in \
+                     `#[requires_scope(\"payments:write\", dpop)]`",
+                );
+                None
+            }
             "scope" | "scopes" => {
                 errors.at(
                     option.name.span(),
@@ -126,7 +163,8 @@ fn attribute(args: Args, errors: &mut Errors) -> Guard {
                     option.name.span(),
                     format!(
                         "unknown argument `{name}`: the named arguments are \
-                         `route = \"GET /photos\"` and `crate = path::to::oauth_runtime`"
+                         `acr = \"urn:example:mfa\"`, `max_age = 300`, `route = \"GET /photos\"` \
+                         and `crate = path::to::oauth_runtime`, and the flag is `dpop`"
                     ),
                 );
                 None
@@ -144,10 +182,176 @@ fn attribute(args: Args, errors: &mut Errors) -> Guard {
     } else {
         Requirement::All(items)
     };
+    let authentication =
+        (acr.is_some() || max_age.is_some() || dpop.is_some()).then(|| Authentication {
+            acr: acr.unwrap_or_default(),
+            max_age,
+            dpop: dpop.is_some(),
+        });
     Guard {
         requirement,
         route,
         runtime: runtime.unwrap_or_else(|| syn::parse_quote!(::oauth_runtime)),
+        authentication,
+    }
+}
+
+/// `acr = "urn:example:mfa"` or `acr = ["urn:example:mfa", "urn:example:hwk"]` (any one of them
+/// will do). The values go into a challenge's `acr_values` (RFC 9470 §3), space-separated and
+/// quoted, so each is printable ASCII without space, `"` or `\`.
+fn acr_option(option: &NamedArg, errors: &mut Errors) -> Option<Vec<LitStr>> {
+    const FORM: &str = "`acr` takes a string, or a bracketed list of strings when any one of \
+                        them will do: `acr = \"urn:example:mfa\"`, \
+                        `acr = [\"urn:example:mfa\", \"urn:example:hwk\"]`";
+    let values: Vec<LitStr> = if let Ok(lit) = syn::parse2::<LitStr>(option.value.clone()) {
+        vec![lit]
+    } else if let Ok(list) = syn::parse2::<syn::ExprArray>(option.value.clone()) {
+        if list.elems.is_empty() {
+            errors.push(syn::Error::new_spanned(
+                &option.value,
+                "`acr = []` accepts no authentication at all: name at least one value, such as \
+                 `acr = [\"urn:example:mfa\"]`, or leave `acr` out",
+            ));
+            return None;
+        }
+        let mut values = Vec::new();
+        let mut bad = false;
+        for element in &list.elems {
+            match element {
+                syn::Expr::Lit(syn::ExprLit {
+                    lit: syn::Lit::Str(lit),
+                    ..
+                }) => values.push(lit.clone()),
+                other => {
+                    errors.push(syn::Error::new_spanned(
+                        other,
+                        "each `acr` value is a string literal, such as `\"urn:example:mfa\"`",
+                    ));
+                    bad = true;
+                }
+            }
+        }
+        if bad {
+            return None;
+        }
+        values
+    } else {
+        errors.push(value_error(option, FORM));
+        return None;
+    };
+    let mut seen: Vec<String> = Vec::new();
+    let mut ok = true;
+    for lit in &values {
+        let value = lit.value();
+        let problem = if value.is_empty() {
+            Some(
+                "empty `acr` value: name the authentication context class, such as \
+                  `\"urn:example:mfa\"`"
+                    .to_owned(),
+            )
+        } else if let Some((index, ch)) = value
+            .char_indices()
+            .find(|&(_, c)| !(c.is_ascii_graphic() && c != '"' && c != '\\'))
+        {
+            Some(if ch == ' ' {
+                let split: Vec<String> =
+                    value.split_whitespace().map(|s| format!("{s:?}")).collect();
+                format!(
+                    "an `acr` value has no spaces; for several accepted values, list them: \
+                     `acr = [{}]`",
+                    split.join(", ")
+                )
+            } else {
+                format!(
+                    "invalid character {ch:?} at byte {index} of the `acr` value: values are \
+                     printable ASCII without space, `\"` and `\\` (they are sent in the \
+                     challenge's `acr_values`, RFC 9470 §3)"
+                )
+            })
+        } else if seen.contains(&value) {
+            Some(format!("`acr` value `{value}` is listed twice: remove one"))
+        } else {
+            seen.push(value);
+            None
+        };
+        if let Some(problem) = problem {
+            errors.at(lit.span(), problem);
+            ok = false;
+        }
+    }
+    ok.then_some(values)
+}
+
+/// `max_age = 300`: whole seconds, more than zero, as an integer literal.
+fn max_age_option(option: &NamedArg, errors: &mut Errors) -> Option<LitInt> {
+    let lit = match syn::parse2::<syn::Lit>(option.value.clone()) {
+        Ok(syn::Lit::Int(lit)) => lit,
+        Ok(syn::Lit::Str(lit)) => {
+            let value = lit.value();
+            let hint = if value.trim().parse::<u64>().is_ok() {
+                format!("`max_age = {}`", value.trim())
+            } else {
+                "`max_age = 300`".to_owned()
+            };
+            errors.at(
+                lit.span(),
+                format!("`max_age` takes seconds as an integer, not a string: write {hint}"),
+            );
+            return None;
+        }
+        Ok(syn::Lit::Float(lit)) => {
+            errors.at(
+                lit.span(),
+                "`max_age` takes whole seconds: write an integer, such as `max_age = 300`",
+            );
+            return None;
+        }
+        _ => {
+            errors.push(value_error(
+                option,
+                "`max_age` takes the greatest accepted age of the user's authentication in \
+                 seconds, as an integer literal: `max_age = 300` for five minutes",
+            ));
+            return None;
+        }
+    };
+    if !matches!(lit.suffix(), "" | "u64" | "u32") {
+        errors.at(
+            lit.span(),
+            format!(
+                "`max_age` is seconds as a `u64`: drop the suffix, `max_age = {}`",
+                lit.base10_digits()
+            ),
+        );
+        return None;
+    }
+    if lit.base10_digits().starts_with('-') {
+        // The literal's own span leaves out the sign; the whole value is underlined.
+        errors.push(syn::Error::new_spanned(
+            &option.value,
+            "`max_age` is a number of seconds, more than zero: such as `max_age = 300`",
+        ));
+        return None;
+    }
+    match lit.base10_parse::<u64>() {
+        Ok(0) => {
+            errors.at(
+                lit.span(),
+                "`max_age = 0` demands a user authentication in the very second of the \
+                 request, which no user can meet: give at least 1, such as `max_age = 300`, \
+                 or leave `max_age` out",
+            );
+            None
+        }
+        Ok(_) => Some(lit),
+        Err(_) => {
+            errors.at(
+                lit.span(),
+                "`max_age` does not fit in a `u64` number of seconds: give a smaller value, \
+                 such as `max_age = 300`",
+            );
+            None
+        }
     }
 }
 
@@ -259,6 +463,12 @@ fn declared(path: syn::Path, errors: &mut Errors) -> Option<Requirement> {
                 "`{keyword}` takes its scopes in parentheses: `{keyword}(\"a\", \"b\")`"
             )),
             "route" => Some("`route` needs a value: `route = \"GET /photos\"`".to_owned()),
+            "acr" => Some(
+                "`acr` needs a value: `acr = \"urn:example:mfa\"`, or a list of accepted \
+                 values, `acr = [\"urn:example:mfa\", \"urn:example:hwk\"]`"
+                    .to_owned(),
+            ),
+            "max_age" => Some("`max_age` needs a value in seconds: `max_age = 300`".to_owned()),
             "crate" => Some(
                 "`crate` needs a value: the path of the renamed or re-exported runtime, such as \
                  `crate = my_reexport::oauth_runtime`"
@@ -554,5 +764,87 @@ mod tests {
         assert!(guard(r#""a", crate ="#).is_err());
         assert!(guard(r#""a", crate"#).is_err());
         assert!(guard(r#""a", crate = a, crate = b"#).is_err());
+    }
+
+    fn authentication(src: &str) -> Option<(Vec<String>, Option<u64>, bool)> {
+        guard(src).ok()?.authentication.map(|a| {
+            (
+                a.acr.iter().map(LitStr::value).collect(),
+                a.max_age.and_then(|m| m.base10_parse().ok()),
+                a.dpop,
+            )
+        })
+    }
+
+    #[test]
+    fn rfc9470_step_up_options_are_read() {
+        assert_eq!(authentication(r#""a""#), None);
+        assert_eq!(
+            authentication(r#""payments:write", acr = "urn:example:mfa", max_age = 300"#),
+            Some((vec!["urn:example:mfa".to_owned()], Some(300), false))
+        );
+        assert_eq!(
+            authentication(r#"acr = ["urn:a", "urn:b"], "p", dpop"#),
+            Some((vec!["urn:a".to_owned(), "urn:b".to_owned()], None, true))
+        );
+        assert_eq!(
+            authentication(r#"dpop, "p""#),
+            Some((Vec::new(), None, true))
+        );
+        assert_eq!(
+            authentication(r#""p", max_age = 60u32"#),
+            Some((Vec::new(), Some(60), false))
+        );
+        // `dpop` is the flag, not a scope: alone it leaves the handler without one.
+        assert!(guard("dpop").is_err());
+    }
+
+    #[test]
+    fn rfc9470_step_up_options_are_checked() {
+        let one = |src: &str| {
+            let errors = errors(src);
+            assert_eq!(errors.len(), 1, "{src}: {errors:?}");
+            errors[0].clone()
+        };
+        assert!(one(r#""p", acr = """#).starts_with("empty `acr` value"));
+        assert!(one(r#""p", acr = []"#).starts_with("`acr = []` accepts no authentication"));
+        assert_eq!(
+            one(r#""p", acr = "urn:a urn:b""#),
+            "an `acr` value has no spaces; for several accepted values, list them: \
+             `acr = [\"urn:a\", \"urn:b\"]`"
+        );
+        assert!(one(r#""p", acr = "a\"b""#).starts_with("invalid character '\"'"));
+        assert!(one(r#""p", acr = "é""#).starts_with("invalid character 'é'"));
+        assert!(one(r#""p", acr = ["a", "a"]"#).starts_with("`acr` value `a` is listed twice"));
+        assert!(one(r#""p", acr = ["a", 1]"#).starts_with("each `acr` value is a string"));
+        assert!(one(r#""p", acr = urn"#).starts_with("`acr` takes a string"));
+        assert!(one(r#""p", acr = 2"#).starts_with("`acr` takes a string"));
+        assert!(one(r#""p", acr ="#).starts_with("`acr` takes a string"));
+        assert!(one(r#""p", acr"#).starts_with("`acr` needs a value"));
+        assert_eq!(
+            one(r#""p", acr = "a", acr = "b""#),
+            "`acr` is given twice: keep one"
+        );
+        assert!(one(r#""p", max_age = 0"#).starts_with("`max_age = 0` demands"));
+        assert_eq!(
+            one(r#""p", max_age = "300""#),
+            "`max_age` takes seconds as an integer, not a string: write `max_age = 300`"
+        );
+        assert!(one(r#""p", max_age = 1.5"#).starts_with("`max_age` takes whole seconds"));
+        assert!(one(r#""p", max_age = -5"#).starts_with("`max_age` is a number of seconds, more"));
+        assert!(one(r#""p", max_age = 5 * 60"#).starts_with("`max_age` takes the greatest"));
+        assert!(one(r#""p", max_age = 300i8"#).starts_with("`max_age` is seconds as a `u64`"));
+        assert!(
+            one(r#""p", max_age = 99999999999999999999"#).starts_with("`max_age` does not fit")
+        );
+        assert!(one(r#""p", max_age"#).starts_with("`max_age` needs a value"));
+        assert_eq!(
+            one(r#""p", max_age = 1, max_age = 2"#),
+            "`max_age` is given twice: keep one"
+        );
+        assert_eq!(one(r#""p", dpop, dpop"#), "`dpop` is given twice: keep one");
+        assert!(one(r#""p", dpop = true"#).starts_with("`dpop` is a flag and takes no value"));
+        // All at once, each with its own error.
+        assert_eq!(errors(r#""p", acr = "", max_age = 0, dpop = 1"#).len(), 3);
     }
 }

@@ -6,7 +6,7 @@ use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{FnArg, ItemFn};
 
-use crate::check::{Guard, Requirement, path_text};
+use crate::check::{Authentication, Guard, Requirement, path_text};
 use crate::route;
 
 /// The hidden guard parameter's name. Rocket's codegen needs a plain identifier there; the leading
@@ -42,10 +42,26 @@ pub(crate) fn expand(guard: &Guard, mut function: ItemFn) -> TokenStream {
     );
     let vis = &function.vis;
     let requirement = to_runtime(&guard.requirement, rt);
-    let doc = format!(
-        "**OAuth 2.0:** requires the scope requirement {}.",
+    let mut doc = format!(
+        "**OAuth 2.0:** requires the scope requirement {}",
         describe(&guard.requirement)
     );
+    if let Some(authentication) = &guard.authentication {
+        doc.push_str(&format!(
+            ", and {}",
+            describe_authentication(authentication)
+        ));
+    }
+    doc.push('.');
+    // Left out when not written, so the trait's default (`None`) keeps such handlers' checks
+    // exactly as they were.
+    let authentication = guard.authentication.as_ref().map(|a| {
+        let value = authentication_to_runtime(a, rt);
+        quote! {
+            const AUTHENTICATION: ::core::option::Option<&'static #rt::AuthnRequirement> =
+                ::core::option::Option::Some(&#value);
+        }
+    });
 
     // The innermost attribute expands last and so puts its parameters first: it alone checks
     // the route's typed segments, before any guard of the stack asks for credentials.
@@ -107,6 +123,7 @@ pub(crate) fn expand(guard: &Guard, mut function: ItemFn) -> TokenStream {
 
         impl #rt::ScopeRequirement for #marker {
             const REQUIREMENT: &'static #rt::Requirement = &#requirement;
+            #authentication
         }
 
         #rt::catalog::inventory::submit! {
@@ -117,6 +134,7 @@ pub(crate) fn expand(guard: &Guard, mut function: ItemFn) -> TokenStream {
                 ::core::line!(),
                 #route,
             )
+            .with_authentication(<#marker as #rt::ScopeRequirement>::AUTHENTICATION)
         }
 
         #segments_check
@@ -154,6 +172,51 @@ fn list_to_runtime(variant: TokenStream, items: &[Requirement], rt: &syn::Path) 
     quote! {
         #rt::Requirement::#variant(::std::borrow::Cow::Borrowed(&[#(#items),*]))
     }
+}
+
+/// A constant expression of type `oauth_runtime::AuthnRequirement`.
+fn authentication_to_runtime(a: &Authentication, rt: &syn::Path) -> TokenStream {
+    let mut value = quote!(#rt::AuthnRequirement::new());
+    if !a.acr.is_empty() {
+        let acr = &a.acr;
+        value.extend(quote!(.acr(&[#(#acr),*])));
+    }
+    if let Some(max_age) = &a.max_age {
+        // Unsuffixed, so that a `u32` suffix written in the attribute still makes a `u64`.
+        let seconds =
+            proc_macro2::Literal::u64_unsuffixed(max_age.base10_parse::<u64>().unwrap_or(u64::MAX));
+        value.extend(quote!(.max_age(#seconds)));
+    }
+    if a.dpop {
+        value.extend(quote!(.dpop()));
+    }
+    value
+}
+
+/// `acr` `urn:example:mfa`, ... as the generated documentation says it.
+fn describe_authentication(a: &Authentication) -> String {
+    let mut parts = Vec::new();
+    match a.acr.as_slice() {
+        [] => {}
+        [one] => parts.push(format!("a user authentication of class `{}`", one.value())),
+        many => {
+            let values: Vec<String> = many.iter().map(|v| format!("`{}`", v.value())).collect();
+            parts.push(format!(
+                "a user authentication of class {}",
+                values.join(" or ")
+            ));
+        }
+    }
+    if let Some(max_age) = &a.max_age {
+        parts.push(format!(
+            "a user authentication at most {} s old",
+            max_age.base10_digits()
+        ));
+    }
+    if a.dpop {
+        parts.push("a DPoP-bound token".to_owned());
+    }
+    parts.join(", ")
 }
 
 /// The requirement as the attribute would spell it; used in the generated documentation.

@@ -6,10 +6,11 @@ use std::sync::Arc;
 
 use crate::bearer;
 use crate::claims::Claims;
+use crate::clock::{Clock, ClockRef};
 use crate::dpop::{DpopError, DpopMode, DpopVerifier};
 use crate::error::{AuthError, DpopChallenge, ErrorResponse};
 use crate::jwt::DEFAULT_MAX_TOKEN_LEN;
-use crate::requirement::Requirement;
+use crate::requirement::{AuthnRequirement, Requirement};
 use crate::resource::ProtectedResource;
 use crate::verify::{TokenVerifier, VerifyError};
 
@@ -47,6 +48,11 @@ struct Inner {
     max_token_len: usize,
     customize: Option<Box<Customize>>,
     dpop: Option<Dpop>,
+    /// For handlers marked `dpop`: the same proof checks and replay store as `dpop` (when the
+    /// mode enables it), with only DPoP-bound tokens accepted.
+    route_dpop: Dpop,
+    /// The clock `max_age` is measured by.
+    clock: ClockRef,
 }
 
 /// DPoP settings of an authenticator whose mode is not [`DpopMode::Disabled`].
@@ -58,23 +64,30 @@ struct Dpop {
 }
 
 impl Dpop {
-    fn new(mode: DpopMode, verifier: Option<DpopVerifier>) -> Option<Dpop> {
-        let required = match mode {
-            DpopMode::Disabled => return None,
-            DpopMode::Allowed => false,
-            DpopMode::Required => true,
-        };
+    /// The mode's settings (none when disabled) and those of handlers marked `dpop`, sharing
+    /// one verifier, so that a proof replayed from one kind of route to the other is caught.
+    fn for_mode(mode: DpopMode, verifier: Option<DpopVerifier>) -> (Option<Dpop>, Dpop) {
         let verifier = verifier.unwrap_or_default();
+        let route = Dpop::new(true, verifier.clone());
+        let mode = match mode {
+            DpopMode::Disabled => None,
+            DpopMode::Allowed => Some(Dpop::new(false, verifier)),
+            DpopMode::Required => Some(Dpop::new(true, verifier)),
+        };
+        (mode, route)
+    }
+
+    fn new(required: bool, verifier: DpopVerifier) -> Dpop {
         let algs: Vec<String> = verifier
             .algorithms()
             .iter()
             .map(|a| format!("{a:?}"))
             .collect();
-        Some(Dpop {
+        Dpop {
             required,
             verifier,
             algs: algs.join(" "),
-        })
+        }
     }
 
     fn challenge(&self, via_dpop: bool) -> DpopChallenge<'_> {
@@ -143,6 +156,7 @@ pub struct AuthenticatorBuilder {
     customize: Option<Box<Customize>>,
     dpop_mode: DpopMode,
     dpop_verifier: Option<DpopVerifier>,
+    clock: ClockRef,
 }
 
 impl fmt::Debug for AuthenticatorBuilder {
@@ -186,6 +200,13 @@ impl AuthenticatorBuilder {
     /// enables DPoP.
     pub fn dpop_verifier(mut self, verifier: DpopVerifier) -> Self {
         self.dpop_verifier = Some(verifier);
+        self
+    }
+
+    /// The clock that a handler's `max_age` (RFC 9470) is measured by; default the system
+    /// clock. Tests pass a [`ManualClock`](crate::ManualClock).
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = ClockRef::new(clock);
         self
     }
 
@@ -243,7 +264,7 @@ impl AuthenticatorBuilder {
                 resource.resource().to_owned(),
             ));
         }
-        let dpop = Dpop::new(self.dpop_mode, self.dpop_verifier);
+        let (dpop, route_dpop) = Dpop::for_mode(self.dpop_mode, self.dpop_verifier);
         if let Some(customize) = &self.customize {
             let metadata = self.resource.as_ref().map(ProtectedResource::metadata_url);
             for error in sample_rejections() {
@@ -268,12 +289,14 @@ impl AuthenticatorBuilder {
             max_token_len: self.max_token_len,
             customize: self.customize,
             dpop,
+            route_dpop,
+            clock: self.clock,
         })))
     }
 }
 
 /// One rejection of each kind, to try a custom answer on before the first request.
-fn sample_rejections() -> [AuthError; 7] {
+fn sample_rejections() -> [AuthError; 8] {
     static SAMPLE: [Requirement; 1] = [Requirement::Scope(crate::scope::ScopeToken::from_static(
         "sample:scope",
     ))];
@@ -286,6 +309,12 @@ fn sample_rejections() -> [AuthError; 7] {
         AuthError::InsufficientScope {
             required: Requirement::All(std::borrow::Cow::Borrowed(&SAMPLE)),
             granted: crate::scope::ScopeSet::new(),
+        },
+        AuthError::InsufficientUserAuthentication {
+            required: AuthnRequirement::new()
+                .acr(&["sample:acr", "sample:acr2"])
+                .max_age(300),
+            failed: crate::requirement::StepUpFailure::Acr,
         },
         AuthError::NotConfigured,
     ]
@@ -301,6 +330,8 @@ impl Authenticator {
             max_token_len: DEFAULT_MAX_TOKEN_LEN,
             customize: None,
             dpop: None,
+            route_dpop: Dpop::new(true, DpopVerifier::default()),
+            clock: ClockRef::default(),
         }))
     }
 
@@ -314,6 +345,7 @@ impl Authenticator {
             customize: None,
             dpop_mode: DpopMode::Disabled,
             dpop_verifier: None,
+            clock: ClockRef::default(),
         }
     }
 
@@ -380,10 +412,26 @@ impl Authenticator {
         &self,
         request: &HttpRequest<'_>,
         authorization: impl Iterator<Item = &'a [u8]>,
-        mut dpop: impl Iterator<Item = &'a [u8]>,
+        dpop: impl Iterator<Item = &'a [u8]>,
     ) -> Result<Claims, AuthError> {
-        let Some(settings) = &self.0.dpop else {
-            return self.authenticate(authorization, request.query).await;
+        self.authenticate_route(request, authorization, dpop, false)
+            .await
+    }
+
+    /// As [`Authenticator::authenticate_request`] for a handler that requires a
+    /// sender-constrained token when `require_dpop` (the attribute's `dpop` flag): then only the
+    /// `DPoP` scheme with a valid proof passes, whatever the mode (RFC 9449 §7.1).
+    pub async fn authenticate_route<'a>(
+        &self,
+        request: &HttpRequest<'_>,
+        authorization: impl Iterator<Item = &'a [u8]>,
+        mut dpop: impl Iterator<Item = &'a [u8]>,
+        require_dpop: bool,
+    ) -> Result<Claims, AuthError> {
+        let settings = match (&self.0.dpop, require_dpop) {
+            (_, true) => &self.0.route_dpop,
+            (Some(settings), false) => settings,
+            (None, false) => return self.authenticate(authorization, request.query).await,
         };
         let header = bearer::located(authorization, request.query, self.0.max_token_len)?;
         if !bearer::is_dpop(header) {
@@ -439,6 +487,44 @@ impl Authenticator {
         })
     }
 
+    /// Checks the user authentication behind verified claims (`acr` and `auth_time`) against a
+    /// handler's step-up requirement (RFC 9470 §3). Its `dpop` part is not checked here: that
+    /// decides how the request is authenticated ([`Authenticator::authenticate_route`]).
+    ///
+    /// ```
+    /// use oauth_runtime::{Algorithm, AuthError, Authenticator, AuthnRequirement, Claims, JwtVerifier, Key, ScopeClaim};
+    ///
+    /// # let verifier = JwtVerifier::builder().issuer("https://auth.example.com").audience("api")
+    /// #     .key(Key::hmac(Algorithm::HS256, b"a secret of at least thirty-two bytes!")?).build()?;
+    /// let authenticator = Authenticator::new(verifier);
+    /// let mfa = AuthnRequirement::new().acr(&["urn:example:mfa"]);
+    /// let password_only = Claims::from_json(serde_json::json!({"sub": "alice", "acr": "urn:example:pwd"}), &ScopeClaim::Standard)?;
+    /// let refused = authenticator.authorize_authentication(&password_only, &mfa).unwrap_err();
+    /// assert_eq!(refused.error_code(), Some("insufficient_user_authentication"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn authorize_authentication(
+        &self,
+        claims: &Claims,
+        required: &AuthnRequirement,
+    ) -> Result<(), AuthError> {
+        if !required.is_step_up() {
+            return Ok(());
+        }
+        let acr = claims.get("acr").and_then(|v| v.as_str());
+        // NumericDate (RFC 7519 §2) may carry a fraction; whole seconds are enough here.
+        let auth_time = claims.get("auth_time").and_then(|v| {
+            v.as_i64()
+                .or_else(|| v.as_f64().filter(|f| f.is_finite()).map(|f| f as i64))
+        });
+        required
+            .check(acr, auth_time, self.0.clock.unix_now())
+            .map_err(|failed| AuthError::InsufficientUserAuthentication {
+                required: *required,
+                failed,
+            })
+    }
+
     /// The answer to send for `error`: the standard RFC 6750 one, passed through
     /// [`AuthenticatorBuilder::map_response`] when set. Also logs the rejection at debug level
     /// (500s at error level), with its reason and never the token.
@@ -449,6 +535,18 @@ impl Authenticator {
     /// As [`Authenticator::reject`] for a request whose `Authorization` header used the `DPoP`
     /// scheme when `via_dpop`: with DPoP enabled, the error then goes on the `DPoP` challenge.
     pub(crate) fn reject_scheme(&self, error: &AuthError, via_dpop: bool) -> ErrorResponse {
+        self.reject_route(error, via_dpop, false)
+    }
+
+    /// As [`Authenticator::reject_scheme`] on a handler that requires a DPoP-bound token when
+    /// `require_dpop`: its challenge is then the `DPoP` one alone, whatever the mode, since a
+    /// bearer token would not do (RFC 9449 §7.1).
+    pub(crate) fn reject_route(
+        &self,
+        error: &AuthError,
+        via_dpop: bool,
+        require_dpop: bool,
+    ) -> ErrorResponse {
         match error {
             AuthError::NotConfigured => tracing::error!("{error}"),
             _ => tracing::debug!(reason = %error, "request rejected"),
@@ -462,7 +560,11 @@ impl Authenticator {
             error,
             self.0.realm.as_deref(),
             metadata.as_deref(),
-            self.0.dpop.as_ref().map(|d| d.challenge(via_dpop)),
+            if require_dpop {
+                Some(self.0.route_dpop.challenge(via_dpop))
+            } else {
+                self.0.dpop.as_ref().map(|d| d.challenge(via_dpop))
+            },
         );
         let Some(customize) = &self.0.customize else {
             return standard;
@@ -555,6 +657,90 @@ mod tests {
         assert_eq!(
             authenticator.reject(&error),
             ErrorResponse::new(&error, Some("api"))
+        );
+    }
+
+    /// RFC 9470 §3: `acr` among the accepted values, `auth_time` no older than `max_age`, and
+    /// both required when asked for.
+    #[test]
+    fn rfc9470_section_3_acr_and_auth_time_are_checked() {
+        use crate::requirement::StepUpFailure;
+        use crate::{ManualClock, ScopeClaim};
+        let clock = ManualClock::at_unix(10_000);
+        let authenticator = Authenticator::builder(Refusing)
+            .clock(clock.clone())
+            .build()
+            .expect("authenticator");
+        let claims = |extra: serde_json::Value| {
+            let mut json = serde_json::json!({"sub": "alice", "scope": "pay"});
+            if let (Some(json), Some(extra)) = (json.as_object_mut(), extra.as_object()) {
+                json.extend(extra.clone());
+            }
+            Claims::from_json(json, &ScopeClaim::Standard).expect("claims")
+        };
+        let failed = |required: &AuthnRequirement, extra| match authenticator
+            .authorize_authentication(&claims(extra), required)
+        {
+            Ok(()) => None,
+            Err(AuthError::InsufficientUserAuthentication { failed, .. }) => Some(failed),
+            Err(other) => panic!("{other}"),
+        };
+        let mfa = AuthnRequirement::new().acr(&["urn:mfa", "urn:hwk"]);
+        assert_eq!(failed(&mfa, serde_json::json!({"acr": "urn:hwk"})), None);
+        for weak in [
+            serde_json::json!({}),
+            serde_json::json!({"acr": "urn:pwd"}),
+            serde_json::json!({"acr": "URN:MFA"}),
+            serde_json::json!({"acr": ["urn:mfa"]}),
+            serde_json::json!({"acr": 1}),
+        ] {
+            assert_eq!(
+                failed(&mfa, weak.clone()),
+                Some(StepUpFailure::Acr),
+                "{weak}"
+            );
+        }
+        let recent = AuthnRequirement::new().max_age(300);
+        assert_eq!(
+            failed(&recent, serde_json::json!({"auth_time": 9_700})),
+            None
+        );
+        assert_eq!(
+            failed(&recent, serde_json::json!({"auth_time": 9_700.5})),
+            None
+        );
+        // In the future (an issuer's clock ahead): age zero.
+        assert_eq!(
+            failed(&recent, serde_json::json!({"auth_time": 10_030})),
+            None
+        );
+        for stale in [
+            serde_json::json!({}),
+            serde_json::json!({"auth_time": 9_699}),
+            serde_json::json!({"auth_time": "9700"}),
+            serde_json::json!({"auth_time": null}),
+            serde_json::json!({"auth_time": i64::MIN}),
+        ] {
+            assert_eq!(
+                failed(&recent, stale.clone()),
+                Some(StepUpFailure::MaxAge),
+                "{stale}"
+            );
+        }
+        clock.advance(std::time::Duration::from_secs(1));
+        assert_eq!(
+            failed(&recent, serde_json::json!({"auth_time": 9_700})),
+            Some(StepUpFailure::MaxAge)
+        );
+        // Both: acr is reported first; a requirement of only `dpop` looks at no claim.
+        let both = AuthnRequirement::new().acr(&["urn:mfa"]).max_age(300);
+        assert_eq!(
+            failed(&both, serde_json::json!({})),
+            Some(StepUpFailure::Acr)
+        );
+        assert_eq!(
+            failed(&AuthnRequirement::new().dpop(), serde_json::json!({})),
+            None
         );
     }
 
@@ -845,6 +1031,87 @@ mod tests {
             let unavailable = AuthError::Dpop(DpopError::StoreUnavailable("full".into()));
             let answer = allowed.reject(&unavailable);
             assert_eq!((answer.status, answer.www_authenticate), (503, None));
+        }
+
+        async fn call_route(
+            authenticator: &Authenticator,
+            authorization: &str,
+            proofs: &[&str],
+        ) -> Result<Claims, AuthError> {
+            let request = HttpRequest {
+                method: "GET",
+                scheme: "http",
+                host: Some("api.test"),
+                path: "/photos",
+                query: None,
+            };
+            authenticator
+                .authenticate_route(
+                    &request,
+                    std::iter::once(authorization.as_bytes()),
+                    proofs.iter().map(|p| p.as_bytes()),
+                    true,
+                )
+                .await
+        }
+
+        /// RFC 9449 §7.1: a handler marked `dpop` takes only a DPoP-bound token with its proof,
+        /// in every mode, and its challenge is the DPoP one alone.
+        #[tokio::test]
+        async fn rfc9449_section_7_1_a_dpop_handler_requires_a_bound_token_in_every_mode() {
+            let setup = Setup::new();
+            let bearer = setup.token(None);
+            let bound = setup.token(Some(&setup.client));
+            for mode in [DpopMode::Disabled, DpopMode::Allowed, DpopMode::Required] {
+                let authenticator = setup.authenticator(mode);
+                assert_eq!(
+                    call_route(&authenticator, &format!("Bearer {bearer}"), &[])
+                        .await
+                        .err(),
+                    Some(AuthError::Dpop(DpopError::DpopRequired)),
+                    "{mode:?}"
+                );
+                assert_eq!(
+                    call_route(&authenticator, &format!("Bearer {bound}"), &[])
+                        .await
+                        .err(),
+                    Some(AuthError::Dpop(DpopError::DpopRequired)),
+                    "{mode:?}"
+                );
+                assert_eq!(
+                    call_route(&authenticator, &format!("DPoP {bound}"), &[])
+                        .await
+                        .err(),
+                    Some(AuthError::Dpop(DpopError::MissingProof)),
+                    "{mode:?}"
+                );
+                let p = proof(&setup.client, "GET", URL, &bound);
+                call_route(&authenticator, &format!("DPoP {bound}"), &[&p])
+                    .await
+                    .expect("a bound token with its proof");
+                // The same proof again is a replay, on either kind of route.
+                assert_eq!(
+                    call_route(&authenticator, &format!("DPoP {bound}"), &[&p])
+                        .await
+                        .err(),
+                    Some(AuthError::Dpop(DpopError::Replayed)),
+                    "{mode:?}"
+                );
+                let challenge = authenticator
+                    .reject_route(&AuthError::Dpop(DpopError::DpopRequired), false, true)
+                    .www_authenticate
+                    .expect("a challenge");
+                assert!(
+                    challenge.starts_with("DPoP realm=\"photos\", error=\"invalid_token\""),
+                    "{challenge}"
+                );
+                assert!(!challenge.contains("Bearer"), "{challenge}");
+            }
+            // In Disabled mode other handlers still take bearer tokens and know no DPoP.
+            let disabled = setup.authenticator(DpopMode::Disabled);
+            call(&disabled, &format!("Bearer {bearer}"), &[])
+                .await
+                .expect("bearer elsewhere");
         }
     }
 }

@@ -45,7 +45,7 @@ use axum::response::{IntoResponse, Response};
 
 use crate::authenticator::{Authenticator, HttpRequest};
 use crate::claims::Claims;
-use crate::dpop::DpopMode;
+use crate::dpop::{DpopError, DpopMode};
 use crate::error::{AuthError, ErrorResponse};
 use crate::guard::ScopeGuard;
 use crate::requirement::ScopeRequirement;
@@ -143,6 +143,7 @@ where
             authenticator: self.authenticator.clone(),
             verified: None,
             via_dpop: false,
+            bound: false,
         });
         self.inner.call(request)
     }
@@ -179,6 +180,8 @@ struct RequestAuth {
     verified: Option<Claims>,
     /// Whether the request used the `DPoP` scheme, which decides where a rejection's error goes.
     via_dpop: bool,
+    /// Whether `verified` came with a valid DPoP proof, as a handler marked `dpop` needs.
+    bound: bool,
 }
 
 impl RequestAuth {
@@ -198,15 +201,21 @@ impl RequestAuth {
         method: &Method,
         headers: &HeaderMap,
         uri: &Uri,
+        require_dpop: bool,
     ) -> Result<Claims, AuthError> {
         if let Some(claims) = &self.verified {
+            // Claims verified without a proof came with the Bearer scheme; verifying again
+            // could not change that, and must not consume a proof twice.
+            if require_dpop && !self.bound {
+                return Err(AuthError::Dpop(DpopError::DpopRequired));
+            }
             return Ok(claims.clone());
         }
         let authorization = headers
             .get_all(AUTHORIZATION)
             .iter()
             .map(HeaderValue::as_bytes);
-        if self.authenticator.dpop_mode() == DpopMode::Disabled {
+        if self.authenticator.dpop_mode() == DpopMode::Disabled && !require_dpop {
             // Nothing else is read, so nothing else is looked up.
             let claims = self
                 .authenticator
@@ -231,14 +240,18 @@ impl RequestAuth {
         let dpop = headers.get_all("dpop").iter().map(HeaderValue::as_bytes);
         let claims = self
             .authenticator
-            .authenticate_request(&request, authorization, dpop)
+            .authenticate_route(&request, authorization, dpop, require_dpop)
             .await?;
         self.verified = Some(claims.clone());
+        self.bound = self.via_dpop;
         Ok(claims)
     }
 
-    fn reject(&self, error: &AuthError) -> AuthRejection {
-        AuthRejection(self.authenticator.reject_scheme(error, self.via_dpop))
+    fn reject(&self, error: &AuthError, require_dpop: bool) -> AuthRejection {
+        AuthRejection(
+            self.authenticator
+                .reject_route(error, self.via_dpop, require_dpop),
+        )
     }
 }
 
@@ -247,10 +260,11 @@ impl<S: Send + Sync, R: ScopeRequirement> FromRequestParts<S> for ScopeGuard<R> 
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let auth = RequestAuth::of(&mut parts.extensions, &parts.uri)?;
-        auth.claims(&parts.method, &parts.headers, &parts.uri)
+        let require_dpop = ScopeGuard::<R>::requires_dpop();
+        auth.claims(&parts.method, &parts.headers, &parts.uri, require_dpop)
             .await
             .and_then(|claims| ScopeGuard::check(&auth.authenticator, claims))
-            .map_err(|e| auth.reject(&e))
+            .map_err(|e| auth.reject(&e, require_dpop))
     }
 }
 
@@ -259,9 +273,9 @@ impl<S: Send + Sync> FromRequestParts<S> for Claims {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let auth = RequestAuth::of(&mut parts.extensions, &parts.uri)?;
-        auth.claims(&parts.method, &parts.headers, &parts.uri)
+        auth.claims(&parts.method, &parts.headers, &parts.uri, false)
             .await
-            .map_err(|e| auth.reject(&e))
+            .map_err(|e| auth.reject(&e, false))
     }
 }
 
@@ -275,10 +289,13 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for Claims {
         _state: &S,
     ) -> Result<Option<Self>, Self::Rejection> {
         let auth = RequestAuth::of(&mut parts.extensions, &parts.uri)?;
-        match auth.claims(&parts.method, &parts.headers, &parts.uri).await {
+        match auth
+            .claims(&parts.method, &parts.headers, &parts.uri, false)
+            .await
+        {
             Ok(claims) => Ok(Some(claims)),
             Err(AuthError::MissingToken) => Ok(None),
-            Err(e) => Err(auth.reject(&e)),
+            Err(e) => Err(auth.reject(&e, false)),
         }
     }
 }

@@ -22,7 +22,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use crate::requirement::Requirement;
+use crate::requirement::{AuthnRequirement, Requirement};
 use crate::scope::ScopeToken;
 
 #[doc(hidden)]
@@ -78,6 +78,7 @@ pub struct Endpoint {
     file: &'static str,
     line: u32,
     route: Option<&'static str>,
+    authentication: Option<&'static AuthnRequirement>,
 }
 
 impl Endpoint {
@@ -95,6 +96,18 @@ impl Endpoint {
             file,
             line,
             route,
+            authentication: None,
+        }
+    }
+
+    #[doc(hidden)]
+    pub const fn with_authentication(
+        self,
+        authentication: Option<&'static AuthnRequirement>,
+    ) -> Endpoint {
+        Endpoint {
+            authentication,
+            ..self
         }
     }
 
@@ -105,6 +118,29 @@ impl Endpoint {
     /// What it requires.
     pub fn requirement(&self) -> &'static Requirement {
         self.requirement
+    }
+    /// What it requires beyond scopes: `acr`, `max_age` (RFC 9470) and `dpop` (RFC 9449). The
+    /// Markdown and JSON catalogs show it.
+    ///
+    /// ```
+    /// #[oauth_runtime::requires_scope("payments:write", acr = ["urn:example:mfa", "urn:example:hwk"], max_age = 300, route = "POST /pay")]
+    /// async fn pay() {}
+    ///
+    /// let markdown = oauth_runtime::catalog::to_markdown();
+    /// assert!(markdown.contains(
+    ///     "| `POST /pay` | `payments:write`; authentication: acr one of (urn:example:mfa, \
+    ///      urn:example:hwk), max_age 300 s |"
+    /// ));
+    /// let json = oauth_runtime::catalog::to_json();
+    /// let endpoints = json["endpoints"].as_array().unwrap();
+    /// let pay = endpoints.iter().find(|e| e["route"] == "POST /pay").unwrap();
+    /// assert_eq!(
+    ///     pay["authentication"],
+    ///     serde_json::json!({ "acr_values": ["urn:example:mfa", "urn:example:hwk"], "max_age": 300 })
+    /// );
+    /// ```
+    pub fn authentication(&self) -> Option<&'static AuthnRequirement> {
+        self.authentication
     }
     /// Where it is written.
     pub fn location(&self) -> (&'static str, u32) {
@@ -234,8 +270,12 @@ pub fn to_markdown() -> String {
     }
     out.push_str("\n## Endpoints\n\n| endpoint | requires | handler |\n|---|---|---|\n");
     for e in endpoints() {
+        let authentication = e
+            .authentication
+            .map(|a| format!("; authentication: {a}"))
+            .unwrap_or_default();
         out.push_str(&format!(
-            "| `{}` | `{}` | `{}` ({}:{}) |\n",
+            "| `{}` | `{}`{authentication} | `{}` ({}:{}) |\n",
             e.label(),
             e.requirement,
             e.function,
@@ -271,14 +311,19 @@ pub fn to_json() -> serde_json::Value {
     let endpoints: Vec<_> = endpoints()
         .into_iter()
         .map(|e| {
-            serde_json::json!({
+            let mut entry = serde_json::json!({
                 "function": e.function,
                 "route": e.route,
                 "requires": e.requirement.to_string(),
                 "sufficient_scopes": e.requirement.sufficient_scopes().to_string(),
                 "file": e.file,
                 "line": e.line,
-            })
+            });
+            // Only where the handler asks for it, so that other entries read as before.
+            if let Some(a) = e.authentication {
+                entry["authentication"] = authentication_json(a);
+            }
+            entry
         })
         .collect();
     let problems: Vec<String> = check()
@@ -288,6 +333,21 @@ pub fn to_json() -> serde_json::Value {
         .map(ToString::to_string)
         .collect();
     serde_json::json!({ "scopes": scopes, "endpoints": endpoints, "problems": problems })
+}
+
+/// `{"acr_values": [..], "max_age": 300, "dpop": true}`, each part only when required.
+pub(crate) fn authentication_json(a: &AuthnRequirement) -> serde_json::Value {
+    let mut out = serde_json::Map::new();
+    if !a.acr_values().is_empty() {
+        out.insert("acr_values".into(), a.acr_values().into());
+    }
+    if let Some(max_age) = a.max_age_secs() {
+        out.insert("max_age".into(), max_age.into());
+    }
+    if a.requires_dpop() {
+        out.insert("dpop".into(), true.into());
+    }
+    serde_json::Value::Object(out)
 }
 
 /// Declares the API's scopes once, each with its description (its doc comment), as constants

@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 
 use crate::dpop::DpopError;
-use crate::requirement::Requirement;
+use crate::requirement::{AuthnRequirement, Requirement, StepUpFailure};
 use crate::scope::ScopeSet;
 use crate::verify::VerifyError;
 
@@ -39,6 +39,16 @@ pub enum AuthError {
         /// What the token grants.
         granted: ScopeSet,
     },
+    /// The token has the scopes, but the user's authentication behind it is too weak (`acr`)
+    /// or too old (`auth_time`) for the handler (RFC 9470 §3 `insufficient_user_authentication`,
+    /// answered 401 with `acr_values` and/or `max_age` in the challenge).
+    #[error("insufficient user authentication: the handler requires {required}")]
+    InsufficientUserAuthentication {
+        /// The handler's requirement; its `acr` values and `max_age` go into the challenge.
+        required: AuthnRequirement,
+        /// Which part the token fell short of: it picks the description.
+        failed: StepUpFailure,
+    },
     /// A DPoP proof, or the binding between it and the token, was refused (RFC 9449 §7.1:
     /// `invalid_dpop_proof` or `invalid_token`, on the `DPoP` challenge), or the replay store
     /// could not answer (503).
@@ -63,6 +73,7 @@ impl AuthError {
             AuthError::Dpop(DpopError::StoreUnavailable(_)) => 503,
             AuthError::Dpop(_) => 401,
             AuthError::InsufficientScope { .. } => 403,
+            AuthError::InsufficientUserAuthentication { .. } => 401,
             AuthError::NotConfigured => 500,
         }
     }
@@ -74,6 +85,9 @@ impl AuthError {
             AuthError::InvalidToken(VerifyError::Unavailable(_)) => None,
             AuthError::InvalidToken(_) => Some("invalid_token"),
             AuthError::InsufficientScope { .. } => Some("insufficient_scope"),
+            AuthError::InsufficientUserAuthentication { .. } => {
+                Some("insufficient_user_authentication")
+            }
             AuthError::Dpop(DpopError::StoreUnavailable(_)) => None,
             AuthError::Dpop(e) => Some(e.code()),
             AuthError::MissingToken | AuthError::NotConfigured => None,
@@ -87,6 +101,13 @@ impl AuthError {
             AuthError::InvalidToken(e) => e.description(),
             AuthError::Dpop(e) => e.description(),
             AuthError::InsufficientScope { .. } => "the access token lacks a required scope",
+            AuthError::InsufficientUserAuthentication {
+                failed: StepUpFailure::Acr,
+                ..
+            } => "a stronger user authentication is required",
+            AuthError::InsufficientUserAuthentication { .. } => {
+                "a more recent user authentication is required"
+            }
             AuthError::NotConfigured => "authentication is not configured",
         }
     }
@@ -149,6 +170,15 @@ impl ErrorResponse {
             }
             _ => None,
         };
+        // RFC 9470 §3: what a new authorization request must ask for, the whole requirement
+        // whichever part failed, so that one round trip meets it.
+        let (acr_values, max_age) = match error {
+            AuthError::InsufficientUserAuthentication { required, .. } => (
+                Some(required.acr_values().join(" ")).filter(|v| !v.is_empty()),
+                required.max_age_secs(),
+            ),
+            _ => (None, None),
+        };
 
         let www_authenticate = matches!(error.status(), 400 | 401 | 403).then(|| {
             // Every value below is either ours (made RFC 6750 §3 text above), checked when the
@@ -165,6 +195,14 @@ impl ErrorResponse {
             }
             if let Some(scope) = &scope {
                 detail.push(format!("scope=\"{scope}\""));
+            }
+            // acr values are checked to be free of space, `"` and `\` when the requirement
+            // is built, like scope tokens.
+            if let Some(acr_values) = &acr_values {
+                detail.push(format!("acr_values=\"{acr_values}\""));
+            }
+            if let Some(max_age) = max_age {
+                detail.push(format!("max_age=\"{max_age}\""));
             }
             let mut trailing: Vec<String> = Vec::new();
             if let Some(url) = resource_metadata.filter(|_| error.status() != 400) {
@@ -212,6 +250,12 @@ impl ErrorResponse {
         body.insert("error_description".into(), description.as_ref().into());
         if let Some(scope) = scope {
             body.insert("scope".into(), scope.into());
+        }
+        if let Some(acr_values) = acr_values {
+            body.insert("acr_values".into(), acr_values.into());
+        }
+        if let Some(max_age) = max_age {
+            body.insert("max_age".into(), max_age.into());
         }
         ErrorResponse {
             status: error.status(),
@@ -360,6 +404,43 @@ mod tests {
     use super::*;
     use crate::scope::ScopeToken;
     use std::borrow::Cow;
+
+    /// RFC 9470 §3: 401 `insufficient_user_authentication`, with `acr_values` and `max_age`
+    /// of the whole requirement whichever part failed, so that one new authorization meets it.
+    #[test]
+    fn rfc9470_section_3_insufficient_user_authentication_challenge() {
+        let required = AuthnRequirement::new()
+            .acr(&["urn:example:mfa", "urn:example:hwk"])
+            .max_age(300);
+        let acr = AuthError::InsufficientUserAuthentication {
+            required,
+            failed: StepUpFailure::Acr,
+        };
+        let r = ErrorResponse::with_resource_metadata(&acr, Some("pay"), Some("https://x/m"));
+        assert_eq!(r.status, 401);
+        assert_eq!(
+            r.www_authenticate.as_deref(),
+            Some(
+                r#"Bearer realm="pay", error="insufficient_user_authentication", error_description="a stronger user authentication is required", acr_values="urn:example:mfa urn:example:hwk", max_age="300", resource_metadata="https://x/m""#
+            )
+        );
+        assert_eq!(
+            r.body,
+            r#"{"acr_values":"urn:example:mfa urn:example:hwk","error":"insufficient_user_authentication","error_description":"a stronger user authentication is required","max_age":300}"#
+        );
+        assert_eq!(r.problem(), None);
+        // Only max_age required: no acr_values at all.
+        let old = AuthError::InsufficientUserAuthentication {
+            required: AuthnRequirement::new().max_age(60),
+            failed: StepUpFailure::MaxAge,
+        };
+        assert_eq!(
+            ErrorResponse::new(&old, None).www_authenticate.as_deref(),
+            Some(
+                r#"Bearer error="insufficient_user_authentication", error_description="a more recent user authentication is required", max_age="60""#
+            )
+        );
+    }
 
     #[test]
     fn rfc6750_section_3_1_no_credentials_gets_no_error_code() {

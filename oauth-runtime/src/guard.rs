@@ -37,9 +37,18 @@ pub struct ScopeGuard<R> {
 }
 
 impl<R: ScopeRequirement> ScopeGuard<R> {
-    /// Checks already verified claims against `R` with `authenticator`'s rules.
+    /// Checks already verified claims against `R` with `authenticator`'s rules: the scopes
+    /// first, then the user authentication (`acr`, `auth_time`) where `R` asks for it.
+    ///
+    /// Scopes come first because a token without them is refused (403) whatever the user's
+    /// authentication: asking for a step-up (RFC 9470 §3) would only send the user through a
+    /// second factor to be refused afterwards. The step-up 401 is for a token that is otherwise
+    /// good enough, which is the case RFC 9470 §3 describes.
     pub fn check(authenticator: &Authenticator, claims: Claims) -> Result<Self, AuthError> {
         authenticator.authorize(&claims, R::REQUIREMENT)?;
+        if let Some(authentication) = R::AUTHENTICATION {
+            authenticator.authorize_authentication(&claims, authentication)?;
+        }
         Ok(ScopeGuard {
             claims,
             _requirement: PhantomData,
@@ -49,6 +58,13 @@ impl<R: ScopeRequirement> ScopeGuard<R> {
     /// The requirement this guard enforces.
     pub fn requirement() -> &'static Requirement {
         R::REQUIREMENT
+    }
+
+    /// Whether the handler requires a DPoP-bound token (the attribute's `dpop` flag): the
+    /// framework adapters then authenticate the request with
+    /// [`Authenticator::authenticate_route`].
+    pub fn requires_dpop() -> bool {
+        R::AUTHENTICATION.is_some_and(|a| a.requires_dpop())
     }
 
     /// The verified claims.

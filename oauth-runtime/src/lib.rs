@@ -101,7 +101,9 @@ pub use jwt::{
     ConfigError, DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_LEN, JwtVerifier, JwtVerifierBuilder,
 };
 pub use keys::{Key, KeyError, keys_from_jwk_set};
-pub use requirement::{Requirement, ScopeRequirement, Unsatisfied};
+pub use requirement::{
+    AuthnRequirement, Requirement, ScopeRequirement, StepUpFailure, Unsatisfied,
+};
 pub use resource::ProtectedResource;
 pub use scope::{ScopeError, ScopeSet, ScopeToken};
 pub use signing::SigningKey;

@@ -3,6 +3,37 @@
 //!
 //! Put `#[requires_scope]` above `#[utoipa::path(..)]`: the route is read from utoipa's attribute,
 //! so nothing is written twice. Then apply [`OAuth2Security`] to the generated document.
+//!
+//! OpenAPI has no words for step-up authentication (RFC 9470) or DPoP-bound tokens (RFC 9449):
+//! an operation whose handler asks for `acr`, `max_age` or `dpop` gets them in an
+//! `x-oauth-authentication` extension, for tools, and a sentence in its description, for people.
+//!
+//! ```
+//! use oauth_runtime::openapi::OAuth2Security;
+//! use oauth_runtime::requires_scope;
+//! use utoipa::Modify;
+//! use utoipa::openapi::path::{HttpMethod, Operation, PathItem};
+//! use utoipa::openapi::{OpenApiBuilder, PathsBuilder};
+//!
+//! #[requires_scope("payments:write", acr = "urn:example:mfa", max_age = 300, dpop, route = "POST /transfers")]
+//! async fn transfer() {}
+//!
+//! let paths = PathsBuilder::new().path("/transfers", PathItem::new(HttpMethod::Post, Operation::new()));
+//! let mut doc = OpenApiBuilder::new().paths(paths).build();
+//! OAuth2Security::for_issuer("https://idp.example.com").modify(&mut doc);
+//! let json = serde_json::to_value(&doc)?;
+//! let operation = &json["paths"]["/transfers"]["post"];
+//! assert_eq!(operation["security"], serde_json::json!([{ "oauth2": ["payments:write"] }]));
+//! assert_eq!(
+//!     operation["x-oauth-authentication"],
+//!     serde_json::json!({ "acr_values": ["urn:example:mfa"], "max_age": 300, "dpop": true })
+//! );
+//! assert_eq!(
+//!     operation["description"],
+//!     "**OAuth 2.0 authentication:** acr urn:example:mfa, max_age 300 s, DPoP."
+//! );
+//! # Ok::<(), serde_json::Error>(())
+//! ```
 
 use utoipa::openapi::OpenApi;
 use utoipa::openapi::path::Operation;
@@ -140,6 +171,22 @@ impl utoipa::Modify for OAuth2Security {
                     .map(|scopes| SecurityRequirement::new(&self.scheme, scopes))
                     .collect();
                 operation.security = Some(requirements);
+                // OpenAPI has no words for RFC 9470 step-up or DPoP binding: an extension
+                // carries them for tools, and the description for people.
+                if let Some(a) = endpoint.authentication() {
+                    operation
+                        .extensions
+                        .get_or_insert_with(Default::default)
+                        .insert(
+                            "x-oauth-authentication".to_owned(),
+                            catalog::authentication_json(a),
+                        );
+                    let note = format!("**OAuth 2.0 authentication:** {a}.");
+                    operation.description = Some(match operation.description.take() {
+                        Some(d) if !d.is_empty() => format!("{d}\n\n{note}"),
+                        _ => note,
+                    });
+                }
             }
         }
     }

@@ -1,4 +1,6 @@
-//! What a handler needs: one scope, all of several, any of several, nested.
+//! What a handler needs: one scope, all of several, any of several, nested; and, where it asks
+//! for them, a user authentication of some strength and age (RFC 9470) and a sender-constrained
+//! token (RFC 9449).
 
 use std::borrow::Cow;
 use std::fmt;
@@ -41,6 +43,156 @@ pub enum Requirement {
 pub trait ScopeRequirement: Send + Sync + 'static {
     /// The requirement.
     const REQUIREMENT: &'static Requirement;
+    /// What the handler requires beyond scopes, if anything (`acr`, `max_age` and `dpop` of the
+    /// attribute). `None`, the default, costs nothing at run time: the check is a constant.
+    const AUTHENTICATION: Option<&'static AuthnRequirement> = None;
+}
+
+/// What a handler requires of the user's authentication (RFC 9470 §3: `acr` and `auth_time`) and
+/// of how the token is held (RFC 9449: sender-constrained with DPoP), beside its scopes.
+/// `#[requires_scope(.., acr = "urn:example:mfa", max_age = 300, dpop)]` builds one as a
+/// constant; the builder methods are `const` for that.
+///
+/// ```
+/// use oauth_runtime::AuthnRequirement;
+///
+/// const MFA: AuthnRequirement = AuthnRequirement::new()
+///     .acr(&["urn:example:mfa", "urn:example:hwk"])
+///     .max_age(300)
+///     .dpop();
+/// assert_eq!(MFA.acr_values(), ["urn:example:mfa", "urn:example:hwk"]);
+/// assert_eq!(MFA.max_age_secs(), Some(300));
+/// assert!(MFA.requires_dpop());
+/// assert_eq!(MFA.to_string(), "acr one of (urn:example:mfa, urn:example:hwk), max_age 300 s, DPoP");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct AuthnRequirement {
+    acr: &'static [&'static str],
+    max_age: Option<u64>,
+    dpop: bool,
+}
+
+impl AuthnRequirement {
+    /// No requirement at all.
+    pub const fn new() -> AuthnRequirement {
+        AuthnRequirement {
+            acr: &[],
+            max_age: None,
+            dpop: false,
+        }
+    }
+
+    /// The token's `acr` claim must be one of `values` (empty: any or none). The values go into
+    /// a challenge's `acr_values` unescaped, so each must be printable ASCII without space, `"`
+    /// or `\\`; the attribute checks that at compile time, and this panics otherwise (at compile
+    /// time in a `const`).
+    pub const fn acr(self, values: &'static [&'static str]) -> AuthnRequirement {
+        let mut i = 0;
+        while i < values.len() {
+            let bytes = values[i].as_bytes();
+            assert!(!bytes.is_empty(), "an acr value is not empty");
+            let mut j = 0;
+            while j < bytes.len() {
+                let b = bytes[j];
+                assert!(
+                    b >= 0x21 && b <= 0x7e && b != b'"' && b != b'\\',
+                    "an acr value is printable ASCII without space, `\"` or `\\`"
+                );
+                j += 1;
+            }
+            i += 1;
+        }
+        AuthnRequirement {
+            acr: values,
+            ..self
+        }
+    }
+
+    /// The user must have authenticated at most `seconds` ago: the token's `auth_time` claim is
+    /// required and checked (RFC 9470 §3, as OpenID Connect's `max_age`).
+    pub const fn max_age(self, seconds: u64) -> AuthnRequirement {
+        AuthnRequirement {
+            max_age: Some(seconds),
+            ..self
+        }
+    }
+
+    /// The token must be DPoP-bound and come with a valid proof (RFC 9449 §7), whatever the
+    /// authenticator's [`DpopMode`](crate::DpopMode).
+    pub const fn dpop(self) -> AuthnRequirement {
+        AuthnRequirement { dpop: true, ..self }
+    }
+
+    /// The accepted `acr` values; empty when any will do.
+    pub fn acr_values(&self) -> &'static [&'static str] {
+        self.acr
+    }
+
+    /// The greatest accepted age of the user's authentication, in seconds.
+    pub fn max_age_secs(&self) -> Option<u64> {
+        self.max_age
+    }
+
+    /// Whether a sender-constrained (DPoP) token is required.
+    pub fn requires_dpop(&self) -> bool {
+        self.dpop
+    }
+
+    /// Whether `acr` or `max_age` is set, so that the claims must be looked at.
+    pub(crate) fn is_step_up(&self) -> bool {
+        !self.acr.is_empty() || self.max_age.is_some()
+    }
+
+    /// Checks the token's `acr` and `auth_time` claims at `now` (Unix seconds). An `auth_time`
+    /// in the future counts as age zero: the issuer is trusted, and its clock may run ahead.
+    pub fn check(
+        &self,
+        acr: Option<&str>,
+        auth_time: Option<i64>,
+        now: i64,
+    ) -> Result<(), StepUpFailure> {
+        if !self.acr.is_empty() && !acr.is_some_and(|acr| self.acr.contains(&acr)) {
+            return Err(StepUpFailure::Acr);
+        }
+        if let Some(max_age) = self.max_age {
+            let fresh = auth_time.is_some_and(|at| {
+                u64::try_from(now.saturating_sub(at)).map_or(true, |age| age <= max_age)
+            });
+            if !fresh {
+                return Err(StepUpFailure::MaxAge);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Which part of an [`AuthnRequirement`] the token's authentication fell short of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StepUpFailure {
+    /// `acr` is absent or not among the accepted values.
+    Acr,
+    /// `auth_time` is absent or older than `max_age`.
+    MaxAge,
+}
+
+impl fmt::Display for AuthnRequirement {
+    /// `acr one of (a, b), max_age 300 s, DPoP`: the parts that are set.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut parts: Vec<String> = Vec::new();
+        match self.acr {
+            [] => {}
+            [one] => parts.push(format!("acr {one}")),
+            many => parts.push(format!("acr one of ({})", many.join(", "))),
+        }
+        if let Some(max_age) = self.max_age {
+            parts.push(format!("max_age {max_age} s"));
+        }
+        if self.dpop {
+            parts.push("DPoP".to_owned());
+        }
+        f.write_str(&parts.join(", "))
+    }
 }
 
 /// The part of a requirement that a scope set does not meet.

@@ -78,7 +78,7 @@ use rocket::{Build, Catcher, Request, Response, Rocket};
 use crate::authenticator::{Authenticator, HttpRequest};
 use crate::claims::Claims;
 use crate::config::AuthConfig;
-use crate::dpop::DpopMode;
+use crate::dpop::{DpopError, DpopMode};
 use crate::error::{AuthError, ErrorResponse};
 use crate::guard::ScopeGuard;
 use crate::requirement::ScopeRequirement;
@@ -123,8 +123,9 @@ impl Authenticator {
 #[derive(Default)]
 struct Recorded(Mutex<Option<ErrorResponse>>);
 
-/// The outcome of this request's authentication, computed once however many guards ask.
-struct Verified(Result<Claims, AuthError>);
+/// The outcome of this request's authentication, computed once however many guards ask, and
+/// whether it came with a valid DPoP proof (as a handler marked `dpop` needs).
+struct Verified(Result<Claims, AuthError>, bool);
 
 fn record(request: &Request<'_>, answer: ErrorResponse) -> Status {
     // Any code the `Authenticator` lets through, as axum sends it (`from_code` knows only the
@@ -148,18 +149,21 @@ fn take_recorded(request: &Request<'_>) -> Option<ErrorResponse> {
         .take()
 }
 
-async fn verify(request: &Request<'_>) -> Result<(Authenticator, Claims), (Status, AuthError)> {
+async fn verify(
+    request: &Request<'_>,
+    require_dpop: bool,
+) -> Result<(Authenticator, Claims), (Status, AuthError)> {
     let Some(authenticator) = request.rocket().state::<Authenticator>() else {
         let error = AuthError::NotConfigured;
         tracing::error!(path = %request.uri().path(), "{error}");
         return Err((record(request, ErrorResponse::new(&error, None)), error));
     };
-    let Verified(outcome) = request
+    let Verified(outcome, bound) = request
         .local_cache_async(async {
             let headers = request.headers().get("Authorization").map(str::as_bytes);
             let query = request.uri().query().map(|q| q.as_str());
-            if authenticator.dpop_mode() == DpopMode::Disabled {
-                return Verified(authenticator.authenticate(headers, query).await);
+            if authenticator.dpop_mode() == DpopMode::Disabled && !require_dpop {
+                return Verified(authenticator.authenticate(headers, query).await, false);
             }
             let host = request.host().map(ToString::to_string);
             let http = HttpRequest {
@@ -174,26 +178,48 @@ async fn verify(request: &Request<'_>) -> Result<(Authenticator, Claims), (Statu
                 query,
             };
             let dpop = request.headers().get("DPoP").map(str::as_bytes);
-            Verified(
-                authenticator
-                    .authenticate_request(&http, headers, dpop)
-                    .await,
-            )
+            let via_dpop = is_dpop(request);
+            let outcome = authenticator
+                .authenticate_route(&http, headers, dpop, require_dpop)
+                .await;
+            let bound = via_dpop && outcome.is_ok();
+            Verified(outcome, bound)
         })
         .await;
     match outcome {
+        // Claims verified without a proof came with the Bearer scheme; verifying again could
+        // not change that, and must not consume a proof twice.
+        Ok(_) if require_dpop && !bound => {
+            let error = AuthError::Dpop(DpopError::DpopRequired);
+            Err((reject(request, authenticator, &error, true), error))
+        }
         Ok(claims) => Ok((authenticator.clone(), claims.clone())),
-        Err(error) => Err((reject(request, authenticator, error), error.clone())),
+        Err(error) => Err((
+            reject(request, authenticator, error, require_dpop),
+            error.clone(),
+        )),
     }
 }
 
-/// Records the answer to `error`, its error on the challenge of the scheme the request used.
-fn reject(request: &Request<'_>, authenticator: &Authenticator, error: &AuthError) -> Status {
-    let via_dpop = request
+fn is_dpop(request: &Request<'_>) -> bool {
+    request
         .headers()
         .get_one("Authorization")
-        .is_some_and(|h| crate::bearer::is_dpop(h.as_bytes()));
-    record(request, authenticator.reject_scheme(error, via_dpop))
+        .is_some_and(|h| crate::bearer::is_dpop(h.as_bytes()))
+}
+
+/// Records the answer to `error`, its error on the challenge of the scheme the request used
+/// (the `DPoP` challenge alone on a handler marked `dpop`).
+fn reject(
+    request: &Request<'_>,
+    authenticator: &Authenticator,
+    error: &AuthError,
+    require_dpop: bool,
+) -> Status {
+    record(
+        request,
+        authenticator.reject_route(error, is_dpop(request), require_dpop),
+    )
 }
 
 #[rocket::async_trait]
@@ -201,13 +227,16 @@ impl<'r, R: ScopeRequirement> FromRequest<'r> for ScopeGuard<R> {
     type Error = AuthError;
 
     async fn from_request(request: &'r Request<'_>) -> Outcome<Self, AuthError> {
-        let (authenticator, claims) = match verify(request).await {
+        let require_dpop = ScopeGuard::<R>::requires_dpop();
+        let (authenticator, claims) = match verify(request, require_dpop).await {
             Ok(verified) => verified,
             Err(failure) => return Outcome::Error(failure),
         };
         match ScopeGuard::check(&authenticator, claims) {
             Ok(guard) => Outcome::Success(guard),
-            Err(error) => Outcome::Error((reject(request, &authenticator, &error), error)),
+            Err(error) => {
+                Outcome::Error((reject(request, &authenticator, &error, require_dpop), error))
+            }
         }
     }
 }
@@ -217,7 +246,7 @@ impl<'r> FromRequest<'r> for Claims {
     type Error = AuthError;
 
     async fn from_request(request: &'r Request<'_>) -> Outcome<Self, AuthError> {
-        match verify(request).await {
+        match verify(request, false).await {
             Ok((_, claims)) => Outcome::Success(claims),
             Err(failure) => Outcome::Error(failure),
         }
