@@ -21,3 +21,4 @@ mod logging;
 mod photos_api;
 mod remote_keys;
 mod rocket_guards;
+mod step_up;

@@ -4,11 +4,9 @@
 //! frameworks must answer byte for byte alike.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use common::{Answer, now};
+use oauth_e2e::support::{Answer, now};
 use oauth_runtime::dev::{DevServer, DevServerHandle};
 use oauth_runtime::dpop::{access_token_hash, jwk_thumbprint};
 use oauth_runtime::{Algorithm, Authenticator, SigningKey, requires_scope};
@@ -75,14 +73,14 @@ async fn start_both(server: &DevServerHandle) -> [String; 2] {
         .route("/statement", axum::routing::get(statement))
         .route("/balance", axum::routing::get(balance))
         .layer(authenticator(server).layer());
-    let axum_url = common::serve(router).await;
-    let rocket = rocket::custom(common::rocket_config())
+    let axum_url = oauth_e2e::support::serve(router).await;
+    let rocket = rocket::custom(oauth_e2e::support::rocket_config())
         .attach(authenticator(server).fairing())
         .mount(
             "/",
             rocket::routes![rocket_pay, rocket_statement, rocket_balance],
         );
-    let rocket_url = common::launch_rocket(rocket).await;
+    let rocket_url = oauth_e2e::support::launch_rocket(rocket).await;
     [axum_url, rocket_url]
 }
 
