@@ -33,6 +33,8 @@ pub mod catalog;
 mod claims;
 mod config;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod guard;
 #[cfg(feature = "remote")]
 mod introspect;
