@@ -121,6 +121,7 @@ write("scope_requirement", [
     'PHOTOS_READ', 'crate::scopes::PHOTOS_READ, "b"', '"a", route = "GET /photos"',
     'any()', '"a b"', '42', 'one_of("a")', '"", "a b", "c", "c"', 'all', '"a", color = "red"',
     'photos:read', 'https://api.example.com/read', '!#[]~', 'é', 'tab\t', '\x7f',
+    'all(' * 40 + '"a"' + ')' * 40,  # past the nesting bound
 ])
 
 # --- dev_params ----------------------------------------------------------------------------------

@@ -1,6 +1,8 @@
 //! Parsing and compile-time checking of a scope requirement: the arguments of
 //! `#[requires_scope(..)]`.
 
+use std::cell::Cell;
+
 use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, quote, quote_spanned};
 use syn::parse::{Parse, ParseStream};
@@ -72,6 +74,39 @@ impl Parse for Args {
     }
 }
 
+/// Far deeper than any real requirement nests `all`/`any`. The parser recurses once per level, so
+/// without a bound a pathological attribute (thousands of levels; found by fuzzing, see
+/// FUZZING.md) overflowed the compiler's stack instead of getting an error.
+const MAX_DEPTH: usize = 32;
+
+thread_local! {
+    static DEPTH: Cell<usize> = const { Cell::new(0) };
+}
+
+/// One level of `all(..)`/`any(..)` being parsed; leaving it, on success or error, pops it.
+struct Level;
+
+impl Level {
+    fn enter(keyword: &Ident) -> syn::Result<Level> {
+        DEPTH.with(|depth| {
+            if depth.get() >= MAX_DEPTH {
+                return Err(syn::Error::new(
+                    keyword.span(),
+                    format!("`all`/`any` nested more than {MAX_DEPTH} deep"),
+                ));
+            }
+            depth.set(depth.get() + 1);
+            Ok(Level)
+        })
+    }
+}
+
+impl Drop for Level {
+    fn drop(&mut self) {
+        DEPTH.with(|depth| depth.set(depth.get().saturating_sub(1)));
+    }
+}
+
 fn parse_list(input: ParseStream<'_>) -> syn::Result<Vec<Requirement>> {
     let list = Punctuated::<Requirement, Token![,]>::parse_terminated(input)?;
     Ok(list.into_iter().collect())
@@ -91,9 +126,11 @@ impl Parse for Requirement {
         }
         if input.peek(Ident) && input.peek2(syn::token::Paren) {
             let keyword: Ident = input.parse()?;
+            let level = Level::enter(&keyword)?;
             let content;
             syn::parenthesized!(content in input);
             let items = parse_list(&content)?;
+            drop(level);
             let group = Group {
                 keyword: keyword.span(),
                 items,
@@ -303,6 +340,20 @@ mod tests {
             .err()
             .map(|e| e.into_iter().count());
         assert_eq!(err, Some(3));
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_stack_overflow() {
+        let nested = |n: usize| format!("{}\"a\"{}", "all(".repeat(n), ")".repeat(n));
+        assert!(parse(&nested(MAX_DEPTH)).is_ok());
+        let err = parse(&nested(MAX_DEPTH + 1)).err().map(|e| e.to_string());
+        assert_eq!(err.as_deref(), Some("`all`/`any` nested more than 32 deep"));
+        // Found by fuzzing: 5000 levels overflowed the stack. Without the bound, 2000 overflow a
+        // test thread's stack in a debug build (and parse, wrongly, in a release build); much
+        // deeper and syn's own token buffer, which recurses too, overflows first.
+        assert!(parse(&nested(2_000)).is_err());
+        // The count is back to zero after an error, so the next attribute parses.
+        assert!(parse(&nested(2)).is_ok());
     }
 
     #[test]
