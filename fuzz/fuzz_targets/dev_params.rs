@@ -139,8 +139,12 @@ fuzz_target!(|data: &[u8]| {
         "spa" => None,
         other => panic!("authenticated as an unknown client {other:?}"),
     };
-    if let Some(header) =
-        authorization.filter(|h| h.len() > 6 && h[..6].eq_ignore_ascii_case(b"basic "))
+    // The server reads a header only when it is visible ASCII (`HeaderValue::to_str`); any
+    // other is ignored, as if absent, and the body alone authenticates.
+    let readable = |h: &&[u8]| h.iter().all(|&b| b == b'\t' || (b' '..=b'~').contains(&b));
+    if let Some(header) = authorization
+        .filter(readable)
+        .filter(|h| h.len() > 6 && h[..6].eq_ignore_ascii_case(b"basic "))
     {
         // RFC 6749 §2.3.1: the credentials are the form-encoded id and secret, whole.
         let readings = basic_readings(header).expect("authenticated with unreadable Basic");

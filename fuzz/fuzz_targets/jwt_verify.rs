@@ -96,6 +96,8 @@ fn check_token(token: &str) {
     let v = &*VERIFIERS;
     for verifier in [&v.public, &v.hmac_lenient, &v.hmac_strict, &v.hmac_cognito] {
         let signature = verifier.verify_signature(token);
+        // Taken before verifying, so that a second passing in between cannot fail the check.
+        let before = now();
         let Ok(claims) = verifier.verify_token(token) else {
             continue;
         };
@@ -103,10 +105,11 @@ fn check_token(token: &str) {
         // Whatever else passes, an accepted token carries an `exp` within the leeway.
         let exp = claims.expires_at().expect("accepted without exp");
         assert!(
-            now() < exp.saturating_add(oauth_runtime::DEFAULT_LEEWAY.as_secs() as i64),
+            before < exp.saturating_add(oauth_runtime::DEFAULT_LEEWAY.as_secs() as i64),
             "accepted after expiry: {exp}"
         );
         if let Some(nbf) = claims.not_before() {
+            // Read after verifying, for the same reason.
             assert!(now().saturating_add(60) >= nbf, "accepted before nbf {nbf}");
         }
         for scope in claims.scopes().iter() {
