@@ -148,7 +148,9 @@ impl Parse for Requirement {
             };
         }
         if input.peek(Ident) || input.peek(Token![::]) {
-            let path: syn::Path = input.parse()?;
+            // A constant's path has no generic arguments; parsing them, syn's type parser
+            // recursed per `<` and deep nesting overflowed the stack (found by fuzzing).
+            let path = input.call(syn::Path::parse_mod_style)?;
             if path.is_ident("all") || path.is_ident("any") {
                 return Err(syn::Error::new_spanned(
                     &path,
@@ -354,6 +356,21 @@ mod tests {
         assert!(parse(&nested(2_000)).is_err());
         // The count is back to zero after an error, so the next attribute parses.
         assert!(parse(&nested(2)).is_ok());
+    }
+
+    #[test]
+    fn declared_scope_paths_take_no_generics() {
+        // Found by fuzzing: syn's type parser recursed once per `<` of a path's generic
+        // arguments, and a few thousand overflowed the stack.
+        let deep = format!("a{}", "<a".repeat(5_000));
+        assert!(parse(&deep).is_err());
+        assert!(parse("PHOTOS_READ<T>").is_err());
+        for path in ["scopes::PHOTOS_READ", "::app::scopes::PHOTOS_READ"] {
+            assert!(
+                matches!(parse(path), Ok(Requirement::Declared(_))),
+                "{path}"
+            );
+        }
     }
 
     #[test]
