@@ -55,6 +55,8 @@ mod config;
 pub mod dangerous;
 pub mod dpop;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod guard;
 #[cfg(feature = "remote")]
 mod introspect;

@@ -30,6 +30,8 @@
 
 mod config;
 mod endpoints;
+#[doc(hidden)]
+pub mod fuzzing;
 mod page;
 mod params;
 mod store;

@@ -1,0 +1,21 @@
+//! Entry points for the fuzz targets in `fuzz/` (see FUZZING.md), which are a separate crate and
+//! so cannot reach `pub(crate)` items. Hidden from the documentation and not part of the API:
+//! they may change in any release.
+
+use crate::error::AuthError;
+
+/// The request path's reading of the bearer token: [`crate::bearer::located`] over the
+/// `Authorization` header values and the query, then [`crate::bearer::token`].
+pub fn bearer_token<'a>(
+    authorization: &[&'a [u8]],
+    query: Option<&str>,
+    max_len: usize,
+) -> Result<&'a str, AuthError> {
+    let header = crate::bearer::located(authorization.iter().copied(), query, max_len)?;
+    crate::bearer::token(header, max_len)
+}
+
+/// What the verified-token cache looks tokens up by: [`crate::bearer::unchecked_token`].
+pub fn bearer_unchecked_token(header: &[u8]) -> Option<&[u8]> {
+    crate::bearer::unchecked_token(header)
+}
