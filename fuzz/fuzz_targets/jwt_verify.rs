@@ -95,7 +95,7 @@ fn now() -> i64 {
 fn check_token(token: &str) {
     let v = &*VERIFIERS;
     for verifier in [&v.public, &v.hmac_lenient, &v.hmac_strict, &v.hmac_cognito] {
-        let signature = verifier.verify_signature(token);
+        let signature = oauth_runtime::dangerous::verify_signature(&verifier, token);
         // Taken before verifying, so that a second passing in between cannot fail the check.
         let before = now();
         let Ok(claims) = verifier.verify_token(token) else {

@@ -35,5 +35,5 @@ pub fn client_authentication(
     }
     authenticate_client(&server.server, &headers, &params)
         .map(|(client, _)| client.id.clone())
-        .map_err(|e| e.description)
+        .map_err(|e| e.description.to_owned())
 }
