@@ -50,6 +50,8 @@ mod clock;
 mod config;
 pub mod dangerous;
 pub mod dpop;
+#[cfg(feature = "redis")]
+pub mod dpop_redis;
 mod error;
 mod guard;
 #[cfg(feature = "remote")]
