@@ -285,8 +285,7 @@ mod tests {
         );
         let bad = RedisReplayStore::builder("http://user:secret@example/")
             .build()
-            .err()
-            .expect("not a Redis URL");
+            .expect_err("not a Redis URL");
         assert!(!bad.to_string().contains("secret"), "{bad}");
     }
 
