@@ -38,7 +38,7 @@
 use std::task::{Context, Poll};
 
 use axum::extract::{FromRequestParts, OptionalFromRequestParts};
-use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, HOST, WWW_AUTHENTICATE};
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, HOST, RETRY_AFTER, WWW_AUTHENTICATE};
 use axum::http::request::Parts;
 use axum::http::{Extensions, HeaderMap, HeaderValue, Method, Request, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -46,7 +46,7 @@ use axum::response::{IntoResponse, Response};
 use crate::authenticator::{Authenticator, HttpRequest};
 use crate::claims::Claims;
 use crate::dpop::{DpopError, DpopMode};
-use crate::error::{AuthError, ErrorResponse};
+use crate::error::{AuthError, ErrorResponse, RETRY_AFTER_SECONDS};
 use crate::guard::ScopeGuard;
 use crate::requirement::ScopeRequirement;
 
@@ -166,6 +166,9 @@ impl IntoResponse for AuthRejection {
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         if let Some(challenge) = www_authenticate.and_then(|c| HeaderValue::try_from(c).ok()) {
             headers.insert(WWW_AUTHENTICATE, challenge);
+        }
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            headers.insert(RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECONDS));
         }
         response
     }

@@ -54,6 +54,8 @@ mod clock;
 mod config;
 pub mod dangerous;
 pub mod dpop;
+#[cfg(feature = "redis")]
+pub mod dpop_redis;
 mod error;
 #[doc(hidden)]
 pub mod fuzzing;

@@ -79,7 +79,7 @@ use crate::authenticator::{Authenticator, HttpRequest};
 use crate::claims::Claims;
 use crate::config::AuthConfig;
 use crate::dpop::{DpopError, DpopMode};
-use crate::error::{AuthError, ErrorResponse};
+use crate::error::{AuthError, ErrorResponse, RETRY_AFTER_SECONDS};
 use crate::guard::ScopeGuard;
 use crate::requirement::ScopeRequirement;
 
@@ -334,6 +334,9 @@ fn write_answer(response: &mut Response<'_>, answer: ErrorResponse) {
     if let Some(challenge) = answer.www_authenticate {
         response.set_header(Header::new("WWW-Authenticate", challenge));
     }
+    if answer.status == 503 {
+        response.set_header(Header::new("Retry-After", RETRY_AFTER_SECONDS));
+    }
     response.set_header(ContentType::JSON);
     response.set_sized_body(answer.body.len(), Cursor::new(answer.body));
 }
@@ -434,6 +437,9 @@ impl Fairing for AuthFairing {
             && !response.headers().contains("WWW-Authenticate")
         {
             response.set_header(Header::new("WWW-Authenticate", challenge));
+        }
+        if answer.status == 503 && !response.headers().contains("Retry-After") {
+            response.set_header(Header::new("Retry-After", RETRY_AFTER_SECONDS));
         }
     }
 }
