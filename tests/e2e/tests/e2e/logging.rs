@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 use std::io::Write;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::routing::get as route_get;
@@ -21,27 +21,6 @@ impl Write for Captured {
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
     }
-}
-
-/// Makes `subscriber` the current thread's default until the guard drops.
-///
-/// Thread-local, not global: this binary runs every end-to-end test in one process, and a global
-/// subscriber would collect the other tests' logs (and can be set only once). The tests here use
-/// the current-thread runtime, so the requests they serve log on this thread.
-///
-/// tracing-core 0.1.36 caches per call site whether anyone listens, for the whole process. While
-/// exactly one dispatcher is registered it asks the default of whichever thread reaches a call
-/// site first (tokio-rs/tracing#3611): another test's thread, which has no subscriber, would mark
-/// the runtime's rejection events "never" and this capture would miss them (seen as a flaky
-/// missing reason when the tests shared the binary). A second, inert dispatcher kept for the
-/// life of the process takes tracing-core off that path; the rebuild then re-asks every call site
-/// marked while it was still on it.
-fn scoped(subscriber: impl tracing::Subscriber + Send + Sync) -> tracing::subscriber::DefaultGuard {
-    static INERT: OnceLock<tracing::Dispatch> = OnceLock::new();
-    INERT.get_or_init(|| tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default()));
-    let guard = tracing::subscriber::set_default(subscriber);
-    tracing::callsite::rebuild_interest_cache();
-    guard
 }
 
 #[tokio::test]

@@ -19,6 +19,7 @@ mod hostile_tokens;
 mod issuers;
 mod logging;
 mod photos_api;
+mod redis_replay;
 mod remote_keys;
 mod rocket_guards;
 mod step_up;

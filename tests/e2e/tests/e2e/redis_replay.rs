@@ -8,15 +8,13 @@
 //! pass, unless `OAUTH_REQUIRE_REDIS=1` (set by `.ci/run`), where a missing server fails them.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::io::Write;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use common::{Keys, now};
+use oauth_e2e::support::{Keys, now};
 use oauth_runtime::dpop::{
     DpopMode, DpopReplayStore, DpopVerifier, ReplayStoreError, access_token_hash, jwk_thumbprint,
 };
@@ -137,7 +135,7 @@ struct DpopClient {
 impl DpopClient {
     fn new(keys: &Keys) -> DpopClient {
         let key = SigningKey::generate(Algorithm::ES256).unwrap();
-        let mut claims = common::claims("photos:read");
+        let mut claims = oauth_e2e::support::claims("photos:read");
         claims["cnf"] = json!({ "jkt": jwk_thumbprint(&key.public_jwk().unwrap()).unwrap() });
         DpopClient {
             token: keys.es.sign_jwt(&claims),
@@ -234,8 +232,8 @@ async fn rfc9449_section_11_1_a_proof_used_at_one_instance_is_refused_at_another
     let keys = Keys::generate();
     let window = Duration::from_secs(60);
     let instance = |store| authenticator(&keys, DpopMode::Required, dpop_verifier(store, window));
-    let a = common::start_axum_with(instance(redis_store(&redis))).await;
-    let b = common::start_rocket_with(instance(redis_store(&redis))).await;
+    let a = oauth_e2e::support::start_axum_with(instance(redis_store(&redis))).await;
+    let b = oauth_e2e::support::start_rocket_with(instance(redis_store(&redis))).await;
     let client = DpopClient::new(&keys);
     let dpop = format!("DPoP {}", client.token);
     let replayed =
@@ -275,7 +273,7 @@ async fn rfc9449_section_11_1_redis_entries_expire_with_the_iat_window() {
     };
     let keys = Keys::generate();
     let window = Duration::from_secs(2);
-    let api = common::start_axum_with(authenticator(
+    let api = oauth_e2e::support::start_axum_with(authenticator(
         &keys,
         DpopMode::Required,
         dpop_verifier(redis_store(&redis), window),
@@ -354,10 +352,10 @@ async fn a_redis_outage_fails_dpop_closed_and_the_api_recovers_without_a_restart
         .with_writer(move || writer.clone())
         .finish();
     // Thread-local: the current-thread runtime serves the requests on this thread.
-    let _default = tracing::subscriber::set_default(subscriber);
+    let _default = oauth_e2e::support::scoped(subscriber);
 
     let keys = Keys::generate();
-    let api = common::start_axum_with(authenticator(
+    let api = oauth_e2e::support::start_axum_with(authenticator(
         &keys,
         DpopMode::Allowed,
         dpop_verifier(redis_store(&redis), Duration::from_secs(60)),
@@ -432,8 +430,8 @@ async fn rfc9110_section_10_2_3_a_store_outage_is_a_503_with_retry_after() {
     let client = DpopClient::new(&keys);
     let dpop = format!("DPoP {}", client.token);
     for api in [
-        common::start_axum_with(instance()).await,
-        common::start_rocket_with(instance()).await,
+        oauth_e2e::support::start_axum_with(instance()).await,
+        oauth_e2e::support::start_rocket_with(instance()).await,
     ] {
         let answer = get(&api, &dpop, Some(&client.proof())).await;
         assert_eq!(answer.status, 503, "{answer:?}");
