@@ -14,34 +14,43 @@ use serde_json::{Value, json};
 
 const MFA: &str = "urn:example:mfa";
 
-#[requires_scope("payments:write", acr = ["urn:example:mfa", "urn:example:hwk"], max_age = 300)]
+// Declared, as every scope a handler in this binary requires must be: the catalog test checks
+// the whole binary's registrations.
+oauth_runtime::scopes! {
+    /// See your payments
+    pub PAYMENTS_READ = "payments:read";
+    /// Make payments
+    pub PAYMENTS_WRITE = "payments:write";
+}
+
+#[requires_scope(PAYMENTS_WRITE, acr = ["urn:example:mfa", "urn:example:hwk"], max_age = 300)]
 async fn pay() -> &'static str {
     "paid"
 }
 
-#[requires_scope("payments:read", dpop)]
+#[requires_scope(PAYMENTS_READ, dpop)]
 async fn statement() -> &'static str {
     "statement"
 }
 
-#[requires_scope("payments:read")]
+#[requires_scope(PAYMENTS_READ)]
 async fn balance() -> &'static str {
     "balance"
 }
 
-#[requires_scope("payments:write", acr = ["urn:example:mfa", "urn:example:hwk"], max_age = 300)]
+#[requires_scope(PAYMENTS_WRITE, acr = ["urn:example:mfa", "urn:example:hwk"], max_age = 300)]
 #[rocket::post("/pay")]
 async fn rocket_pay() -> &'static str {
     "paid"
 }
 
-#[requires_scope("payments:read", dpop)]
+#[requires_scope(PAYMENTS_READ, dpop)]
 #[rocket::get("/statement")]
 async fn rocket_statement() -> &'static str {
     "statement"
 }
 
-#[requires_scope("payments:read")]
+#[requires_scope(PAYMENTS_READ)]
 #[rocket::get("/balance")]
 async fn rocket_balance() -> &'static str {
     "balance"
