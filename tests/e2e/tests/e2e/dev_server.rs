@@ -385,13 +385,16 @@ async fn rfc8414_metadata_advertises_every_endpoint() {
             json!(["S256", "plain"])
         );
         // The configured scopes first, then those the program declares with `scopes!` (this
-        // test binary links the photo examples, which declare photos:delete too).
+        // test binary links the photo examples, which declare photos:delete too, and the
+        // step-up module, which declares the payments scopes).
         assert_eq!(
             meta["scopes_supported"],
             json!([
                 "photos:read",
                 "photos:write",
                 "albums:read",
+                "payments:read",
+                "payments:write",
                 "photos:delete"
             ])
         );
