@@ -832,18 +832,23 @@ mod tests {
             u32::try_from(NEXT.fetch_add(1, Ordering::SeqCst)).unwrap_or_default()
         }
 
-        async fn call(
-            authenticator: &Authenticator,
-            authorization: &str,
-            proofs: &[&str],
-        ) -> Result<Claims, AuthError> {
-            let request = HttpRequest {
+        /// The request both call helpers send: `GET http://api.test/photos`.
+        fn photos_request() -> HttpRequest<'static> {
+            HttpRequest {
                 method: "GET",
                 scheme: "http",
                 host: Some("api.test"),
                 path: "/photos",
                 query: None,
-            };
+            }
+        }
+
+        async fn call(
+            authenticator: &Authenticator,
+            authorization: &str,
+            proofs: &[&str],
+        ) -> Result<Claims, AuthError> {
+            let request = photos_request();
             authenticator
                 .authenticate_request(
                     &request,
@@ -1038,13 +1043,7 @@ mod tests {
             authorization: &str,
             proofs: &[&str],
         ) -> Result<Claims, AuthError> {
-            let request = HttpRequest {
-                method: "GET",
-                scheme: "http",
-                host: Some("api.test"),
-                path: "/photos",
-                query: None,
-            };
+            let request = photos_request();
             authenticator
                 .authenticate_route(
                     &request,
