@@ -928,32 +928,40 @@ mod tests {
         });
     }
 
+    /// A resolver that trusts any issuer with `ka`'s public key, but answers only once `gate`
+    /// gives a permit, counting its calls in `calls`.
+    fn gated_resolver(
+        ka: &SigningKey,
+        gate: &Arc<tokio::sync::Semaphore>,
+        calls: &Arc<AtomicUsize>,
+    ) -> MultiIssuerVerifier {
+        let (calls, gate) = (Arc::clone(calls), Arc::clone(gate));
+        let public = ka.verification_key().expect("public");
+        MultiIssuerVerifier::builder()
+            .resolver_fn(move |issuer: String| {
+                calls.fetch_add(1, Ordering::SeqCst);
+                let (gate, public) = (Arc::clone(&gate), public.clone());
+                async move {
+                    let _ = gate.acquire().await;
+                    let verifier = JwtVerifier::builder()
+                        .issuer(issuer)
+                        .audience("api")
+                        .key(public)
+                        .build()
+                        .map_err(ResolveError::new)?;
+                    Ok(Some(verifier))
+                }
+            })
+            .build()
+            .expect("builds")
+    }
+
     #[test]
     fn concurrent_first_requests_for_one_issuer_share_one_resolution() {
         let ka = key("a");
         let calls = Arc::new(AtomicUsize::new(0));
         let gate = Arc::new(tokio::sync::Semaphore::new(0));
-        let verifier = {
-            let (calls, gate) = (Arc::clone(&calls), Arc::clone(&gate));
-            let public = ka.verification_key().expect("public");
-            MultiIssuerVerifier::builder()
-                .resolver_fn(move |issuer: String| {
-                    calls.fetch_add(1, Ordering::SeqCst);
-                    let (gate, public) = (Arc::clone(&gate), public.clone());
-                    async move {
-                        let _ = gate.acquire().await;
-                        let verifier = JwtVerifier::builder()
-                            .issuer(issuer)
-                            .audience("api")
-                            .key(public)
-                            .build()
-                            .map_err(ResolveError::new)?;
-                        Ok(Some(verifier))
-                    }
-                })
-                .build()
-                .expect("builds")
-        };
+        let verifier = gated_resolver(&ka, &gate, &calls);
         let verifier = Arc::new(verifier);
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -986,26 +994,7 @@ mod tests {
     fn an_abandoned_resolution_leaves_nothing_behind() {
         let ka = key("a");
         let gate = Arc::new(tokio::sync::Semaphore::new(0));
-        let verifier = {
-            let gate = Arc::clone(&gate);
-            let public = ka.verification_key().expect("public");
-            MultiIssuerVerifier::builder()
-                .resolver_fn(move |issuer: String| {
-                    let (gate, public) = (Arc::clone(&gate), public.clone());
-                    async move {
-                        let _ = gate.acquire().await;
-                        let verifier = JwtVerifier::builder()
-                            .issuer(issuer)
-                            .audience("api")
-                            .key(public)
-                            .build()
-                            .map_err(ResolveError::new)?;
-                        Ok(Some(verifier))
-                    }
-                })
-                .build()
-                .expect("builds")
-        };
+        let verifier = gated_resolver(&ka, &gate, &Arc::new(AtomicUsize::new(0)));
         block_on(async {
             let pending =
                 tokio::time::timeout(Duration::from_millis(20), verifier.verify(&token(&ka, A)))
