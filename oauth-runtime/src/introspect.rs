@@ -10,6 +10,7 @@ use tokio::sync::Semaphore;
 use crate::claims::{Claims, ScopeClaim};
 use crate::clock::{Clock, ClockRef};
 use crate::jwt::ConfigError;
+use crate::token_shape::{Shape, ShapeBook};
 use crate::validation::{Check, ClaimRules};
 use crate::verify::{TokenVerifier, VerifyError};
 
@@ -58,6 +59,26 @@ pub struct IntrospectionVerifier {
     /// Tokens waiting for a turn now, shared like `in_flight`.
     waiting: Arc<AtomicUsize>,
     max_waiting: usize,
+    /// The turns kept for tokens shaped like ones the server said were active, and the tokens
+    /// waiting for one: a flood of junk of another shape never reaches them.
+    familiar: Option<Lane>,
+    shapes: Arc<ShapeBook>,
+}
+
+/// Turns of the lane for familiar tokens, shared by clones like `in_flight`.
+#[derive(Debug, Clone)]
+struct Lane {
+    turns: Arc<Semaphore>,
+    waiting: Arc<AtomicUsize>,
+}
+
+impl Lane {
+    fn new(turns: usize) -> Option<Lane> {
+        (turns > 0).then(|| Lane {
+            turns: Arc::new(Semaphore::new(turns.min(Semaphore::MAX_PERMITS))),
+            waiting: Arc::new(AtomicUsize::new(0)),
+        })
+    }
 }
 
 /// Introspection requests one verifier has under way at most, by default.
@@ -65,6 +86,9 @@ const MAX_IN_FLIGHT: usize = 32;
 
 /// Tokens that wait for a turn at most, by default: beyond them a token is answered 503 at once.
 const MAX_WAITING: usize = 64;
+
+/// Introspection requests kept for familiar tokens, by default, beyond [`MAX_IN_FLIGHT`].
+const FAMILIAR_IN_FLIGHT: usize = 8;
 
 /// How long a cache in front keeps an accepted token by default: the longest a revocation at
 /// the server goes unseen.
@@ -126,6 +150,8 @@ impl IntrospectionVerifier {
             in_flight: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
             waiting: Arc::new(AtomicUsize::new(0)),
             max_waiting: MAX_WAITING,
+            familiar: Lane::new(FAMILIAR_IN_FLIGHT),
+            shapes: Arc::new(ShapeBook::default()),
         })
     }
 
@@ -143,6 +169,31 @@ impl IntrospectionVerifier {
     /// rather than a wait behind the whole flood until the timeout.
     pub fn max_waiting(mut self, n: usize) -> Self {
         self.max_waiting = n;
+        self
+    }
+
+    /// Introspection requests kept, beyond [`max_in_flight`](Self::max_in_flight), for tokens
+    /// that look like ones the server has said were active (default 8; 0 keeps none).
+    ///
+    /// No verifier can tell a new good token from junk without asking, so a flood of distinct
+    /// junk tokens would otherwise take every turn and a user's first request during it would
+    /// be a 503. A token with the JWT header of an accepted token and about its length (opaque
+    /// tokens: about its length) may take a turn of this lane when the others are taken, and
+    /// waits here (up to [`max_waiting`](Self::max_waiting) such tokens) instead of behind the
+    /// flood. Junk that copies a real token's shape shares this lane's bound, so it still holds
+    /// the server's load; a rate limit per client in front of the API is what stops it.
+    ///
+    /// ```
+    /// use oauth_runtime::IntrospectionVerifier;
+    ///
+    /// let verifier = IntrospectionVerifier::new("https://idp.example.com/introspect", "api", "s")?
+    ///     .max_in_flight(24)
+    ///     .familiar_in_flight(8); // at most 32 requests at the server at once
+    /// # let _ = verifier;
+    /// # Ok::<(), oauth_runtime::ConfigError>(())
+    /// ```
+    pub fn familiar_in_flight(mut self, n: usize) -> Self {
+        self.familiar = Lane::new(n);
         self
     }
 
@@ -194,25 +245,44 @@ impl IntrospectionVerifier {
         VerifyError::Unavailable(format!("introspection at {}: {why}", self.endpoint))
     }
 
-    /// [`Self::ask`] in turn, within the timeout.
+    /// [`Self::ask`] in turn, within the timeout: a free turn of the shared lane if there is
+    /// one, else a place in the queue of the familiar lane (for a token shaped like an
+    /// accepted one) or of the shared lane (for any other).
     async fn ask_in_turn(&self, token: &str) -> Result<Value, VerifyError> {
+        let shape = Shape::of(token);
+        let lane = match &self.familiar {
+            Some(lane) if self.shapes.knows(&shape) => lane,
+            _ => &Lane {
+                turns: Arc::clone(&self.in_flight),
+                waiting: Arc::clone(&self.waiting),
+            },
+        };
         let in_turn = async {
             let _permit = match self.in_flight.try_acquire() {
                 Ok(permit) => permit,
-                Err(_) => {
-                    let _waiting = Waiting::join(&self.waiting, self.max_waiting)
-                        .ok_or_else(|| self.unavailable("too many tokens waiting for a turn"))?;
-                    self.in_flight
-                        .acquire()
-                        .await
-                        .map_err(|e| self.unavailable(e))?
-                }
+                Err(_) => match lane.turns.try_acquire() {
+                    Ok(permit) => permit,
+                    Err(_) => {
+                        let _waiting =
+                            Waiting::join(&lane.waiting, self.max_waiting).ok_or_else(|| {
+                                self.unavailable("too many tokens waiting for a turn")
+                            })?;
+                        lane.turns
+                            .acquire()
+                            .await
+                            .map_err(|e| self.unavailable(e))?
+                    }
+                },
             };
             self.ask(token).await
         };
-        tokio::time::timeout(self.timeout, in_turn)
+        let answer = tokio::time::timeout(self.timeout, in_turn)
             .await
-            .map_err(|_| self.unavailable(format_args!("no answer within {:?}", self.timeout)))?
+            .map_err(|_| self.unavailable(format_args!("no answer within {:?}", self.timeout)))??;
+        if answer.get("active").and_then(Value::as_bool) == Some(true) {
+            self.shapes.learn(shape);
+        }
+        Ok(answer)
     }
 
     async fn ask(&self, token: &str) -> Result<Value, VerifyError> {

@@ -74,6 +74,8 @@ mod requirement;
 mod resource;
 mod scope;
 mod signing;
+#[cfg(feature = "remote")]
+mod token_shape;
 mod validation;
 mod verify;
 
