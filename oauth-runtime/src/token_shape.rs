@@ -33,7 +33,7 @@ impl Shape {
             // A fixed seed: shapes are compared within one process only, and a collision
             // merely puts a token in the other lane.
             Some(end) => {
-                foldhash::fast::FixedState::with_seed(0x6f61_7574_68).hash_one(&bytes[..end])
+                foldhash::fast::FixedState::with_seed(0x006f_6175_7468).hash_one(&bytes[..end])
             }
             None => 0,
         };
