@@ -8,6 +8,7 @@ use serde::Deserialize;
 
 use crate::authenticator::{Authenticator, AuthenticatorError};
 use crate::claims::ScopeClaim;
+use crate::dpop::{DpopConfigError, DpopMode, DpopVerifier};
 use crate::issuers::{MultiIssuerError, MultiIssuerVerifier};
 use crate::jwt::{ConfigError, JwtVerifier, JwtVerifierBuilder};
 use crate::keys::{Key, KeyError};
@@ -118,6 +119,113 @@ pub struct AuthConfig {
     /// ```
     #[serde(default)]
     pub issuers: Vec<IssuerConfig>,
+    /// DPoP (RFC 9449): whether DPoP-bound tokens are accepted or required, and how proofs are
+    /// checked. Absent: bearer tokens only.
+    ///
+    /// ```toml
+    /// [default.oauth.dpop]
+    /// mode = "required"                       # "disabled" (default), "allowed" or "required"
+    /// external_url = "https://api.example.com" # what clients sign as `htu`; set it in production
+    /// algorithms = ["ES256", "EdDSA"]          # default: the asymmetric algorithms
+    /// iat_window_secs = 60
+    /// max_proof_len = 8192
+    /// redis_url = "rediss://replay.internal:6380" # feature `redis`: one replay store for all instances
+    /// ```
+    ///
+    /// ```
+    /// use oauth_runtime::AuthConfig;
+    /// use oauth_runtime::dpop::DpopMode;
+    ///
+    /// let config: AuthConfig = serde_json::from_value(serde_json::json!({
+    ///     "issuer": "https://auth.example.com",
+    ///     "audience": "photos-api",
+    ///     "jwks": r#"{"keys":[{"kty":"EC","crv":"P-256","kid":"k1",
+    ///         "x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+    ///         "y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]}"#,
+    ///     "dpop": { "mode": "required", "external_url": "https://api.example.com",
+    ///               "algorithms": ["ES256"] }
+    /// }))?;
+    /// assert_eq!(config.authenticator()?.dpop_mode(), DpopMode::Required);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[serde(default)]
+    pub dpop: Option<DpopConfig>,
+}
+
+/// The DPoP settings of an [`AuthConfig`] (RFC 9449), the builder methods of
+/// [`DpopVerifier`](crate::dpop::DpopVerifierBuilder) in a form serde can read. Unknown fields
+/// are errors.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct DpopConfig {
+    /// `disabled` (the default), `allowed` (bearer or DPoP) or `required` (DPoP only).
+    #[serde(default)]
+    pub mode: DpopMode,
+    /// The URL clients use to reach the API, to which the request path is appended to check
+    /// `htu` (see [`external_url`](crate::dpop::DpopVerifierBuilder::external_url)).
+    #[serde(default)]
+    pub external_url: Option<String>,
+    /// Proof algorithms accepted, by their JOSE names (`ES256`, `EdDSA`, `RS256`, ...); only
+    /// asymmetric ones. Absent: the default list.
+    #[serde(default)]
+    pub algorithms: Option<Vec<String>>,
+    /// How far a proof's `iat` may lie from now, either way.
+    #[serde(default)]
+    pub iat_window_secs: Option<u64>,
+    /// The longest proof read, in bytes.
+    #[serde(default)]
+    pub max_proof_len: Option<usize>,
+    /// A Redis server every instance shares as the replay store (feature `redis`); absent, each
+    /// instance remembers proofs in its own memory. With it, [`AuthConfig::authenticator`] must
+    /// be called inside a Tokio runtime (the store connects in the background).
+    #[cfg(feature = "redis")]
+    #[serde(default)]
+    pub redis_url: Option<String>,
+    /// Prefix of the replay store's keys in Redis.
+    #[cfg(feature = "redis")]
+    #[serde(default)]
+    pub redis_namespace: Option<String>,
+    /// How long a replay check may wait for Redis before the request is refused (503).
+    #[cfg(feature = "redis")]
+    #[serde(default)]
+    pub redis_timeout_ms: Option<u64>,
+}
+
+impl DpopConfig {
+    fn verifier(&self) -> Result<DpopVerifier, AuthConfigError> {
+        let mut builder = DpopVerifier::builder();
+        if let Some(names) = &self.algorithms {
+            let mut algorithms = Vec::with_capacity(names.len());
+            for name in names {
+                algorithms.push(name.parse::<jsonwebtoken::Algorithm>().map_err(|_| {
+                    AuthConfigError::Dpop(DpopConfigError::Algorithms(name.clone()))
+                })?);
+            }
+            builder = builder.algorithms(algorithms);
+        }
+        if let Some(url) = &self.external_url {
+            builder = builder.external_url(url.clone());
+        }
+        if let Some(secs) = self.iat_window_secs {
+            builder = builder.iat_window(Duration::from_secs(secs));
+        }
+        if let Some(max) = self.max_proof_len {
+            builder = builder.max_proof_len(max);
+        }
+        #[cfg(feature = "redis")]
+        if let Some(url) = &self.redis_url {
+            let mut store = crate::dpop_redis::RedisReplayStore::builder(url.clone());
+            if let Some(namespace) = &self.redis_namespace {
+                store = store.namespace(namespace.clone());
+            }
+            if let Some(ms) = self.redis_timeout_ms {
+                store = store.timeout(Duration::from_millis(ms));
+            }
+            builder = builder.replay_store(store.build()?);
+        }
+        Ok(builder.build()?)
+    }
 }
 
 /// One trusted issuer of [`AuthConfig::issuers`]: its exact `iss`, its keys and, where they
@@ -200,6 +308,13 @@ pub enum AuthConfigError {
     /// The `issuers` list cannot work (an issuer twice).
     #[error(transparent)]
     Issuers(#[from] MultiIssuerError),
+    /// The `dpop` settings cannot work (a symmetric or unknown algorithm, a relative URL).
+    #[error("dpop: {0}")]
+    Dpop(#[from] DpopConfigError),
+    /// The Redis replay store's settings cannot work.
+    #[cfg(feature = "redis")]
+    #[error("dpop: {0}")]
+    Redis(#[from] crate::dpop_redis::RedisStoreError),
 }
 
 /// Where a verifier's keys come from in the configuration, top level or one issuer's.
@@ -268,6 +383,11 @@ impl AuthConfig {
         }
         if let Some(max) = self.max_token_len {
             authenticator = authenticator.max_token_len(max);
+        }
+        if let Some(dpop) = &self.dpop {
+            authenticator = authenticator
+                .dpop(dpop.mode)
+                .dpop_verifier(dpop.verifier()?);
         }
         Ok(authenticator.build()?)
     }
@@ -564,6 +684,186 @@ mod tests {
                 "issuers": [{ "issuer": "https://a", "jwks_uri": "https://a/jwks" }]
             }));
             assert!(misspelt.is_err());
+        }
+    }
+
+    /// The `dpop` table reaches the authenticator: its mode, its proof rules and the URL
+    /// clients sign (RFC 9449 §4.3 `htu`), so a deployment configured by file gets what a coded
+    /// one gets.
+    mod dpop_settings {
+        use super::*;
+        use crate::authenticator::HttpRequest;
+        use crate::dpop::{access_token_hash, jwk_thumbprint};
+        use crate::signing::SigningKey;
+        use jsonwebtoken::Algorithm;
+        use serde_json::json;
+
+        fn now() -> i64 {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs() as i64)
+                .unwrap_or_default()
+        }
+
+        fn config(
+            issuer: &SigningKey,
+            dpop: serde_json::Value,
+        ) -> Result<AuthConfig, serde_json::Error> {
+            serde_json::from_value(json!({
+                "issuer": "https://issuer.test",
+                "audience": "api",
+                "jwks": json!({ "keys": [issuer.public_jwk()] }).to_string(),
+                "dpop": dpop,
+            }))
+        }
+
+        async fn call(
+            authenticator: &Authenticator,
+            authorization: &str,
+            proof: Option<&str>,
+        ) -> Result<crate::Claims, crate::AuthError> {
+            let request = HttpRequest {
+                method: "GET",
+                scheme: "http",
+                host: Some("10.0.0.7:8080"),
+                path: "/photos",
+                query: None,
+            };
+            authenticator
+                .authenticate_request(
+                    &request,
+                    std::iter::once(authorization.as_bytes()),
+                    proof.into_iter().map(str::as_bytes),
+                )
+                .await
+        }
+
+        #[tokio::test]
+        async fn rfc9449_section_4_3_the_configured_mode_and_external_url_apply() {
+            let issuer = SigningKey::generate(Algorithm::ES256).expect("key");
+            let client = SigningKey::generate(Algorithm::ES256).expect("key");
+            let authenticator = config(
+                &issuer,
+                json!({ "mode": "required", "external_url": "https://api.example.com/",
+                        "algorithms": ["ES256"], "iat_window_secs": 30 }),
+            )
+            .expect("parses")
+            .authenticator()
+            .expect("authenticator");
+            assert_eq!(authenticator.dpop_mode(), DpopMode::Required);
+            let jkt = jwk_thumbprint(&client.public_jwk().expect("jwk")).expect("jkt");
+            let token = issuer.sign_jwt(&json!({
+                "iss": "https://issuer.test", "aud": "api", "sub": "alice",
+                "exp": now() + 600, "cnf": { "jkt": jkt },
+            }));
+            let proof = |htu: &str, iat: i64, jti: &str| {
+                client.sign_jwt_with_header(
+                    &json!({ "typ": "dpop+jwt", "alg": "ES256", "jwk": client.public_jwk() }),
+                    &json!({ "jti": jti, "htm": "GET", "htu": htu, "iat": iat,
+                             "ath": access_token_hash(&token) }),
+                )
+            };
+            let dpop = format!("DPoP {token}");
+            let signed_for_public_url = proof("https://api.example.com/photos", now(), "a");
+            assert!(
+                call(&authenticator, &dpop, Some(&signed_for_public_url))
+                    .await
+                    .is_ok()
+            );
+            let signed_for_host = proof("http://10.0.0.7:8080/photos", now(), "b");
+            assert!(
+                call(&authenticator, &dpop, Some(&signed_for_host))
+                    .await
+                    .is_err(),
+                "htu is the external URL, not the Host header"
+            );
+            let outside_window = proof("https://api.example.com/photos", now() - 45, "c");
+            assert!(
+                call(&authenticator, &dpop, Some(&outside_window))
+                    .await
+                    .is_err(),
+                "iat_window_secs = 30"
+            );
+            assert!(
+                call(&authenticator, &format!("Bearer {token}"), None)
+                    .await
+                    .is_err(),
+                "required: no bearer"
+            );
+        }
+
+        #[cfg(feature = "redis")]
+        #[tokio::test]
+        async fn the_redis_replay_store_is_configured_by_its_url() {
+            let issuer = SigningKey::generate(Algorithm::ES256).expect("key");
+            let good = config(
+                &issuer,
+                json!({ "mode": "allowed", "redis_url": "redis://127.0.0.1:1/",
+                        "redis_namespace": "photos", "redis_timeout_ms": 50 }),
+            )
+            .expect("parses");
+            assert!(good.authenticator().is_ok(), "connects lazily");
+            for bad in [
+                json!({ "mode": "allowed", "redis_url": "nonsense://x" }),
+                json!({ "mode": "allowed", "redis_url": "redis://127.0.0.1:1/",
+                        "redis_namespace": "a b" }),
+                json!({ "mode": "allowed", "redis_url": "redis://127.0.0.1:1/",
+                        "redis_timeout_ms": 0 }),
+            ] {
+                let config = config(&issuer, bad.clone()).expect("parses");
+                assert!(
+                    matches!(config.authenticator(), Err(AuthConfigError::Redis(_))),
+                    "{bad}"
+                );
+            }
+        }
+
+        #[test]
+        fn rfc9449_dpop_settings_that_cannot_work_are_errors_at_start() {
+            let issuer = SigningKey::generate(Algorithm::ES256).expect("key");
+            for (dpop, what) in [
+                (
+                    json!({ "mode": "allowed", "algorithms": ["HS256"] }),
+                    "symmetric",
+                ),
+                (
+                    json!({ "mode": "allowed", "algorithms": ["ES257"] }),
+                    "unknown algorithm",
+                ),
+                (
+                    json!({ "mode": "allowed", "algorithms": [] }),
+                    "no algorithm",
+                ),
+                (
+                    json!({ "mode": "allowed", "external_url": "api.example.com" }),
+                    "relative",
+                ),
+            ] {
+                let config = config(&issuer, dpop).expect("parses");
+                assert!(
+                    matches!(config.authenticator(), Err(AuthConfigError::Dpop(_))),
+                    "{what}"
+                );
+            }
+            for (dpop, what) in [
+                (json!({ "mode": "sometimes" }), "unknown mode"),
+                (
+                    json!({ "mode": "allowed", "iat_window": 30 }),
+                    "misspelt field",
+                ),
+            ] {
+                assert!(config(&issuer, dpop).is_err(), "{what}");
+            }
+            let absent = config(&issuer, json!(null)).expect("parses");
+            assert_eq!(
+                absent.authenticator().expect("authenticator").dpop_mode(),
+                DpopMode::Disabled
+            );
+            let allowed = config(&issuer, json!({ "mode": "allowed" })).expect("parses");
+            assert_eq!(
+                allowed.authenticator().expect("authenticator").dpop_mode(),
+                DpopMode::Allowed
+            );
         }
     }
 }

@@ -57,7 +57,8 @@ pub const DEFAULT_DPOP_ALGORITHMS: [Algorithm; 5] = [
 /// # let _ = authenticator;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 #[non_exhaustive]
 pub enum DpopMode {
     /// Bearer tokens only, as without DPoP support: the `DPoP` scheme counts as no credentials,

@@ -91,7 +91,7 @@ pub use cache::CachedVerifier;
 pub use claims::{Claims, ScopeClaim};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::IssuerConfig;
-pub use config::{AuthConfig, AuthConfigError};
+pub use config::{AuthConfig, AuthConfigError, DpopConfig};
 pub use dpop::{DpopMode, DpopVerifier};
 pub use error::{AuthError, ErrorResponse};
 pub use guard::ScopeGuard;

@@ -421,3 +421,58 @@ async fn rfc9449_section_11_1_one_client_cannot_lock_others_out_of_the_replay_st
         "another client is unaffected"
     );
 }
+
+#[oauth_runtime::requires_scope("photos:read")]
+#[rocket::get("/configured")]
+async fn configured(claims: oauth_runtime::Claims) -> String {
+    claims.subject().unwrap_or_default().to_owned()
+}
+
+/// DPoP configured in `Rocket.toml` (`[default.oauth.dpop]`), read by
+/// `AuthFairing::from_config()`: the mode, the algorithm list and the external URL that `htu`
+/// is checked against (RFC 9449 §4.3 step 9) all take effect.
+#[tokio::test(flavor = "multi_thread")]
+async fn rfc9449_dpop_settings_from_rocket_configuration() {
+    let server = dev_server().await;
+    let figment = rocket::figment::Figment::from(oauth_e2e::support::rocket_config())
+        .merge(("oauth.issuer", server.issuer()))
+        .merge(("oauth.audience", photos_demo::AUDIENCE))
+        .merge(("oauth.jwks", server.jwks().to_string()))
+        .merge(("oauth.realm", "photos"))
+        .merge((
+            "oauth.dpop",
+            json!({ "mode": "required", "external_url": "https://photos.example.com/",
+                    "algorithms": ["ES256"] }),
+        ));
+    let rocket = rocket::custom(figment)
+        .attach(oauth_runtime::rocket::AuthFairing::from_config())
+        .mount("/", rocket::routes![configured]);
+    let base = oauth_e2e::support::launch_rocket(rocket).await;
+    let client_key = SigningKey::generate(Algorithm::ES256).unwrap();
+    let extra =
+        json!({ "cnf": { "jkt": jwk_thumbprint(&client_key.public_jwk().unwrap()).unwrap() } });
+    let bound = server.mint_token_with("alice", "photos:read", &extra);
+    let url = format!("{base}/configured");
+    let public = proof(
+        &client_key,
+        "GET",
+        "https://photos.example.com/configured",
+        Some(&bound),
+    );
+    let answer = call(&url, &format!("DPoP {bound}"), &[&public]).await;
+    assert_eq!((answer.status, answer.body.as_str()), (200, "alice"));
+    let local = proof(&client_key, "GET", &url, Some(&bound));
+    let answer = call(&url, &format!("DPoP {bound}"), &[&local]).await;
+    assert_eq!(answer.status, 401, "htu is the configured external URL");
+    let answer = call(&url, &format!("Bearer {bound}"), &[]).await;
+    assert_eq!(
+        (answer.status, answer.www_authenticate.as_deref()),
+        (
+            401,
+            Some(
+                r#"DPoP realm="photos", error="invalid_token", error_description="a DPoP-bound access token is required", algs="ES256""#
+            )
+        ),
+        "required, with the configured algorithm list"
+    );
+}
