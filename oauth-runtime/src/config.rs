@@ -62,6 +62,12 @@ pub struct AuthConfig {
     #[cfg(feature = "remote")]
     #[serde(default)]
     pub jwks_url: Option<String>,
+    /// Find the key set through the issuer's metadata (RFC 8414, else OpenID Connect
+    /// discovery) when the first token needs a key (feature `remote`); needs `issuer` and no
+    /// other key source.
+    #[cfg(feature = "remote")]
+    #[serde(default)]
+    pub discover: bool,
     /// Clock skew tolerated on `exp` and `nbf`, in seconds (default 60).
     #[serde(default)]
     pub leeway_secs: Option<u64>,
@@ -256,6 +262,11 @@ pub struct IssuerConfig {
     #[cfg(feature = "remote")]
     #[serde(default)]
     pub jwks_url: Option<String>,
+    /// Find this issuer's key set through its metadata when the first token of it needs a key
+    /// (feature `remote`); no other key source beside it.
+    #[cfg(feature = "remote")]
+    #[serde(default)]
+    pub discover: bool,
     /// Clock skew tolerated on `exp` and `nbf`, in seconds.
     #[serde(default)]
     pub leeway_secs: Option<u64>,
@@ -324,12 +335,15 @@ struct KeySources<'c> {
     jwks: Option<&'c str>,
     #[cfg(feature = "remote")]
     jwks_url: Option<&'c str>,
+    /// The issuer whose metadata names the key set, when `discover` is on.
+    #[cfg(feature = "remote")]
+    discover: Option<&'c str>,
 }
 
 impl KeySources<'_> {
     fn is_empty(&self) -> bool {
         #[cfg(feature = "remote")]
-        let url = self.jwks_url.is_some();
+        let url = self.jwks_url.is_some() || self.discover.is_some();
         #[cfg(not(feature = "remote"))]
         let url = false;
         self.pems.is_empty() && self.files.is_empty() && self.jwks.is_none() && !url
@@ -339,6 +353,19 @@ impl KeySources<'_> {
         &self,
         mut builder: JwtVerifierBuilder,
     ) -> Result<JwtVerifierBuilder, AuthConfigError> {
+        #[cfg(feature = "remote")]
+        if let Some(issuer) = self.discover {
+            let others = !self.pems.is_empty()
+                || !self.files.is_empty()
+                || self.jwks.is_some()
+                || self.jwks_url.is_some();
+            if others {
+                return Err(AuthConfigError::Contradiction(
+                    "discover and keys: discovery finds the keys, give no other key source",
+                ));
+            }
+            return Ok(builder.discover_lazily(issuer));
+        }
         for pem in self.pems {
             builder = builder.key(Key::from_pem(pem)?);
         }
@@ -373,6 +400,12 @@ impl AuthConfig {
                 "audience and allow_any_audience: set one of them, not both",
             ));
         }
+        #[cfg(feature = "remote")]
+        if self.discover && self.issuer.is_none() {
+            return Err(AuthConfigError::Contradiction(
+                "discover without issuer: discovery starts from the issuer's URL",
+            ));
+        }
         let mut authenticator = if self.issuers.is_empty() {
             Authenticator::builder(self.single_verifier()?)
         } else {
@@ -399,6 +432,8 @@ impl AuthConfig {
             jwks: self.jwks.as_deref(),
             #[cfg(feature = "remote")]
             jwks_url: self.jwks_url.as_deref(),
+            #[cfg(feature = "remote")]
+            discover: self.discover.then_some(self.issuer.as_deref()).flatten(),
         }
     }
 
@@ -468,6 +503,8 @@ impl AuthConfig {
                 jwks: entry.jwks.as_deref(),
                 #[cfg(feature = "remote")]
                 jwks_url: entry.jwks_url.as_deref(),
+                #[cfg(feature = "remote")]
+                discover: entry.discover.then_some(entry.issuer.as_str()),
             }
             .add_to(builder)?;
             if let Some(secs) = entry.leeway_secs.or(self.leeway_secs) {

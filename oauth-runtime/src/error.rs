@@ -11,6 +11,7 @@ use crate::verify::VerifyError;
 /// The `Retry-After` of every 503 answer, in seconds. A 503 of ours means a dependency (key set,
 /// introspection endpoint, DPoP replay store) is out for now; clients told when to come back
 /// do not retry in a tight loop while it is.
+#[cfg(any(feature = "axum", feature = "rocket"))]
 pub(crate) const RETRY_AFTER_SECONDS: &str = "5";
 
 /// Why a request was not let through.

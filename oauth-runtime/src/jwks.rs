@@ -105,6 +105,9 @@ struct Backoff {
 /// A JWKS URL and what was last fetched from it. Shared by every request; cheap to query.
 pub struct RemoteKeySet {
     url: String,
+    /// Set for a key set found through the issuer's metadata: its `jwks_uri` once found,
+    /// looked up again after a failed fetch in case the provider moved it.
+    discovered: Option<RwLock<Option<String>>>,
     client: reqwest::Client,
     settings: JwksSettings,
     cached: RwLock<Option<Cached>>,
@@ -225,6 +228,7 @@ impl RemoteKeySet {
     ) -> RemoteKeySet {
         RemoteKeySet {
             url: url.into(),
+            discovered: None,
             client,
             settings,
             cached: RwLock::new(None),
@@ -235,9 +239,46 @@ impl RemoteKeySet {
         }
     }
 
-    /// The URL.
+    /// The key set of `issuer`, found through its RFC 8414 metadata (falling back to OpenID
+    /// Connect discovery) when a token first needs a key, not at start: an API whose provider
+    /// is down when it starts comes up and answers 503 until the provider is back, as for a
+    /// key-set URL. The metadata's `issuer` must equal `issuer` exactly. The lookup is part of
+    /// each fetch attempt (same single flight, timeout, size limit and backoff); after a failed
+    /// fetch the `jwks_uri` is looked up again.
+    pub fn discover(
+        issuer: impl Into<String>,
+        client: reqwest::Client,
+        settings: JwksSettings,
+    ) -> RemoteKeySet {
+        RemoteKeySet {
+            discovered: Some(RwLock::new(None)),
+            ..RemoteKeySet::new(issuer, client, settings)
+        }
+    }
+
+    /// The URL, or for a key set found by [`discover`](Self::discover) the issuer.
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// Where the keys are fetched from: the URL, or the `jwks_uri` of the issuer's metadata,
+    /// looked up when not known yet.
+    async fn jwks_uri(&self) -> Result<String, String> {
+        let Some(discovered) = &self.discovered else {
+            return Ok(self.url.clone());
+        };
+        let known = discovered
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        if let Some(uri) = known {
+            return Ok(uri);
+        }
+        let uri = discover_jwks_uri(&self.client, &self.url, &self.settings)
+            .await
+            .map_err(|e| format!("discovery failed: {e}"))?;
+        *discovered.write().unwrap_or_else(PoisonError::into_inner) = Some(uri.clone());
+        Ok(uri)
     }
 
     /// How many fetches were started: for tests and metrics.
@@ -425,9 +466,17 @@ impl RemoteKeySet {
     }
 
     async fn fetch(&self) -> Result<(Vec<Key>, Duration), String> {
+        let fetched = self.fetch_from(&self.jwks_uri().await?).await;
+        if let (Err(_), Some(discovered)) = (&fetched, &self.discovered) {
+            *discovered.write().unwrap_or_else(PoisonError::into_inner) = None;
+        }
+        fetched
+    }
+
+    async fn fetch_from(&self, url: &str) -> Result<(Vec<Key>, Duration), String> {
         let response = self
             .client
-            .get(&self.url)
+            .get(url)
             .timeout(self.settings.timeout)
             .send()
             .await

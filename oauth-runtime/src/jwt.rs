@@ -236,6 +236,57 @@ impl JwtVerifierBuilder {
         .await
     }
 
+    /// Sets the issuer and finds its key set through its metadata as
+    /// [`discover`](JwtVerifierBuilder::discover) does, but when the first token needs a key
+    /// rather than now: nothing is fetched at start, so an API whose provider is down then still
+    /// starts (and answers 503 until the provider is back). See [`RemoteKeySet::discover`].
+    ///
+    /// [`RemoteKeySet::discover`]: crate::RemoteKeySet::discover
+    ///
+    /// ```
+    /// use oauth_runtime::JwtVerifier;
+    ///
+    /// let verifier = JwtVerifier::builder()
+    ///     .discover_lazily("https://sso.example.com/realms/acme")
+    ///     .audience("photos-api")
+    ///     .build()?;
+    /// # let _ = verifier;
+    /// # Ok::<(), oauth_runtime::ConfigError>(())
+    /// ```
+    #[cfg(feature = "remote")]
+    pub fn discover_lazily(self, issuer: impl Into<String>) -> Self {
+        self.discover_lazily_with(
+            issuer,
+            crate::jwks::default_client(),
+            crate::jwks::JwksSettings::default(),
+        )
+    }
+
+    /// As [`JwtVerifierBuilder::discover_lazily`], with your own HTTP client and cache settings.
+    #[cfg(feature = "remote")]
+    pub fn discover_lazily_with(
+        mut self,
+        issuer: impl Into<String>,
+        client: reqwest::Client,
+        settings: crate::jwks::JwksSettings,
+    ) -> Self {
+        let issuer = issuer.into();
+        if !crate::jwks::acceptable_url(&issuer) {
+            self.error = self.error.or(Some(ConfigError::InsecureUrl(issuer)));
+            return self;
+        }
+        if let Err(why) = settings.check() {
+            self.error = self.error.or(Some(ConfigError::InvalidSettings(why)));
+            return self;
+        }
+        self.remote = Some(std::sync::Arc::new(crate::jwks::RemoteKeySet::discover(
+            issuer.clone(),
+            client,
+            settings,
+        )));
+        self.issuer(issuer)
+    }
+
     /// As [`JwtVerifierBuilder::discover`], with your own HTTP client and cache settings.
     #[cfg(feature = "remote")]
     pub async fn discover_with(

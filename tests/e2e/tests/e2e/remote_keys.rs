@@ -652,6 +652,162 @@ async fn discovery_falls_back_to_openid_configuration_and_checks_jwks_uri() {
     );
 }
 
+/// Discovery from configuration (`discover = true`, top level and per issuer) happens when the
+/// first token needs a key, not at start: an API whose provider's metadata is down when it
+/// starts still starts, answers 503 (never accepts), and verifies once the metadata is back.
+/// The `jwks_uri` is looked up once, then reused (RFC 8414 §3).
+#[tokio::test]
+async fn rfc8414_discovery_from_configuration_waits_for_the_first_token() {
+    #[derive(Clone)]
+    struct Metadata {
+        document: Arc<Mutex<Option<serde_json::Value>>>,
+        hits: Arc<AtomicUsize>,
+    }
+    async fn metadata(State(m): State<Metadata>) -> Response {
+        m.hits.fetch_add(1, Ordering::SeqCst);
+        match m.document.lock().unwrap().clone() {
+            Some(document) => axum::Json(document).into_response(),
+            None => axum::http::StatusCode::SERVICE_UNAVAILABLE.into_response(),
+        }
+    }
+    let k = key("k1");
+    let (jwks, jwks_url) = jwks_server(Mode::Serve(set_of(&[&k]), "max-age=600")).await;
+    let m = Metadata {
+        document: Arc::new(Mutex::new(None)),
+        hits: Arc::new(AtomicUsize::new(0)),
+    };
+    let app = axum::Router::new()
+        .route("/.well-known/oauth-authorization-server", get(metadata))
+        .route("/.well-known/openid-configuration", get(metadata))
+        .with_state(m.clone());
+    let issuer = serve(app).await;
+    let config: oauth_runtime::AuthConfig = serde_json::from_value(json!({
+        "issuer": issuer, "audience": photos_demo::AUDIENCE, "discover": true,
+    }))
+    .unwrap();
+    let authenticator = config
+        .authenticator()
+        .expect("starts with the provider down");
+    assert_eq!(m.hits.load(Ordering::SeqCst), 0, "nothing fetched at start");
+    let api = start_axum_with(authenticator).await;
+    let mut c = claims("photos:read");
+    c["iss"] = issuer.clone().into();
+    let token = k.sign_jwt(&c);
+    let photos = format!("{api}/photos");
+    assert_eq!(
+        oauth_e2e::support::get(&photos, Some(&token)).await.status,
+        503
+    );
+
+    *m.document.lock().unwrap() = Some(json!({ "issuer": issuer, "jwks_uri": jwks_url }));
+    // The backoff after the failed attempt is at most 5 s while no keys exist.
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let status = oauth_e2e::support::get(&photos, Some(&token)).await.status;
+        if status == 200 {
+            break;
+        }
+        assert_eq!(status, 503, "never anything but 503 before the keys");
+        assert!(std::time::Instant::now() < deadline, "never recovered");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let looked_up = m.hits.load(Ordering::SeqCst);
+    for _ in 0..20 {
+        assert_eq!(
+            oauth_e2e::support::get(&photos, Some(&token)).await.status,
+            200
+        );
+    }
+    assert_eq!(
+        m.hits.load(Ordering::SeqCst),
+        looked_up,
+        "the jwks_uri is reused"
+    );
+    assert_eq!(jwks.hits(), 1);
+
+    // Per issuer: one discovered, one with its key-set URL; discovery beside keys is an error.
+    let other = key("k2");
+    let (_, other_url) = jwks_server(Mode::Serve(set_of(&[&other]), "max-age=600")).await;
+    let config: oauth_runtime::AuthConfig = serde_json::from_value(json!({
+        "audience": photos_demo::AUDIENCE,
+        "issuers": [
+            { "issuer": issuer, "discover": true },
+            { "issuer": "https://other.example", "jwks_url": other_url },
+        ],
+    }))
+    .unwrap();
+    let api = start_axum_with(config.authenticator().unwrap()).await;
+    assert_eq!(
+        oauth_e2e::support::get(&format!("{api}/photos"), Some(&token))
+            .await
+            .status,
+        200
+    );
+    for contradiction in [
+        json!({ "issuer": issuer, "audience": "a", "discover": true, "jwks_url": jwks_url }),
+        json!({ "audience": "a", "discover": true, "jwks_url": jwks_url }),
+        json!({ "audience": "a", "issuers": [
+            { "issuer": issuer, "discover": true, "jwks": "{\"keys\":[]}" } ] }),
+    ] {
+        let config: oauth_runtime::AuthConfig =
+            serde_json::from_value(contradiction.clone()).unwrap();
+        assert!(
+            matches!(
+                config.authenticator(),
+                Err(oauth_runtime::AuthConfigError::Contradiction(_))
+            ),
+            "{contradiction}"
+        );
+    }
+}
+
+/// A provider that moves its key set: once a fetch from the discovered `jwks_uri` fails, the
+/// next attempt looks the metadata up again and finds the new location.
+#[tokio::test]
+async fn rfc8414_a_failed_fetch_looks_the_jwks_uri_up_again() {
+    let (k1, k2) = (key("k1"), key("k2"));
+    let (old, old_url) = jwks_server(Mode::Serve(set_of(&[&k1]), "max-age=600")).await;
+    let (new, new_url) = jwks_server(Mode::Serve(set_of(&[&k1, &k2]), "max-age=600")).await;
+    let document = Arc::new(Mutex::new(json!({})));
+    let app = axum::Router::new()
+        .route(
+            "/.well-known/oauth-authorization-server",
+            get({
+                let document = document.clone();
+                move || async move { axum::Json(document.lock().unwrap().clone()) }
+            }),
+        )
+        .route("/.well-known/openid-configuration", get(|| async { "{}" }));
+    let issuer = serve(app).await;
+    *document.lock().unwrap() = json!({ "issuer": issuer, "jwks_uri": old_url });
+    let mut settings = JwksSettings::default();
+    settings.cooldown = Duration::ZERO;
+    settings.initial_backoff = Duration::from_millis(10);
+    let v = JwtVerifier::builder()
+        .audience(photos_demo::AUDIENCE)
+        .discover_lazily_with(&issuer, unpooled(), settings)
+        .build()
+        .unwrap();
+    let signed = |k: &SigningKey| {
+        let mut c = claims("a");
+        c["iss"] = issuer.clone().into();
+        k.sign_jwt(&c)
+    };
+    assert!(v.verify(&signed(&k1)).await.is_ok());
+    old.set(Mode::Status500);
+    *document.lock().unwrap() = json!({ "issuer": issuer, "jwks_uri": new_url });
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while v.verify(&signed(&k2)).await.is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never moved to the new key set"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(old.hits() >= 2, "the old location was tried");
+    assert!(new.hits() >= 1, "and the new one found");
+}
+
 mod introspection {
     use super::*;
     use oauth_runtime::dev::{Client, DevServerHandle, Lifetimes};
