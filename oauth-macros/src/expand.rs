@@ -15,7 +15,21 @@ const GUARD_PARAM: &str = "__oauth_scope_guard";
 
 /// The function with a guard parameter first, preceded by its requirement type, the type's
 /// catalog entry and, on Rocket, the check of the route's typed segments.
-pub(crate) fn expand(guard: &Guard, mut function: ItemFn) -> TokenStream {
+pub(crate) fn expand(guard: &Guard, function: ItemFn) -> TokenStream {
+    let (mut items, function) = expand_parts(guard, function, None);
+    function.to_tokens(&mut items);
+    items
+}
+
+/// The items that go beside the function (its requirement type, catalog entry and segments
+/// check) and the rewritten function, apart: an associated function's items must go outside
+/// its `impl` block. `owner` is that block's type, named in the items so that two blocks of one
+/// module may both have a `list`.
+pub(crate) fn expand_parts(
+    guard: &Guard,
+    mut function: ItemFn,
+    owner: Option<&syn::Ident>,
+) -> (TokenStream, ItemFn) {
     let rt = &guard.runtime;
     // Stacked attributes each get their own requirement type; the outer one still sees the inner
     // ones among the function's attributes, which numbers them apart.
@@ -34,10 +48,14 @@ pub(crate) fn expand(guard: &Guard, mut function: ItemFn) -> TokenStream {
     // above `#[axum::debug_handler]`: both have generated a call without the guard before this
     // attribute runs, and no attribute can see one that ran before it, so the missing-argument
     // error that follows names this type, and the name says what to do.
+    let owned_name = match owner {
+        Some(owner) => format!("{owner}_{}", function.sig.ident),
+        None => function.sig.ident.to_string(),
+    };
     let marker = format_ident!(
         "__requires_scope_{}_of_{}_must_sit_below_debug_handler_and_above_any_route_attribute",
         stacked,
-        function.sig.ident,
+        owned_name,
         span = span
     );
     let vis = &function.vis;
@@ -112,10 +130,21 @@ pub(crate) fn expand(guard: &Guard, mut function: ItemFn) -> TokenStream {
         (None, None) => quote!(::core::option::Option::None),
     };
     let name = &function.sig.ident;
+    let catalog_name = match owner {
+        Some(owner) => quote! {
+            ::core::concat!(
+                ::core::module_path!(), "::", ::core::stringify!(#owner), "::",
+                ::core::stringify!(#name)
+            )
+        },
+        None => quote! {
+            ::core::concat!(::core::module_path!(), "::", ::core::stringify!(#name))
+        },
+    };
     function.attrs.push(syn::parse_quote!(#[doc = ""]));
     function.attrs.push(syn::parse_quote!(#[doc = #doc]));
 
-    quote_spanned! {span=>
+    let items = quote_spanned! {span=>
         #[doc(hidden)]
         #[allow(non_camel_case_types)]
         #[derive(Debug, Clone, Copy)]
@@ -128,7 +157,7 @@ pub(crate) fn expand(guard: &Guard, mut function: ItemFn) -> TokenStream {
 
         #rt::catalog::inventory::submit! {
             #rt::catalog::Endpoint::new(
-                ::core::concat!(::core::module_path!(), "::", ::core::stringify!(#name)),
+                #catalog_name,
                 <#marker as #rt::ScopeRequirement>::REQUIREMENT,
                 ::core::file!(),
                 ::core::line!(),
@@ -138,9 +167,8 @@ pub(crate) fn expand(guard: &Guard, mut function: ItemFn) -> TokenStream {
         }
 
         #segments_check
-
-        #function
-    }
+    };
+    (items, function)
 }
 
 /// A constant expression of type `oauth_runtime::Requirement`.

@@ -15,6 +15,7 @@ mod expand;
 mod parse;
 mod route;
 mod scope_grammar;
+mod scoped_handlers;
 
 use proc_macro2::TokenStream;
 
@@ -26,6 +27,24 @@ pub fn requires_scope(
     item: proc_macro::TokenStream,
 ) -> proc_macro::TokenStream {
     expand_or_keep(args.into(), item.into()).into()
+}
+
+/// Lets `#[requires_scope]` protect the associated functions (no `self`) of an inherent `impl`
+/// block. See `oauth_runtime::scoped_handlers` for the documentation and an example.
+#[proc_macro_attribute]
+pub fn scoped_handlers(
+    args: proc_macro::TokenStream,
+    item: proc_macro::TokenStream,
+) -> proc_macro::TokenStream {
+    let item = TokenStream::from(item);
+    match scoped_handlers::expand(args.into(), item.clone()) {
+        Ok(tokens) => tokens.into(),
+        Err(error) => {
+            let mut tokens = error.to_compile_error();
+            tokens.extend(item);
+            tokens.into()
+        }
+    }
 }
 
 /// The expansion; on an error, the error followed by the item as written. Keeping the item lets

@@ -152,8 +152,9 @@ pub use async_trait::async_trait;
 /// and `\`); empty scopes, duplicates in one list, unknown keywords and non-literals are compile
 /// errors that point at the offending token.
 ///
-/// Put it on free functions: the requirement type is defined beside the function, which an `impl`
-/// block does not allow. On Rocket, put it above the route attribute.
+/// On free functions it works alone. The requirement type is defined beside the function, which
+/// an `impl` block does not allow: for associated functions put [`scoped_handlers`] on the block.
+/// On Rocket, put it above the route attribute.
 ///
 /// The expansion names the runtime as `::oauth_runtime`. A crate that renames the dependency
 /// (`renamed = { package = "oauth-runtime", .. }`) or reaches it through a re-export gives the
@@ -168,3 +169,39 @@ pub use async_trait::async_trait;
 /// async fn list_photos() {}
 /// ```
 pub use oauth_macros::requires_scope;
+
+/// Lets [`requires_scope`] protect the associated functions (no `self`) of an inherent `impl`
+/// block, such as handlers grouped under the type whose state they share.
+///
+/// An attribute on a function can only write items where the function is, and Rust allows no
+/// struct inside an `impl` block, so `#[requires_scope]` alone on an associated function fails
+/// with "struct is not supported in `trait`s or `impl`s". This attribute sees the whole block:
+/// it puts each handler's requirement type and catalog entry before the block (named after the
+/// block's type and the function, as `Photos::list` in the catalog) and its guard parameter into
+/// the function, as on a free function.
+///
+/// ```
+/// use axum::{Router, routing::get};
+/// use oauth_runtime::{Claims, requires_scope, scoped_handlers};
+///
+/// struct Photos;
+///
+/// #[scoped_handlers]
+/// impl Photos {
+///     #[requires_scope("photos:read")]
+///     async fn list(claims: Claims) -> String {
+///         claims.subject().unwrap_or_default().to_owned()
+///     }
+///
+///     #[requires_scope("photos:write")]
+///     async fn upload() {}
+/// }
+///
+/// let app: Router = Router::new().route("/photos", get(Photos::list).post(Photos::upload));
+/// # let _ = app;
+/// ```
+///
+/// Methods with `self` are refused (a router calls handlers without a value to call them on), as
+/// are trait `impl` blocks (a trait's signature cannot gain a parameter). Rocket's route
+/// attributes do not work on associated functions, so this is for axum and direct calls.
+pub use oauth_macros::scoped_handlers;
