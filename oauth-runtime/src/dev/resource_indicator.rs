@@ -65,7 +65,7 @@ mod tests {
         let both = vec![a.clone(), b.clone()];
         assert_eq!(narrowed(&both, vec![]), Ok(both.clone()));
         assert_eq!(narrowed(&both, vec![b.clone()]), Ok(vec![b.clone()]));
-        assert!(narrowed(&[a.clone()], vec![a.clone(), b.clone()]).is_err());
+        assert!(narrowed(std::slice::from_ref(&a), vec![a.clone(), b.clone()]).is_err());
         assert!(narrowed(&[], vec![a]).is_err());
         assert_eq!(narrowed(&[], vec![]), Ok(vec![]));
     }
