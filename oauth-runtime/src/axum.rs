@@ -51,21 +51,24 @@ use crate::guard::ScopeGuard;
 use crate::requirement::ScopeRequirement;
 
 impl Authenticator {
-    /// The RFC 9728 metadata route (`GET /.well-known/oauth-protected-resource...`) when a
+    /// The RFC 9728 metadata routes (`GET /.well-known/oauth-protected-resource...`, at the
+    /// path-inserted URL and at the root: see [`ProtectedResource::metadata_paths`](crate::ProtectedResource::metadata_paths)) when a
     /// [`ProtectedResource`](crate::ProtectedResource) is configured, else an empty router:
     /// `router.merge(authenticator.metadata_routes())`.
     pub fn metadata_routes<S: Clone + Send + Sync + 'static>(&self) -> axum::Router<S> {
         let Some(resource) = self.protected_resource() else {
             return axum::Router::new();
         };
+        let paths = resource.metadata_paths();
         let resource = resource.clone();
-        axum::Router::new().route(
-            &resource.metadata_path(),
-            axum::routing::get(move || {
-                let body = resource.document().to_string();
-                async move { ([(CONTENT_TYPE, "application/json")], body) }
-            }),
-        )
+        let document = axum::routing::get(move || {
+            let body = resource.document().to_string();
+            async move { ([(CONTENT_TYPE, "application/json")], body) }
+        });
+        // The path-inserted URL and, for a resource with a path, the root one (RFC 9728 §3.1).
+        paths.iter().fold(axum::Router::new(), |router, path| {
+            router.route(path, document.clone())
+        })
     }
 
     /// The layer that makes this authenticator available to every route below it:

@@ -130,7 +130,7 @@ impl std::fmt::Debug for RemoteKeySet {
 }
 
 /// Reads `max-age` from `Cache-Control`; `no-store`/`no-cache` mean "as short as allowed".
-fn max_age(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+pub(crate) fn max_age(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
     let value = headers.get(reqwest::header::CACHE_CONTROL)?.to_str().ok()?;
     let mut age = None;
     for directive in value.split(',').map(str::trim) {
@@ -496,7 +496,7 @@ impl RemoteKeySet {
 
 /// The body of a successful response from an acceptable final URL, within `max_body` and the
 /// timeout (reqwest's per-request timeout covers the body too).
-async fn read_body(
+pub(crate) async fn read_body(
     mut response: reqwest::Response,
     settings: &JwksSettings,
 ) -> Result<Vec<u8>, String> {

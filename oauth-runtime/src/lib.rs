@@ -110,7 +110,7 @@ pub use keys::{Key, KeyError, keys_from_jwk_set};
 pub use requirement::{
     AuthnRequirement, Requirement, ScopeRequirement, StepUpFailure, Unsatisfied,
 };
-pub use resource::ProtectedResource;
+pub use resource::{ProtectedResource, ResourceUriError, canonical_resource_uri};
 pub use scope::{ScopeError, ScopeSet, ScopeToken};
 pub use signing::SigningKey;
 pub use verify::{TokenVerifier, VerifyError};

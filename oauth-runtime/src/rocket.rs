@@ -398,13 +398,23 @@ impl Fairing for AuthFairing {
                 }
             }
         };
-        let metadata = authenticator.protected_resource().map(|resource| {
-            rocket::Route::new(
-                rocket::http::Method::Get,
-                &resource.metadata_path(),
-                Metadata(resource.clone()),
-            )
-        });
+        // The path-inserted URL and, for a resource with a path, the root one (RFC 9728 §3.1).
+        let metadata: Vec<rocket::Route> = authenticator
+            .protected_resource()
+            .map(|resource| {
+                resource
+                    .metadata_paths()
+                    .iter()
+                    .map(|path| {
+                        rocket::Route::new(
+                            rocket::http::Method::Get,
+                            path,
+                            Metadata(resource.clone()),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
         let mut rocket = rocket.manage(authenticator);
         // A default catcher of the application's at `/` would collide with ours; with one, every
         // error is the application's to answer and the fairing adds the challenge.
@@ -416,9 +426,10 @@ impl Fairing for AuthFairing {
             catcher.name = Some(CATCHER_NAME.into());
             rocket = rocket.register("/", vec![catcher]);
         }
-        Ok(match metadata {
-            Some(route) => rocket.mount("/", vec![route]),
-            None => rocket,
+        Ok(if metadata.is_empty() {
+            rocket
+        } else {
+            rocket.mount("/", metadata)
         })
     }
 

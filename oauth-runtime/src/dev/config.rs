@@ -103,6 +103,47 @@ impl Client {
     pub(crate) fn may(&self, grant: Grant) -> bool {
         self.grants.contains(&grant)
     }
+
+    /// Whether `uri` is one of its redirect URIs: matched exactly (RFC 9700 §2.1), except that
+    /// for a public (native) client an http URI on a loopback IP literal matches on any port,
+    /// since the app binds whatever port is free when it starts (RFC 8252 §7.3).
+    pub(crate) fn allows_redirect(&self, uri: &str) -> bool {
+        self.redirect_uris.iter().any(|registered| {
+            registered == uri
+                || (self.secret.is_none()
+                    && loopback_without_port(registered)
+                        .is_some_and(|r| loopback_without_port(uri) == Some(r)))
+        })
+    }
+}
+
+/// An `http` URI on `127.0.0.1` or `[::1]` split around its port: host and the rest (path,
+/// query), or `None` for any other URI.
+fn loopback_without_port(uri: &str) -> Option<(&str, &str)> {
+    let rest = uri.strip_prefix("http://")?;
+    let host_end = if rest.starts_with('[') {
+        rest.find(']')? + 1
+    } else {
+        rest.find([':', '/', '?', '#']).unwrap_or(rest.len())
+    };
+    let (host, after_host) = rest.split_at(host_end);
+    if host != "127.0.0.1" && host != "[::1]" {
+        return None;
+    }
+    let tail = match after_host.strip_prefix(':') {
+        Some(port_and_tail) => {
+            let digits = port_and_tail
+                .find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(port_and_tail.len());
+            if digits == 0 {
+                return None;
+            }
+            &port_and_tail[digits..]
+        }
+        None => after_host,
+    };
+    // A bare authority and `/` are the same path.
+    Some((host, if tail.is_empty() { "/" } else { tail }))
 }
 
 /// A user who can log in on the consent page (or with the password grant).
@@ -286,6 +327,22 @@ pub struct DevServerConfig {
     /// Users.
     #[serde(default)]
     pub users: Vec<User>,
+    /// Resources (RFC 8707) tokens may be requested for; see [`super::DevServer::resource`].
+    #[serde(default)]
+    pub resources: Vec<String>,
+    /// The MCP profile; see [`super::DevServer::mcp_profile`].
+    #[serde(default)]
+    pub mcp_profile: bool,
+    /// Dynamic client registration at `/register` (RFC 7591); see
+    /// [`super::DevServer::dynamic_registration`].
+    #[serde(default)]
+    pub dynamic_registration: bool,
+    /// Registered clients kept at most (default 100).
+    #[serde(default)]
+    pub max_registered_clients: Option<usize>,
+    /// Client ID metadata documents; see [`super::DevServer::client_id_metadata_documents`].
+    #[serde(default)]
+    pub client_id_metadata_documents: bool,
 }
 
 fn default_audience() -> String {
@@ -339,6 +396,11 @@ impl DevServerConfig {
                 scopes: Vec::new(),
                 clients: Vec::new(),
                 users: Vec::new(),
+                resources: Vec::new(),
+                mcp_profile: false,
+                dynamic_registration: false,
+                max_registered_clients: None,
+                client_id_metadata_documents: false,
             }
         })
     }
@@ -375,6 +437,21 @@ impl DevServerConfig {
         }
         for user in self.users {
             server = server.user(user);
+        }
+        for resource in self.resources {
+            server = server.resource(resource);
+        }
+        if self.mcp_profile {
+            server = server.mcp_profile();
+        }
+        if self.dynamic_registration || self.max_registered_clients.is_some() {
+            server = server.dynamic_registration(
+                self.max_registered_clients
+                    .unwrap_or(super::clients::DEFAULT_MAX_REGISTERED),
+            );
+        }
+        if self.client_id_metadata_documents {
+            server = server.client_id_metadata_documents(true);
         }
         Ok(server)
     }
@@ -426,6 +503,53 @@ mod tests {
             .is_err()
         );
         assert!(LoginLimits::default().check().is_ok());
+    }
+
+    #[test]
+    fn rfc8252_section_7_3_loopback_redirects_of_public_clients_match_on_any_port() {
+        let native = Client::public(
+            "cli",
+            ["http://127.0.0.1/callback", "http://[::1]:1/cb?x=1"],
+        );
+        for ok in [
+            "http://127.0.0.1/callback",
+            "http://127.0.0.1:49152/callback",
+            "http://[::1]:8080/cb?x=1",
+            "http://[::1]/cb?x=1",
+        ] {
+            assert!(native.allows_redirect(ok), "{ok}");
+        }
+        for refused in [
+            "http://127.0.0.1:49152/callback/evil",
+            "http://127.0.0.1:/callback",
+            "http://127.0.0.2:80/callback",
+            "http://localhost:80/callback",
+            "https://127.0.0.1:443/callback",
+            "http://127.0.0.1:8080/CALLBACK",
+            "http://[::1]:8080/cb?x=2",
+        ] {
+            assert!(!native.allows_redirect(refused), "{refused}");
+        }
+        // A confidential client's redirect URIs stay exact (RFC 9700 §2.1).
+        let web = Client::confidential("web", "s", ["http://127.0.0.1:8080/cb"]);
+        assert!(web.allows_redirect("http://127.0.0.1:8080/cb"));
+        assert!(!web.allows_redirect("http://127.0.0.1:8081/cb"));
+    }
+
+    #[test]
+    fn mcp_settings_in_toml() {
+        let config = DevServerConfig::from_toml(
+            r#"
+            resources = ["https://mcp.example/mcp"]
+            mcp_profile = true
+            max_registered_clients = 5
+            "#,
+        )
+        .expect("parses");
+        assert_eq!(config.resources, ["https://mcp.example/mcp"]);
+        assert!(config.mcp_profile && !config.client_id_metadata_documents);
+        assert_eq!(config.max_registered_clients, Some(5));
+        assert!(config.into_server().is_ok());
     }
 
     #[test]

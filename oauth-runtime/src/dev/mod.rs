@@ -6,6 +6,12 @@
 //! password and implicit grants for clients that enable them), RFC 7662 introspection and RFC
 //! 7009 revocation. Access tokens are RFC 9068 JWTs signed with ES256 by default.
 //!
+//! For MCP clients it also speaks RFC 8707 resource indicators ([`DevServer::resource`]), puts
+//! `iss` in every authorization response (RFC 9207), and can register clients at `/register`
+//! (RFC 7591, [`DevServer::dynamic_registration`]) or take a client ID metadata document's URL
+//! as a `client_id` ([`DevServer::client_id_metadata_documents`]); [`DevServer::mcp_profile`]
+//! switches all of that on and the legacy grants off.
+//!
 //! ```
 //! use oauth_runtime::dev::{Client, DevServer, User};
 //!
@@ -28,12 +34,14 @@
 //! # }
 //! ```
 
+mod clients;
 mod config;
 mod endpoints;
 #[doc(hidden)]
 pub mod fuzzing;
 mod page;
 mod params;
+mod resource_indicator;
 mod store;
 
 use std::collections::HashMap;
@@ -71,6 +79,10 @@ pub struct DevServer {
     key_file: Option<std::path::PathBuf>,
     port: u16,
     fill: Fill,
+    resources: Vec<String>,
+    mcp_profile: bool,
+    max_registered: Option<usize>,
+    metadata_documents: bool,
 }
 
 impl Default for DevServer {
@@ -94,6 +106,10 @@ impl DevServer {
             key_file: None,
             port: 0,
             fill: store::system_fill,
+            resources: Vec::new(),
+            mcp_profile: false,
+            max_registered: None,
+            metadata_documents: false,
         }
     }
 
@@ -162,6 +178,67 @@ impl DevServer {
         self
     }
 
+    /// A resource (RFC 8707) clients may request tokens for with the `resource` parameter at
+    /// `/authorize` and `/token`: an absolute URI without fragment, kept in the canonical form
+    /// of [`crate::canonical_resource_uri`]. A token's `aud` is then the resource(s) requested
+    /// (a string for one, an array for several); without `resource` it is the configured
+    /// [`DevServer::audience`]. Resources not configured are refused with `invalid_target`.
+    ///
+    /// ```
+    /// use oauth_runtime::dev::DevServer;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let server = DevServer::new().resource("http://127.0.0.1:8080/mcp/").start().await?;
+    /// // What a resource server for that resource verifies its tokens with:
+    /// let verifier = server.resource_verifier("http://127.0.0.1:8080/mcp")?;
+    /// # let _ = verifier;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn resource(mut self, uri: impl Into<String>) -> Self {
+        self.resources.push(uri.into());
+        self
+    }
+
+    /// Serves dynamic client registration at `/register` (RFC 7591) and advertises it as
+    /// `registration_endpoint`: anyone may register a public client (`token_endpoint_auth_method`
+    /// `none`, authorization code with PKCE, refresh tokens if asked for) with https redirect
+    /// URIs or http ones on loopback. At most `max_clients` registrations are kept; beyond
+    /// that the oldest gives way.
+    pub fn dynamic_registration(mut self, max_clients: usize) -> Self {
+        self.max_registered = Some(max_clients);
+        self
+    }
+
+    /// Accepts as `client_id` the https URL (http on loopback) of a client ID metadata
+    /// document, as the MCP authorization specification prefers: the document is fetched
+    /// (8 KiB at most, with the key-set fetch timeout and redirect rules), must name itself as
+    /// `client_id`, list the `redirect_uri` used and ask for no client authentication; it is
+    /// cached by its `Cache-Control` between 1 minute and 1 hour (5 minutes without).
+    pub fn client_id_metadata_documents(mut self, enabled: bool) -> Self {
+        self.metadata_documents = enabled;
+        self
+    }
+
+    /// The profile MCP clients need (MCP authorization specification): the implicit and
+    /// password grants off for every client, dynamic registration (100 clients unless
+    /// [`DevServer::dynamic_registration`] says otherwise) and client ID metadata documents on.
+    ///
+    /// ```
+    /// use oauth_runtime::dev::DevServer;
+    ///
+    /// let server = DevServer::new()
+    ///     .resource("http://127.0.0.1:8080/mcp")
+    ///     .scope("photos:read", "See your photos")
+    ///     .mcp_profile();
+    /// # let _ = server;
+    /// ```
+    pub fn mcp_profile(mut self) -> Self {
+        self.mcp_profile = true;
+        self
+    }
+
     /// Draws random bytes (codes, tokens, CSRF tokens) from `fill` instead of the system RNG,
     /// so that tests can show what a failing generator does. Not for anything else.
     #[doc(hidden)]
@@ -176,6 +253,36 @@ impl DevServer {
         lifetimes.code = lifetimes.code.min(Duration::from_secs(60));
         lifetimes.check()?;
         self.login_limits.check()?;
+        let mut resources = Vec::new();
+        for resource in &self.resources {
+            let canonical =
+                crate::canonical_resource_uri(resource).map_err(|_| DevConfigError::Setting {
+                    name: "resource",
+                    rule: "must be an absolute URI without a fragment",
+                })?;
+            if !resources.contains(&canonical) {
+                resources.push(canonical);
+            }
+        }
+        let mut clients = self.clients;
+        let (mut max_registered, mut metadata_documents) =
+            (self.max_registered, self.metadata_documents);
+        if self.mcp_profile {
+            for client in &mut clients {
+                client
+                    .grants
+                    .retain(|g| !matches!(g, Grant::Implicit | Grant::Password));
+            }
+            max_registered = max_registered.or(Some(clients::DEFAULT_MAX_REGISTERED));
+            metadata_documents = true;
+        }
+        if max_registered == Some(0) {
+            return Err(DevConfigError::Setting {
+                name: "max_registered_clients",
+                rule: "must be at least 1",
+            }
+            .into());
+        }
         let listener =
             tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, self.port)))
                 .await?;
@@ -189,11 +296,7 @@ impl DevServer {
         let server = Arc::new(Server {
             issuer,
             audience: self.audience,
-            clients: self
-                .clients
-                .into_iter()
-                .map(|c| (c.id.clone(), c))
-                .collect(),
+            clients: clients.into_iter().map(|c| (c.id.clone(), c)).collect(),
             users: self
                 .users
                 .into_iter()
@@ -209,6 +312,8 @@ impl DevServer {
             }),
             store: Store::default(),
             dpop: crate::dpop::DpopVerifier::default(),
+            resources,
+            registry: clients::Registry::new(max_registered, metadata_documents),
         });
         let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
         let app = endpoints::router(server.clone());
@@ -296,6 +401,10 @@ pub(crate) struct Server {
     pub(crate) store: Store,
     /// Checks the DPoP proofs of token requests, with its own replay store.
     pub(crate) dpop: crate::dpop::DpopVerifier,
+    /// The resources tokens may be requested for (RFC 8707), canonical.
+    pub(crate) resources: Vec<String>,
+    /// Clients registered at run time or described by metadata documents.
+    pub(crate) registry: clients::Registry,
 }
 
 /// How many entries the server holds, for tests that show its memory stays bounded.
@@ -314,6 +423,10 @@ pub struct EntryCounts {
     pub access_tokens: usize,
     /// Users and clients with recent failed sign-ins.
     pub login_failures: usize,
+    /// Clients registered at `/register` (RFC 7591).
+    pub registered_clients: usize,
+    /// Client ID metadata documents cached.
+    pub client_documents: usize,
 }
 
 /// The outcome of a sign-in attempt.
@@ -395,12 +508,25 @@ impl Server {
         grant: Option<u64>,
         extra: &Value,
     ) -> Result<String, RandomFailed> {
+        self.mint_for(&[], client_id, subject, scope, grant, extra)
+    }
+
+    /// As [`Server::mint`], for `resources` (RFC 8707): they become the `aud`.
+    pub(crate) fn mint_for(
+        &self,
+        resources: &[String],
+        client_id: &str,
+        subject: &str,
+        scope: &str,
+        grant: Option<u64>,
+        extra: &Value,
+    ) -> Result<String, RandomFailed> {
         let now = unix_now();
         let jti = self.random_token()?;
         let mut claims = json!({
             "iss": self.issuer,
             "sub": subject,
-            "aud": self.audience,
+            "aud": resource_indicator::audience(self, resources),
             "client_id": client_id,
             "iat": now,
             "exp": now.saturating_add(self.lifetimes.access_token.as_secs()),
@@ -504,18 +630,58 @@ impl Server {
         names
     }
 
+    /// A verifier of every token this server issues, whatever resource it is for: what
+    /// introspection and revocation need.
     pub(crate) fn verifier(&self) -> Result<JwtVerifier, ConfigError> {
+        self.verifier_for(std::iter::once(&self.audience).chain(&self.resources))
+    }
+
+    /// A verifier of this server's tokens for one of `audiences`.
+    pub(crate) fn verifier_for<'a>(
+        &self,
+        audiences: impl IntoIterator<Item = &'a String>,
+    ) -> Result<JwtVerifier, ConfigError> {
         let keys = self
             .published_keys()
             .iter()
             .map(|k| k.verification_key())
             .collect::<Result<Vec<_>, _>>()?;
-        JwtVerifier::builder()
+        let mut builder = JwtVerifier::builder()
             .issuer(self.issuer.clone())
-            .audience(self.audience.clone())
             .require_rfc9068(true)
-            .keys(keys)
-            .build()
+            .keys(keys);
+        for audience in audiences {
+            builder = builder.audience(audience.clone());
+        }
+        builder.build()
+    }
+
+    /// A configured client, a registered one, or one whose metadata document is cached.
+    pub(crate) fn client(&self, id: &str) -> Option<Arc<Client>> {
+        match self.clients.get(id) {
+            Some(client) => Some(Arc::new(client.clone())),
+            None => self.registry.get(id),
+        }
+    }
+
+    /// As [`Server::client`], fetching the metadata document of a URL `client_id` when needed.
+    /// `Err` is a fixed text for the error page.
+    pub(crate) async fn resolve_client(
+        &self,
+        id: Option<&str>,
+    ) -> Result<Arc<Client>, &'static str> {
+        let id = id.ok_or("unknown or missing client_id")?;
+        if let Some(client) = self.client(id) {
+            return Ok(client);
+        }
+        if id.starts_with("https://") || id.starts_with("http://") {
+            return self
+                .registry
+                .resolve_document(id)
+                .await
+                .map_err(|refused| refused.0);
+        }
+        Err("unknown or missing client_id")
     }
 }
 
@@ -554,7 +720,16 @@ impl DevServerHandle {
     /// A verifier for its tokens: its issuer and audience, its currently published keys, strict
     /// RFC 9068. (Keys rotated in later are not seen by this verifier; fetch the JWKS for that.)
     pub fn verifier(&self) -> Result<JwtVerifier, ConfigError> {
-        self.server.verifier()
+        self.server.verifier_for([&self.server.audience])
+    }
+
+    /// As [`DevServerHandle::verifier`] for the resource server of `resource` (RFC 8707): it
+    /// accepts only tokens whose `aud` names that resource, in canonical form
+    /// ([`crate::canonical_resource_uri`]), so that a token for another resource is refused.
+    pub fn resource_verifier(&self, resource: &str) -> Result<JwtVerifier, ConfigError> {
+        let canonical =
+            crate::canonical_resource_uri(resource).unwrap_or_else(|_| resource.to_owned());
+        self.server.verifier_for([&canonical])
     }
 
     /// A really signed access token for `subject` with `scopes` (space-delimited), as if issued
@@ -578,7 +753,12 @@ impl DevServerHandle {
     /// request sweeps them).
     #[doc(hidden)]
     pub fn entry_counts(&self) -> EntryCounts {
-        self.server.store.peek().counts()
+        let (registered_clients, client_documents) = self.server.registry.counts();
+        EntryCounts {
+            registered_clients,
+            client_documents,
+            ..self.server.store.peek().counts()
+        }
     }
 
     /// The JWK Set it publishes.

@@ -1,6 +1,7 @@
 //! Request parameters (RFC 6749 §3.1) and client authentication (§2.3.1).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use aws_lc_rs::digest;
 use axum::http::HeaderMap;
@@ -13,26 +14,46 @@ use super::Server;
 use super::config::Client;
 
 /// Form or query parameters. Unknown ones are kept and ignored by the handlers; a repeated one is
-/// an error, and one without a value counts as absent (RFC 6749 §3.1).
+/// an error, and one without a value counts as absent (RFC 6749 §3.1). `resource` is the
+/// exception: RFC 8707 §2 lets it repeat, one per target, read with [`Params::all`].
 #[derive(Debug, Default)]
-pub(crate) struct Params(HashMap<String, String>);
+pub(crate) struct Params(HashMap<String, String>, Vec<String>);
+
+/// The one parameter that may repeat (RFC 8707 §2).
+const RESOURCE: &str = "resource";
+
+/// More `resource` parameters than any configuration could grant are refused unread.
+const MAX_RESOURCES: usize = 16;
 
 impl Params {
     /// The error is a fixed text: it ends up in an `error_description` (RFC 6749 §5.2 allows
     /// few characters there) and must never echo what the request sent.
     pub(crate) fn parse(input: &[u8]) -> Result<Params, &'static str> {
         let mut map = HashMap::new();
+        let mut resources = Vec::new();
         for (name, value) in form_urlencoded::parse(input) {
-            if map.insert(name.into_owned(), value.into_owned()).is_some() {
+            if name == RESOURCE {
+                if resources.len() == MAX_RESOURCES {
+                    return Err("too many resource parameters");
+                }
+                if !value.is_empty() {
+                    resources.push(value.into_owned());
+                }
+            } else if map.insert(name.into_owned(), value.into_owned()).is_some() {
                 return Err("a parameter is repeated");
             }
         }
         map.retain(|_, v: &mut String| !v.is_empty());
-        Ok(Params(map))
+        Ok(Params(map, resources))
     }
 
     pub(crate) fn get(&self, name: &str) -> Option<&str> {
         self.0.get(name).map(String::as_str)
+    }
+
+    /// Every value of a parameter that may repeat (only `resource`), in the order sent.
+    pub(crate) fn all(&self, name: &str) -> &[String] {
+        if name == RESOURCE { &self.1 } else { &[] }
     }
 }
 
@@ -107,11 +128,11 @@ pub(crate) fn secrets_match(given: &str, expected: &str) -> bool {
 
 /// Authenticates the client of a token, introspection or revocation request:
 /// `client_secret_basic`, `client_secret_post`, or a public client's bare `client_id`.
-pub(crate) fn authenticate_client<'s>(
-    server: &'s Server,
+pub(crate) fn authenticate_client(
+    server: &Server,
     headers: &HeaderMap,
     params: &Params,
-) -> Result<(&'s Client, AuthMethod), OAuthError> {
+) -> Result<(Arc<Client>, AuthMethod), OAuthError> {
     let basic = headers
         .get(AUTHORIZATION)
         .and_then(|h| h.to_str().ok())
@@ -162,8 +183,7 @@ pub(crate) fn authenticate_client<'s>(
         }
     };
     let client = server
-        .clients
-        .get(&id)
+        .client(&id)
         .ok_or_else(|| fail(method, "unknown client or wrong secret"))?;
     match (&client.secret, secret) {
         (Some(expected), Some(given)) if secrets_match(&given, expected) => Ok((client, method)),
@@ -184,6 +204,18 @@ mod tests {
             (p.get("a"), p.get("b"), p.get("c")),
             (Some("1"), None, Some("x y"))
         );
+    }
+
+    #[test]
+    fn rfc8707_section_2_resource_may_repeat_within_a_bound() {
+        let p = Params::parse(b"resource=https%3A%2F%2Fa&resource=&resource=https%3A%2F%2Fb")
+            .expect("valid");
+        assert_eq!(p.all("resource"), ["https://a", "https://b"]);
+        assert_eq!(p.get("resource"), None);
+        assert!(p.all("scope").is_empty());
+        let many = "resource=x&".repeat(MAX_RESOURCES + 1);
+        assert!(Params::parse(many.as_bytes()).is_err());
+        assert!(Params::parse("resource=x&".repeat(MAX_RESOURCES).as_bytes()).is_ok());
     }
 
     #[test]

@@ -47,6 +47,8 @@ pub(crate) struct CodeRecord {
     pub(crate) redirect_uri_sent: bool,
     pub(crate) subject: String,
     pub(crate) scope: String,
+    /// The resources the authorization was for (RFC 8707); empty: the default audience.
+    pub(crate) resources: Vec<String>,
     pub(crate) challenge: Option<Challenge>,
     pub(crate) expires: Instant,
     pub(crate) used: bool,
@@ -66,6 +68,8 @@ pub(crate) struct GrantRecord {
     pub(crate) client_id: String,
     pub(crate) subject: String,
     pub(crate) scope: String,
+    /// The resources granted (RFC 8707); tokens from the grant may name fewer, never more.
+    pub(crate) resources: Vec<String>,
     pub(crate) revoked: bool,
     /// When its last token expires; kept until then for revocation and reuse detection.
     pub(crate) expires: Instant,
@@ -94,6 +98,7 @@ pub(crate) struct Pending {
     pub(crate) redirect_uri: String,
     pub(crate) redirect_uri_sent: bool,
     pub(crate) scope: String,
+    pub(crate) resources: Vec<String>,
     pub(crate) state: Option<String>,
     pub(crate) challenge: Option<Challenge>,
     pub(crate) implicit: bool,
@@ -255,6 +260,7 @@ impl Maps {
             refresh_tokens: self.refresh.len(),
             access_tokens: self.access.len(),
             login_failures: self.user_failures.len() + self.client_failures.len(),
+            ..EntryCounts::default()
         }
     }
 }

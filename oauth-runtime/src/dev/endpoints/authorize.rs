@@ -14,6 +14,9 @@ pub(super) struct Redirect<'a> {
     uri: &'a str,
     fragment: bool,
     state: Option<&'a str>,
+    /// The issuer, in every answer, success or error (RFC 9207 §2), so that a client talking
+    /// to several servers can tell which one answered (mix-up attacks, RFC 9700 §4.4).
+    issuer: &'a str,
 }
 
 impl Redirect<'_> {
@@ -25,6 +28,7 @@ impl Redirect<'_> {
         if let Some(state) = self.state {
             query.append_pair("state", state);
         }
+        query.append_pair("iss", self.issuer);
         let separator = if self.fragment {
             '#'
         } else if self.uri.contains('?') {
@@ -70,14 +74,13 @@ pub(super) async fn authorize(
         Ok(params) => params,
         Err(why) => return error_page(StatusCode::BAD_REQUEST, why),
     };
-    let Some(client) = params
-        .get("client_id")
-        .and_then(|id| server.clients.get(id))
-    else {
-        return error_page(StatusCode::BAD_REQUEST, "unknown or missing client_id");
+    let client = match server.resolve_client(params.get("client_id")).await {
+        Ok(client) => client,
+        Err(why) => return error_page(StatusCode::BAD_REQUEST, why),
     };
+    let client: &Client = &client;
     let (redirect_uri, redirect_uri_sent) = match params.get("redirect_uri") {
-        Some(uri) if client.redirect_uris.iter().any(|r| r == uri) => (uri.to_owned(), true),
+        Some(uri) if client.allows_redirect(uri) => (uri.to_owned(), true),
         Some(_) => {
             return error_page(
                 StatusCode::BAD_REQUEST,
@@ -93,6 +96,7 @@ pub(super) async fn authorize(
         uri: &redirect_uri,
         fragment: implicit,
         state,
+        issuer: &server.issuer,
     };
 
     match params.get("response_type") {
@@ -113,6 +117,10 @@ pub(super) async fn authorize(
         Ok(scope) => scope,
         Err(why) => return redirect.error("invalid_scope", why),
     };
+    let resources = match resource_indicator::requested(&server, &params) {
+        Ok(resources) => resources,
+        Err(why) => return redirect.error("invalid_target", why),
+    };
     let challenge = if implicit {
         None
     } else {
@@ -127,6 +135,7 @@ pub(super) async fn authorize(
         redirect_uri,
         redirect_uri_sent,
         scope,
+        resources,
         state: state.map(str::to_owned),
         challenge,
         implicit,
@@ -234,6 +243,7 @@ pub(super) async fn decide(
         uri: &pending.redirect_uri,
         fragment: pending.implicit,
         state: pending.state.as_deref(),
+        issuer: &server.issuer,
     };
     match params.get("decision") {
         Some("deny") => {
@@ -294,7 +304,8 @@ pub(super) fn issue_from_page(
     subject: &str,
 ) -> Result<Response, RandomFailed> {
     if pending.implicit {
-        let token = server.mint(
+        let token = server.mint_for(
+            &pending.resources,
             &pending.client_id,
             subject,
             &pending.scope,
@@ -318,6 +329,7 @@ pub(super) fn issue_from_page(
             redirect_uri_sent: pending.redirect_uri_sent,
             subject: subject.to_owned(),
             scope: pending.scope.clone(),
+            resources: pending.resources.clone(),
             challenge: pending.challenge.clone(),
             expires: later(server.lifetimes.code),
             used: false,

@@ -20,7 +20,7 @@ pub(super) async fn metadata(State(server): State<Arc<Server>>) -> Json<Value> {
         pkce.push("plain");
     }
     let base = &server.issuer;
-    Json(json!({
+    let mut document = json!({
         "issuer": base,
         "authorization_endpoint": format!("{base}/authorize"),
         "token_endpoint": format!("{base}/token"),
@@ -40,7 +40,21 @@ pub(super) async fn metadata(State(server): State<Arc<Server>>) -> Json<Value> {
             .iter()
             .map(|a| format!("{a:?}"))
             .collect::<Vec<_>>(),
-    }))
+        // RFC 9207 §3: every authorization response carries `iss`.
+        "authorization_response_iss_parameter_supported": true,
+    });
+    add_mcp_capabilities(&server, &mut document);
+    Json(document)
+}
+
+/// What the MCP profile's parts add: RFC 7591 registration and client ID metadata documents.
+fn add_mcp_capabilities(server: &Server, document: &mut Value) {
+    if server.registry.max_registered.is_some() {
+        document["registration_endpoint"] = format!("{}/register", server.issuer).into();
+    }
+    if server.registry.metadata_documents {
+        document["client_id_metadata_document_supported"] = true.into();
+    }
 }
 
 pub(super) async fn jwks(State(server): State<Arc<Server>>) -> Json<Value> {

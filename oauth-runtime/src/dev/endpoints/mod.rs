@@ -21,18 +21,20 @@ use super::config::{Client, Grant};
 use super::page::{consent_page, error_page};
 use super::params::{AuthMethod, OAuthError, Params, authenticate_client};
 use super::store::{Challenge, CodeRecord, GrantRecord, Pending, RandomFailed, RefreshRecord};
-use super::{Server, SignIn, later, unix_now};
+use super::{Server, SignIn, later, resource_indicator, unix_now};
 use crate::scope::ScopeSet;
 
 mod authorize;
 mod introspect;
 mod metadata;
+mod register;
 mod revoke;
 mod token;
 
 use authorize::*;
 use introspect::*;
 use metadata::*;
+use register::*;
 use revoke::*;
 use token::*;
 
@@ -51,6 +53,7 @@ pub(crate) fn router(server: Arc<Server>) -> Router {
         .route("/token", post(token))
         .route("/introspect", post(introspect))
         .route("/revoke", post(revoke))
+        .route("/register", post(register))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(server)
 }
@@ -104,11 +107,11 @@ impl From<RandomFailed> for OAuthError {
 
 /// The shared start of introspection and revocation: parameters, client authentication and the
 /// `token` parameter.
-fn token_and_client<'s>(
-    server: &'s Server,
+fn token_and_client(
+    server: &Server,
     headers: &HeaderMap,
     body: &[u8],
-) -> Result<(&'s Client, AuthMethod, String), OAuthError> {
+) -> Result<(Arc<Client>, AuthMethod, String), OAuthError> {
     let params = Params::parse(body).map_err(|why| err("invalid_request", why))?;
     let (client, method) = authenticate_client(server, headers, &params)?;
     let token = params

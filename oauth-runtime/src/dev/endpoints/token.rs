@@ -13,9 +13,22 @@ pub(super) async fn token(
         Ok(jkt) => jkt,
         Err(error) => return oauth_error(error),
     };
+    fetch_client_document(&server, &body).await;
     match issue(&server, &headers, &body, jkt.as_deref()) {
         Ok(tokens) => no_store(Json(tokens).into_response()),
         Err(error) => oauth_error(error),
+    }
+}
+
+/// Fetches (or finds cached) the metadata document of a URL `client_id`, so that client
+/// authentication, which cannot wait for the network, knows the client.
+async fn fetch_client_document(server: &Server, body: &[u8]) {
+    if let Ok(params) = Params::parse(body)
+        && let Some(id) = params.get("client_id")
+        && server.client(id).is_none()
+        && let Err(refused) = server.registry.resolve_document(id).await
+    {
+        tracing::debug!(reason = refused.0, "token request from an unknown client");
     }
 }
 
@@ -77,6 +90,9 @@ pub(super) fn issue(
 ) -> Result<Value, OAuthError> {
     let params = Params::parse(body).map_err(|why| err("invalid_request", why))?;
     let (client, method) = authenticate_client(server, headers, &params)?;
+    let client: &Client = &client;
+    let requested =
+        resource_indicator::requested(server, &params).map_err(|why| err("invalid_target", why))?;
     let binding = Binding {
         jkt,
         refresh: method == AuthMethod::None,
@@ -113,7 +129,14 @@ pub(super) fn issue(
             }
             let scope = known_scope(server, params.get("scope"))
                 .map_err(|why| err("invalid_scope", why))?;
-            let access = server.mint(&client.id, &client.id, &scope, None, &binding.claims())?;
+            let access = server.mint_for(
+                &requested,
+                &client.id,
+                &client.id,
+                &scope,
+                None,
+                &binding.claims(),
+            )?;
             Ok(tokens(server, access, None, &scope, binding))
         }
         Grant::RefreshToken => refresh(server, client, &params, binding),
@@ -138,8 +161,10 @@ pub(super) fn issue(
                 client,
                 &user.username,
                 &scope,
+                &requested,
             ));
-            grant_tokens(server, client, grant, &user.username, &scope, binding)
+            let subject = &user.username;
+            grant_tokens(server, client, grant, subject, &scope, &requested, binding)
         }
     }
 }
@@ -174,6 +199,7 @@ pub(super) fn new_grant_record(
     client: &Client,
     subject: &str,
     scope: &str,
+    resources: &[String],
 ) -> GrantRecord {
     let mut lifetime = server.lifetimes.access_token;
     if client.may(Grant::RefreshToken) {
@@ -183,6 +209,7 @@ pub(super) fn new_grant_record(
         client_id: client.id.clone(),
         subject: subject.to_owned(),
         scope: scope.to_owned(),
+        resources: resources.to_vec(),
         revoked: false,
         expires: later(lifetime),
     }
@@ -195,9 +222,17 @@ pub(super) fn grant_tokens(
     grant: u64,
     subject: &str,
     scope: &str,
+    resources: &[String],
     binding: Binding<'_>,
 ) -> Result<Value, OAuthError> {
-    let access = server.mint(&client.id, subject, scope, Some(grant), &binding.claims())?;
+    let access = server.mint_for(
+        resources,
+        &client.id,
+        subject,
+        scope,
+        Some(grant),
+        &binding.claims(),
+    )?;
     let refresh = if client.may(Grant::RefreshToken) {
         let token = server.random_token()?;
         let expires = later(server.lifetimes.refresh_token);
@@ -228,7 +263,9 @@ pub(super) fn exchange_code(
     let code = params
         .get("code")
         .ok_or_else(|| err("invalid_request", "code is required"))?;
-    let (subject, scope, grant) = {
+    let requested =
+        resource_indicator::requested(server, params).map_err(|why| err("invalid_target", why))?;
+    let (subject, scope, resources, grant) = {
         let mut store = server.store.lock();
         let Some(record) = store.codes.get_mut(code) else {
             return Err(err("invalid_grant", "unknown or expired code"));
@@ -288,15 +325,19 @@ pub(super) fn exchange_code(
             }
             (None, None) => {}
         }
+        // RFC 8707 §2.2: the token may be for fewer of the code's resources, never others.
+        let resources = resource_indicator::narrowed(&record.resources, requested)
+            .map_err(|why| err("invalid_target", why))?;
         record.used = true;
         let (subject, scope) = (record.subject.clone(), record.scope.clone());
-        let grant = store.new_grant(new_grant_record(server, client, &subject, &scope));
+        let granted = record.resources.clone();
+        let grant = store.new_grant(new_grant_record(server, client, &subject, &scope, &granted));
         if let Some(record) = store.codes.get_mut(code) {
             record.grant = Some(grant);
         }
-        (subject, scope, grant)
+        (subject, scope, resources, grant)
     };
-    grant_tokens(server, client, grant, &subject, &scope, binding)
+    grant_tokens(server, client, grant, &subject, &scope, &resources, binding)
 }
 
 pub(super) fn refresh(
@@ -308,7 +349,9 @@ pub(super) fn refresh(
     let token = params
         .get("refresh_token")
         .ok_or_else(|| err("invalid_request", "refresh_token is required"))?;
-    let (grant, subject, scope) = {
+    let requested =
+        resource_indicator::requested(server, params).map_err(|why| err("invalid_target", why))?;
+    let (grant, subject, scope, resources) = {
         let mut store = server.store.lock();
         let Some(record) = store.refresh.get(token).cloned() else {
             return Err(err("invalid_grant", "unknown or expired refresh token"));
@@ -358,10 +401,13 @@ pub(super) fn refresh(
                 requested.to_string()
             }
         };
+        // The grant's resources stay; a refresh may narrow them as it may the scope.
+        let resources = resource_indicator::narrowed(&grant.resources, requested)
+            .map_err(|why| err("invalid_target", why))?;
         if let Some(record) = store.refresh.get_mut(token) {
             record.used = true;
         }
-        (record.grant, grant.subject, scope)
+        (record.grant, grant.subject, scope, resources)
     };
-    grant_tokens(server, client, grant, &subject, &scope, binding)
+    grant_tokens(server, client, grant, &subject, &scope, &resources, binding)
 }

@@ -1,0 +1,481 @@
+//! Clients that are not in the configuration: those registered at `/register` (RFC 7591) and
+//! those whose `client_id` is the URL of a client ID metadata document (the MCP authorization
+//! specification's preferred registration). Both are public clients with PKCE, both are kept in
+//! bounded memory, and both rest on one set of checks of client metadata.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use super::config::{Client, Grant};
+use crate::JwksSettings;
+
+/// Registered clients kept by default (see [`super::DevServer::dynamic_registration`]).
+pub(crate) const DEFAULT_MAX_REGISTERED: usize = 100;
+/// Redirect URIs one client may list.
+const MAX_REDIRECT_URIS: usize = 10;
+/// The longest redirect URI or metadata document URL accepted.
+const MAX_URI_LEN: usize = 2048;
+/// The longest `client_name` kept.
+const MAX_NAME_LEN: usize = 200;
+/// Metadata documents cached at most; the one that expires first gives way.
+const MAX_DOCUMENTS: usize = 256;
+/// A metadata document is a few hundred bytes; anything much larger is not one.
+const MAX_DOCUMENT_BYTES: usize = 8 * 1024;
+/// How long a fetched document is trusted: its `Cache-Control: max-age` within these bounds.
+const DOCUMENT_TTL: (Duration, Duration, Duration) = (
+    Duration::from_secs(60),
+    Duration::from_secs(300),
+    Duration::from_secs(3600),
+);
+
+/// An RFC 7591 §3.2.2 error: the `error` code and a fixed `error_description`.
+pub(crate) type MetadataError = (&'static str, &'static str);
+
+const fn invalid_metadata(description: &'static str) -> MetadataError {
+    ("invalid_client_metadata", description)
+}
+
+const fn invalid_redirect(description: &'static str) -> MetadataError {
+    ("invalid_redirect_uri", description)
+}
+
+/// Client metadata (RFC 7591 §2) as this server accepts it: a public client (`none`) using the
+/// authorization code with PKCE, and refresh tokens if it asks for them.
+#[derive(Debug, Clone)]
+pub(crate) struct Metadata {
+    pub(crate) redirect_uris: Vec<String>,
+    pub(crate) grants: Vec<Grant>,
+    pub(crate) client_name: Option<String>,
+}
+
+impl Metadata {
+    /// Checks a registration request or a metadata document. Unknown members are ignored
+    /// (RFC 7591 §2); members this server cannot honour are refused rather than silently
+    /// changed, so that a client never believes it got what it did not.
+    pub(crate) fn parse(document: &Value) -> Result<Metadata, MetadataError> {
+        let Some(object) = document.as_object() else {
+            return Err(invalid_metadata(
+                "the client metadata must be a JSON object",
+            ));
+        };
+        match object.get("token_endpoint_auth_method") {
+            None => {}
+            Some(method) if method == "none" => {}
+            Some(_) => {
+                return Err(invalid_metadata(
+                    "only public clients: token_endpoint_auth_method must be none",
+                ));
+            }
+        }
+        let strings = |name: &str, default: &[&str]| -> Result<Vec<String>, MetadataError> {
+            match object.get(name) {
+                None => Ok(default.iter().map(|s| (*s).to_owned()).collect()),
+                Some(Value::Array(items)) if items.len() <= MAX_REDIRECT_URIS => items
+                    .iter()
+                    .map(|v| v.as_str().map(str::to_owned))
+                    .collect::<Option<Vec<_>>>()
+                    .ok_or(invalid_metadata("a list member is not a string")),
+                Some(_) => Err(invalid_metadata("a list is malformed or too long")),
+            }
+        };
+        // RFC 7591 §2: without grant_types, authorization_code; without response_types, code.
+        let mut grants = Vec::new();
+        for grant in strings("grant_types", &["authorization_code"])? {
+            let grant = match grant.as_str() {
+                "authorization_code" => Grant::AuthorizationCode,
+                "refresh_token" => Grant::RefreshToken,
+                _ => {
+                    return Err(invalid_metadata(
+                        "grant_types may list authorization_code and refresh_token only",
+                    ));
+                }
+            };
+            if !grants.contains(&grant) {
+                grants.push(grant);
+            }
+        }
+        if !grants.contains(&Grant::AuthorizationCode) {
+            return Err(invalid_metadata(
+                "grant_types must include authorization_code",
+            ));
+        }
+        if strings("response_types", &["code"])?
+            .iter()
+            .any(|r| r != "code")
+        {
+            return Err(invalid_metadata("response_types may list code only"));
+        }
+        let redirect_uris = match object.get("redirect_uris") {
+            Some(Value::Array(items)) if !items.is_empty() && items.len() <= MAX_REDIRECT_URIS => {
+                items
+                    .iter()
+                    .map(|v| {
+                        v.as_str()
+                            .filter(|uri| acceptable_redirect_uri(uri))
+                            .map(str::to_owned)
+                            .ok_or(invalid_redirect(
+                                "each redirect URI must be https, or http on a loopback address, without a fragment",
+                            ))
+                    })
+                    .collect::<Result<Vec<_>, _>>()?
+            }
+            _ => {
+                return Err(invalid_redirect(
+                    "redirect_uris must list from 1 to 10 redirect URIs",
+                ));
+            }
+        };
+        let client_name = match object.get("client_name") {
+            None => None,
+            Some(Value::String(name)) if name.chars().count() <= MAX_NAME_LEN => Some(name.clone()),
+            Some(_) => return Err(invalid_metadata("client_name is not a short string")),
+        };
+        Ok(Metadata {
+            redirect_uris,
+            grants,
+            client_name,
+        })
+    }
+
+    pub(crate) fn into_client(self, id: String) -> Client {
+        Client::public(id, self.redirect_uris).with_grants(self.grants)
+    }
+}
+
+/// Whether a host is the loopback interface (RFC 8252 §7.3, §8.3).
+fn loopback(host: &url::Host<&str>) -> bool {
+    match host {
+        url::Host::Ipv4(ip) => ip.is_loopback(),
+        url::Host::Ipv6(ip) => ip.is_loopback(),
+        url::Host::Domain(domain) => domain.eq_ignore_ascii_case("localhost"),
+    }
+}
+
+/// An https URL, or http on loopback (RFC 8252 §7.3), absolute, without fragment or user
+/// information, and written as its parsed form (so nothing is hidden by normalisation).
+fn acceptable_url(uri: &str) -> Option<url::Url> {
+    if uri.len() > MAX_URI_LEN {
+        return None;
+    }
+    let url = url::Url::parse(uri).ok()?;
+    let scheme_ok = match (url.scheme(), url.host()) {
+        ("https", Some(_)) => true,
+        ("http", Some(host)) => loopback(&host),
+        _ => false,
+    };
+    let clean = url.fragment().is_none() && url.username().is_empty() && url.password().is_none();
+    (scheme_ok && clean).then_some(url)
+}
+
+/// A redirect URI a registered or self-described client may list.
+pub(crate) fn acceptable_redirect_uri(uri: &str) -> bool {
+    acceptable_url(uri).is_some()
+}
+
+/// Whether `client_id` has the shape of a client ID metadata document URL: https (or http on
+/// loopback), with a path, without fragment, user information or dot segments.
+pub(crate) fn metadata_document_url(client_id: &str) -> bool {
+    acceptable_url(client_id).is_some_and(|url| {
+        // `url` removes dot segments and lower-cases the host: a differing serialisation
+        // means the id is not the document's one plain name.
+        url.as_str() == client_id && url.path() != "/"
+    })
+}
+
+/// Why a client ID metadata document was not used. Fixed texts: they are shown on the error
+/// page, and a fetched document must not choose what the page says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct DocumentRefused(pub(crate) &'static str);
+
+#[derive(Debug, Default)]
+struct Maps {
+    /// Registered clients with the order of their registration, for oldest-out.
+    registered: HashMap<String, (Arc<Client>, u64)>,
+    next: u64,
+    documents: HashMap<String, (Arc<Client>, Instant)>,
+}
+
+/// The clients registered at run time and the metadata documents fetched, both bounded.
+#[derive(Debug)]
+pub(crate) struct Registry {
+    /// How many registered clients are kept; `None`: registration is off.
+    pub(crate) max_registered: Option<usize>,
+    /// Whether URL client ids are resolved through their metadata documents.
+    pub(crate) metadata_documents: bool,
+    maps: Mutex<Maps>,
+    http: OnceLock<reqwest::Client>,
+}
+
+impl Registry {
+    pub(crate) fn new(max_registered: Option<usize>, metadata_documents: bool) -> Registry {
+        Registry {
+            max_registered,
+            metadata_documents,
+            maps: Mutex::default(),
+            http: OnceLock::new(),
+        }
+    }
+
+    fn maps(&self) -> MutexGuard<'_, Maps> {
+        self.maps.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A registered client, or one whose document is cached and fresh.
+    pub(crate) fn get(&self, id: &str) -> Option<Arc<Client>> {
+        let maps = self.maps();
+        if let Some((client, _)) = maps.registered.get(id) {
+            return Some(client.clone());
+        }
+        maps.documents
+            .get(id)
+            .filter(|(_, expires)| *expires > Instant::now())
+            .map(|(client, _)| client.clone())
+    }
+
+    /// Keeps a newly registered client. At the bound the oldest registration gives way: a
+    /// flood cannot grow memory, and cannot shut registration for the person who starts an
+    /// MCP client next either (refusing instead would, until a restart). A client that lost
+    /// its registration learns it from `invalid_client` and registers again.
+    pub(crate) fn register(&self, client: Client) -> Arc<Client> {
+        let max = self.max_registered.unwrap_or(0).max(1);
+        let mut maps = self.maps();
+        while maps.registered.len() >= max {
+            let Some(oldest) = maps
+                .registered
+                .iter()
+                .min_by_key(|(_, (_, order))| *order)
+                .map(|(id, _)| id.clone())
+            else {
+                break;
+            };
+            maps.registered.remove(&oldest);
+        }
+        maps.next += 1;
+        let order = maps.next;
+        let client = Arc::new(client);
+        maps.registered
+            .insert(client.id.clone(), (client.clone(), order));
+        client
+    }
+
+    /// How many registered clients and cached documents are held.
+    pub(crate) fn counts(&self) -> (usize, usize) {
+        let maps = self.maps();
+        (maps.registered.len(), maps.documents.len())
+    }
+
+    /// The client a metadata document at `url` describes: from the cache while fresh, else
+    /// fetched with the key-set rules (https or loopback http at every hop, at most
+    /// `MAX_DOCUMENT_BYTES`, a timeout) and checked: its `client_id` must be `url` itself.
+    pub(crate) async fn resolve_document(&self, url: &str) -> Result<Arc<Client>, DocumentRefused> {
+        if !self.metadata_documents {
+            return Err(DocumentRefused("unknown or missing client_id"));
+        }
+        if !metadata_document_url(url) {
+            return Err(DocumentRefused(
+                "a URL client_id must be https (or http on loopback), with a path and without a fragment",
+            ));
+        }
+        if let Some(client) = self.get(url) {
+            return Ok(client);
+        }
+        let (client, ttl) = self.fetch(url).await?;
+        let client = Arc::new(client);
+        let now = Instant::now();
+        let expires = now.checked_add(ttl).unwrap_or(now);
+        let mut maps = self.maps();
+        maps.documents.retain(|_, (_, until)| *until > now);
+        if maps.documents.len() >= MAX_DOCUMENTS
+            && let Some(first) = maps
+                .documents
+                .iter()
+                .min_by_key(|(_, (_, until))| *until)
+                .map(|(id, _)| id.clone())
+        {
+            maps.documents.remove(&first);
+        }
+        maps.documents
+            .insert(url.to_owned(), (client.clone(), expires));
+        Ok(client)
+    }
+
+    async fn fetch(&self, url: &str) -> Result<(Client, Duration), DocumentRefused> {
+        let settings = JwksSettings {
+            max_body: MAX_DOCUMENT_BYTES,
+            ..JwksSettings::default()
+        };
+        let http = self.http.get_or_init(crate::jwks::default_client);
+        let response = http
+            .get(url)
+            .header(reqwest::header::ACCEPT, "application/json")
+            .timeout(settings.timeout)
+            .send()
+            .await
+            .map_err(|error| {
+                tracing::debug!(%error, url, "client metadata document not fetched");
+                DocumentRefused("the client metadata document could not be fetched")
+            })?;
+        let (min, default, max) = DOCUMENT_TTL;
+        let ttl = crate::jwks::max_age(response.headers())
+            .unwrap_or(default)
+            .clamp(min, max);
+        let body = crate::jwks::read_body(response, &settings)
+            .await
+            .map_err(|error| {
+                tracing::debug!(%error, url, "client metadata document refused");
+                DocumentRefused(
+                    "the client metadata document could not be fetched (status, size or redirect)",
+                )
+            })?;
+        let document: Value = serde_json::from_slice(&body)
+            .map_err(|_| DocumentRefused("the client metadata document is not JSON"))?;
+        // The document names itself: one served at another URL (or naming another client)
+        // must not lend its redirect URIs to this id.
+        if document.get("client_id").and_then(Value::as_str) != Some(url) {
+            return Err(DocumentRefused(
+                "the client metadata document's client_id differs from its URL",
+            ));
+        }
+        let metadata = Metadata::parse(&document).map_err(|(_, description)| {
+            tracing::debug!(description, url, "client metadata document refused");
+            DocumentRefused("the client metadata document is not acceptable")
+        })?;
+        Ok((metadata.into_client(url.to_owned()), ttl))
+    }
+}
+
+/// The RFC 7591 §3.2.1 answer for a registered client.
+pub(crate) fn registration_answer(client: &Client, name: Option<&str>, issued_at: u64) -> Value {
+    let grants: Vec<&str> = client
+        .grants
+        .iter()
+        .filter_map(|g| match g {
+            Grant::AuthorizationCode => Some("authorization_code"),
+            Grant::RefreshToken => Some("refresh_token"),
+            _ => None,
+        })
+        .collect();
+    let mut answer = json!({
+        "client_id": client.id,
+        "client_id_issued_at": issued_at,
+        "redirect_uris": client.redirect_uris,
+        "grant_types": grants,
+        "response_types": ["code"],
+        "token_endpoint_auth_method": "none",
+    });
+    if let Some(name) = name {
+        answer["client_name"] = name.into();
+    }
+    answer
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc7591_section_2_metadata_of_public_pkce_clients_only() {
+        let ok = Metadata::parse(&json!({
+            "redirect_uris": ["http://127.0.0.1/cb", "https://app.example/cb"],
+            "grant_types": ["authorization_code", "refresh_token"],
+            "token_endpoint_auth_method": "none",
+            "client_name": "Inspector",
+            "software_id": "ignored",
+        }))
+        .expect("acceptable");
+        assert_eq!(ok.grants, [Grant::AuthorizationCode, Grant::RefreshToken]);
+        let defaults = Metadata::parse(&json!({ "redirect_uris": ["https://a.example/cb"] }))
+            .expect("acceptable");
+        assert_eq!(defaults.grants, [Grant::AuthorizationCode]);
+        for (document, code) in [
+            (json!([]), "invalid_client_metadata"),
+            (json!({ "redirect_uris": [] }), "invalid_redirect_uri"),
+            (json!({}), "invalid_redirect_uri"),
+            (
+                json!({ "redirect_uris": ["http://evil.example/cb"] }),
+                "invalid_redirect_uri",
+            ),
+            (
+                json!({ "redirect_uris": ["https://a.example/cb#f"] }),
+                "invalid_redirect_uri",
+            ),
+            (
+                json!({ "redirect_uris": ["https://u:p@a.example/cb"] }),
+                "invalid_redirect_uri",
+            ),
+            (
+                json!({ "redirect_uris": ["javascript:alert(1)"] }),
+                "invalid_redirect_uri",
+            ),
+            (json!({ "redirect_uris": [1] }), "invalid_redirect_uri"),
+            (
+                json!({ "redirect_uris": vec!["https://a.example/cb"; 11] }),
+                "invalid_redirect_uri",
+            ),
+            (
+                json!({ "redirect_uris": ["https://a.example/cb"], "token_endpoint_auth_method": "client_secret_basic" }),
+                "invalid_client_metadata",
+            ),
+            (
+                json!({ "redirect_uris": ["https://a.example/cb"], "grant_types": ["implicit"] }),
+                "invalid_client_metadata",
+            ),
+            (
+                json!({ "redirect_uris": ["https://a.example/cb"], "grant_types": ["refresh_token"] }),
+                "invalid_client_metadata",
+            ),
+            (
+                json!({ "redirect_uris": ["https://a.example/cb"], "response_types": ["token"] }),
+                "invalid_client_metadata",
+            ),
+            (
+                json!({ "redirect_uris": ["https://a.example/cb"], "client_name": "x".repeat(201) }),
+                "invalid_client_metadata",
+            ),
+        ] {
+            assert_eq!(
+                Metadata::parse(&document).map(|_| ()).map_err(|e| e.0),
+                Err(code),
+                "{document}"
+            );
+        }
+    }
+
+    #[test]
+    fn client_id_metadata_document_urls() {
+        for ok in [
+            "https://app.example/client.json",
+            "http://127.0.0.1:8080/oauth/client",
+            "http://[::1]/c",
+            "http://localhost:3000/c",
+        ] {
+            assert!(metadata_document_url(ok), "{ok}");
+        }
+        for bad in [
+            "https://app.example",
+            "https://app.example/",
+            "http://app.example/client.json",
+            "https://app.example/client.json#x",
+            "https://u:p@app.example/c",
+            "https://app.example/a/../c",
+            "https://APP.example/c",
+            "demo-spa",
+        ] {
+            assert!(!metadata_document_url(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn registrations_beyond_the_bound_push_out_the_oldest() {
+        let registry = Registry::new(Some(3), false);
+        for i in 0..5 {
+            registry.register(Client::public(format!("c{i}"), ["https://a/cb"]));
+        }
+        assert_eq!(registry.counts(), (3, 0));
+        assert!(registry.get("c0").is_none() && registry.get("c1").is_none());
+        assert!(registry.get("c4").is_some());
+    }
+}
