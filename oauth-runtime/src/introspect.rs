@@ -10,6 +10,7 @@ use tokio::sync::Semaphore;
 use crate::claims::{Claims, ScopeClaim};
 use crate::clock::{Clock, ClockRef};
 use crate::jwt::ConfigError;
+use crate::metrics::Remote;
 use crate::validation::{Check, ClaimRules};
 use crate::verify::{TokenVerifier, VerifyError};
 
@@ -194,28 +195,52 @@ impl IntrospectionVerifier {
         VerifyError::Unavailable(format!("introspection at {}: {why}", self.endpoint))
     }
 
-    /// [`Self::ask`] in turn, within the timeout.
+    /// [`Self::ask`] in turn, within the timeout; counted and timed by outcome.
     async fn ask_in_turn(&self, token: &str) -> Result<Value, VerifyError> {
+        let started = std::time::Instant::now();
         let in_turn = async {
             let _permit = match self.in_flight.try_acquire() {
                 Ok(permit) => permit,
                 Err(_) => {
-                    let _waiting = Waiting::join(&self.waiting, self.max_waiting)
-                        .ok_or_else(|| self.unavailable("too many tokens waiting for a turn"))?;
+                    let _waiting =
+                        Waiting::join(&self.waiting, self.max_waiting).ok_or_else(|| {
+                            (
+                                Remote::Busy,
+                                self.unavailable("too many tokens waiting for a turn"),
+                            )
+                        })?;
                     self.in_flight
                         .acquire()
                         .await
-                        .map_err(|e| self.unavailable(e))?
+                        .map_err(|e| (Remote::Busy, self.unavailable(e)))?
                 }
             };
             self.ask(token).await
         };
-        tokio::time::timeout(self.timeout, in_turn)
+        let outcome = tokio::time::timeout(self.timeout, in_turn)
             .await
-            .map_err(|_| self.unavailable(format_args!("no answer within {:?}", self.timeout)))?
+            .unwrap_or_else(|_| {
+                Err((
+                    Remote::Timeout,
+                    self.unavailable(format_args!("no answer within {:?}", self.timeout)),
+                ))
+            });
+        let elapsed = started.elapsed();
+        match outcome {
+            Ok(answer) => {
+                crate::metrics::introspection(Remote::Ok, elapsed);
+                Ok(answer)
+            }
+            Err((kind, error)) => {
+                crate::metrics::introspection(kind, elapsed);
+                Err(error)
+            }
+        }
     }
 
-    async fn ask(&self, token: &str) -> Result<Value, VerifyError> {
+    /// One call, or how it failed (the `outcome` label) and why.
+    async fn ask(&self, token: &str) -> Result<Value, (Remote, VerifyError)> {
+        let failed = |e: reqwest::Error| (Remote::of(&e), self.unavailable(e));
         let mut response = self
             .http
             .post(&self.endpoint)
@@ -227,24 +252,31 @@ impl IntrospectionVerifier {
             .form(&[("token", token), ("token_type_hint", "access_token")])
             .send()
             .await
-            .map_err(|e| self.unavailable(e))?;
+            .map_err(failed)?;
         if *response.url() != self.endpoint_url {
-            return Err(self.unavailable(format_args!(
-                "redirected to {}; introspection follows no redirect",
-                response.url()
-            )));
+            return Err((
+                Remote::HttpError,
+                self.unavailable(format_args!(
+                    "redirected to {}; introspection follows no redirect",
+                    response.url()
+                )),
+            ));
         }
         if !response.status().is_success() {
-            return Err(self.unavailable(format_args!("status {}", response.status())));
+            return Err((
+                Remote::HttpError,
+                self.unavailable(format_args!("status {}", response.status())),
+            ));
         }
         let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(|e| self.unavailable(e))? {
+        while let Some(chunk) = response.chunk().await.map_err(failed)? {
             if body.len() + chunk.len() > self.max_body {
-                return Err(self.unavailable("response too large"));
+                return Err((Remote::TooLarge, self.unavailable("response too large")));
             }
             body.extend_from_slice(&chunk);
         }
-        serde_json::from_slice(&body).map_err(|_| self.unavailable("response is not JSON"))
+        serde_json::from_slice(&body)
+            .map_err(|_| (Remote::Invalid, self.unavailable("response is not JSON")))
     }
 }
 
