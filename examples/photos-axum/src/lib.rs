@@ -172,3 +172,17 @@ pub fn install_metrics() -> Result<PrometheusHandle, String> {
         })
         .clone()
 }
+
+#[cfg(test)]
+mod tests {
+    /// The global recorder can be set once per process: a second install hands back the first
+    /// one's handle instead of failing.
+    #[test]
+    fn metrics_are_installed_once_per_process() {
+        let first = super::install_metrics().expect("installed");
+        metrics::counter!("photos_axum_test_total").increment(1);
+        let second = super::install_metrics().expect("the same recorder");
+        assert!(second.render().contains("photos_axum_test_total 1"));
+        drop(first);
+    }
+}

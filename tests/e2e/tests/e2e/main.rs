@@ -18,6 +18,7 @@ mod four_roles;
 mod hostile_tokens;
 mod issuers;
 mod logging;
+mod metrics;
 mod photos_api;
 mod redis_replay;
 mod remote_keys;
