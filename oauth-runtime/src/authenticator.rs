@@ -295,6 +295,35 @@ impl AuthenticatorBuilder {
     }
 }
 
+/// Runs a verification in a debug-level `oauth.verify` span whose fields say how it ended:
+/// `outcome` (`verified` or `refused`) and, when refused, the bounded `reason` and `detail` of
+/// [`crate::metrics::refusal`]. Never the token nor a claim: the span is for telling why, not
+/// whom. At a level nobody listens to, the span costs one check of a cached flag.
+async fn traced(
+    verification: impl Future<Output = Result<Claims, AuthError>>,
+) -> Result<Claims, AuthError> {
+    use tracing::Instrument as _;
+    let span = tracing::debug_span!(
+        "oauth.verify",
+        outcome = tracing::field::Empty,
+        reason = tracing::field::Empty,
+        detail = tracing::field::Empty,
+    );
+    let outcome = verification.instrument(span.clone()).await;
+    match &outcome {
+        Ok(_) => {
+            span.record("outcome", "verified");
+        }
+        Err(error) => {
+            let labels = crate::metrics::refusal(error);
+            span.record("outcome", "refused");
+            span.record("reason", labels.reason);
+            span.record("detail", labels.detail);
+        }
+    }
+    outcome
+}
+
 /// One rejection of each kind, to try a custom answer on before the first request.
 fn sample_rejections() -> [AuthError; 8] {
     static SAMPLE: [Requirement; 1] = [Requirement::Scope(crate::scope::ScopeToken::from_static(
@@ -366,6 +395,14 @@ impl Authenticator {
         authorization: impl Iterator<Item = &'a [u8]>,
         query: Option<&str>,
     ) -> Result<Claims, AuthError> {
+        traced(self.authenticate_bearer(authorization, query)).await
+    }
+
+    async fn authenticate_bearer<'a>(
+        &self,
+        authorization: impl Iterator<Item = &'a [u8]>,
+        query: Option<&str>,
+    ) -> Result<Claims, AuthError> {
         let header = bearer::located(authorization, query, self.0.max_token_len)?;
         self.bearer_claims(header).await
     }
@@ -425,13 +462,25 @@ impl Authenticator {
         &self,
         request: &HttpRequest<'_>,
         authorization: impl Iterator<Item = &'a [u8]>,
+        dpop: impl Iterator<Item = &'a [u8]>,
+        require_dpop: bool,
+    ) -> Result<Claims, AuthError> {
+        traced(self.authenticate_route_untraced(request, authorization, dpop, require_dpop)).await
+    }
+
+    async fn authenticate_route_untraced<'a>(
+        &self,
+        request: &HttpRequest<'_>,
+        authorization: impl Iterator<Item = &'a [u8]>,
         mut dpop: impl Iterator<Item = &'a [u8]>,
         require_dpop: bool,
     ) -> Result<Claims, AuthError> {
         let settings = match (&self.0.dpop, require_dpop) {
             (_, true) => &self.0.route_dpop,
             (Some(settings), false) => settings,
-            (None, false) => return self.authenticate(authorization, request.query).await,
+            (None, false) => {
+                return self.authenticate_bearer(authorization, request.query).await;
+            }
         };
         let header = bearer::located(authorization, request.query, self.0.max_token_len)?;
         if !bearer::is_dpop(header) {
@@ -547,9 +596,16 @@ impl Authenticator {
         via_dpop: bool,
         require_dpop: bool,
     ) -> ErrorResponse {
+        crate::metrics::request_refused(error);
+        let labels = crate::metrics::refusal(error);
         match error {
             AuthError::NotConfigured => tracing::error!("{error}"),
-            _ => tracing::debug!(reason = %error, "request rejected"),
+            _ => tracing::debug!(
+                reason = labels.reason,
+                detail = labels.detail,
+                error = %error,
+                "request rejected"
+            ),
         }
         let metadata = self
             .0

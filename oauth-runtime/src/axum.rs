@@ -198,6 +198,7 @@ impl RequestAuth {
         extensions.get_mut::<RequestAuth>().ok_or_else(|| {
             let error = AuthError::NotConfigured;
             tracing::error!(path = %uri.path(), "{error}");
+            crate::metrics::request_refused(&error);
             AuthRejection(ErrorResponse::new(&error, None))
         })
     }

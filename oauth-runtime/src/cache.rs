@@ -517,12 +517,17 @@ impl<V: TokenVerifier> TokenVerifier for CachedVerifier<V> {
     async fn verify(&self, token: &str) -> Result<Claims, VerifyError> {
         let now = self.clock.now();
         if let Some(outcome) = self.lookup(token.as_bytes(), now) {
+            crate::metrics::cache_hit();
             return outcome;
         }
         let refusal_key = (!self.negative_ttl.is_zero()).then(|| digest(token.as_bytes()));
         if let Some(error) = refusal_key.and_then(|key| self.refused(&key, now)) {
+            crate::metrics::cache_hit();
             return Err(error);
         }
+        // Counted here, not in `verify_now`: a request asks `verify_now` first and then, without
+        // an answer, `verify`, which would count one miss twice.
+        crate::metrics::cache_miss();
         let joined = Joined::new(&self.in_flight, token.as_bytes());
         // One request verifies; the others wait for its outcome. If it is cancelled, the next
         // waiter verifies instead.
@@ -542,7 +547,11 @@ impl<V: TokenVerifier> TokenVerifier for CachedVerifier<V> {
     }
 
     fn verify_now(&self, token: &[u8]) -> Option<Result<Claims, VerifyError>> {
-        self.lookup(token, self.clock.now())
+        let known = self.lookup(token, self.clock.now());
+        if known.is_some() {
+            crate::metrics::cache_hit();
+        }
+        known
     }
 }
 

@@ -325,12 +325,14 @@ impl DpopReplayStore for MemoryReplayStore {
             return Ok(false);
         }
         if seen.entries.len() >= self.capacity {
+            crate::metrics::replay_store_error(crate::metrics::StoreFailure::MemoryFull);
             return Err(ReplayStoreError(format!(
                 "{} proofs in their window: the in-memory store is full",
                 seen.entries.len()
             )));
         }
         if seen.per_client.get(client).copied().unwrap_or(0) >= self.per_client {
+            crate::metrics::replay_store_error(crate::metrics::StoreFailure::MemoryFull);
             return Err(ReplayStoreError(
                 "this client key has too many proofs in their window".into(),
             ));

@@ -28,6 +28,7 @@ use redis::{RedisError, Value};
 
 use crate::clock::{Clock, ClockRef};
 use crate::dpop::{DpopReplayStore, ReplayStoreError};
+use crate::metrics::StoreFailure;
 
 /// How long a proof waits for Redis before it is refused (503): short, since every DPoP request
 /// waits that long while Redis is slow or gone, and a round trip in one data centre takes well
@@ -248,14 +249,24 @@ impl DpopReplayStore for RedisReplayStore {
             tokio::time::timeout(self.timeout, command.query_async(&mut connection)).await;
         let first = match answer {
             Err(_) => {
+                crate::metrics::replay_store_error(StoreFailure::RedisTimeout);
                 return Err(
                     self.failed(&format!("no answer within {} ms", self.timeout.as_millis()))
                 );
             }
-            Ok(Err(error)) => return Err(self.failed(&error.to_string())),
+            Ok(Err(error)) => {
+                // The connection manager's own timeouts equal ours: an error saying so is one.
+                crate::metrics::replay_store_error(if error.is_timeout() {
+                    StoreFailure::RedisTimeout
+                } else {
+                    StoreFailure::RedisError
+                });
+                return Err(self.failed(&error.to_string()));
+            }
             Ok(Ok(Value::Okay)) => true,
             Ok(Ok(Value::Nil)) => false,
             Ok(Ok(other)) => {
+                crate::metrics::replay_store_error(StoreFailure::RedisError);
                 return Err(self.failed(&format!("unexpected answer to SET NX: {other:?}")));
             }
         };

@@ -49,6 +49,7 @@ impl<R: ScopeRequirement> ScopeGuard<R> {
         if let Some(authentication) = R::AUTHENTICATION {
             authenticator.authorize_authentication(&claims, authentication)?;
         }
+        crate::metrics::request_allowed();
         Ok(ScopeGuard {
             claims,
             _requirement: PhantomData,

@@ -10,6 +10,7 @@ use tokio::sync::Semaphore;
 use crate::claims::{Claims, ScopeClaim};
 use crate::clock::{Clock, ClockRef};
 use crate::jwt::ConfigError;
+use crate::metrics::Remote;
 use crate::token_shape::{Shape, ShapeBook};
 use crate::validation::{Check, ClaimRules};
 use crate::verify::{TokenVerifier, VerifyError};
@@ -245,10 +246,11 @@ impl IntrospectionVerifier {
         VerifyError::Unavailable(format!("introspection at {}: {why}", self.endpoint))
     }
 
-    /// [`Self::ask`] in turn, within the timeout: a free turn of the shared lane if there is
-    /// one, else a place in the queue of the familiar lane (for a token shaped like an
-    /// accepted one) or of the shared lane (for any other).
+    /// [`Self::ask`] in turn, within the timeout, counted and timed by outcome: a free turn of
+    /// the shared lane if there is one, else a place in the queue of the familiar lane (for a
+    /// token shaped like an accepted one) or of the shared lane (for any other).
     async fn ask_in_turn(&self, token: &str) -> Result<Value, VerifyError> {
+        let started = std::time::Instant::now();
         let shape = Shape::of(token);
         let lane = match &self.familiar {
             Some(lane) if self.shapes.knows(&shape) => lane,
@@ -265,27 +267,47 @@ impl IntrospectionVerifier {
                     Err(_) => {
                         let _waiting =
                             Waiting::join(&lane.waiting, self.max_waiting).ok_or_else(|| {
-                                self.unavailable("too many tokens waiting for a turn")
+                                (
+                                    Remote::Busy,
+                                    self.unavailable("too many tokens waiting for a turn"),
+                                )
                             })?;
                         lane.turns
                             .acquire()
                             .await
-                            .map_err(|e| self.unavailable(e))?
+                            .map_err(|e| (Remote::Busy, self.unavailable(e)))?
                     }
                 },
             };
             self.ask(token).await
         };
-        let answer = tokio::time::timeout(self.timeout, in_turn)
+        let outcome = tokio::time::timeout(self.timeout, in_turn)
             .await
-            .map_err(|_| self.unavailable(format_args!("no answer within {:?}", self.timeout)))??;
-        if answer.get("active").and_then(Value::as_bool) == Some(true) {
-            self.shapes.learn(shape);
+            .unwrap_or_else(|_| {
+                Err((
+                    Remote::Timeout,
+                    self.unavailable(format_args!("no answer within {:?}", self.timeout)),
+                ))
+            });
+        let elapsed = started.elapsed();
+        match outcome {
+            Ok(answer) => {
+                crate::metrics::introspection(Remote::Ok, elapsed);
+                if answer.get("active").and_then(Value::as_bool) == Some(true) {
+                    self.shapes.learn(shape);
+                }
+                Ok(answer)
+            }
+            Err((kind, error)) => {
+                crate::metrics::introspection(kind, elapsed);
+                Err(error)
+            }
         }
-        Ok(answer)
     }
 
-    async fn ask(&self, token: &str) -> Result<Value, VerifyError> {
+    /// One call, or how it failed (the `outcome` label) and why.
+    async fn ask(&self, token: &str) -> Result<Value, (Remote, VerifyError)> {
+        let failed = |e: reqwest::Error| (Remote::of(&e), self.unavailable(e));
         let mut response = self
             .http
             .post(&self.endpoint)
@@ -297,24 +319,31 @@ impl IntrospectionVerifier {
             .form(&[("token", token), ("token_type_hint", "access_token")])
             .send()
             .await
-            .map_err(|e| self.unavailable(e))?;
+            .map_err(failed)?;
         if *response.url() != self.endpoint_url {
-            return Err(self.unavailable(format_args!(
-                "redirected to {}; introspection follows no redirect",
-                response.url()
-            )));
+            return Err((
+                Remote::HttpError,
+                self.unavailable(format_args!(
+                    "redirected to {}; introspection follows no redirect",
+                    response.url()
+                )),
+            ));
         }
         if !response.status().is_success() {
-            return Err(self.unavailable(format_args!("status {}", response.status())));
+            return Err((
+                Remote::HttpError,
+                self.unavailable(format_args!("status {}", response.status())),
+            ));
         }
         let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(|e| self.unavailable(e))? {
+        while let Some(chunk) = response.chunk().await.map_err(failed)? {
             if body.len() + chunk.len() > self.max_body {
-                return Err(self.unavailable("response too large"));
+                return Err((Remote::TooLarge, self.unavailable("response too large")));
             }
             body.extend_from_slice(&chunk);
         }
-        serde_json::from_slice(&body).map_err(|_| self.unavailable("response is not JSON"))
+        serde_json::from_slice(&body)
+            .map_err(|_| (Remote::Invalid, self.unavailable("response is not JSON")))
     }
 }
 

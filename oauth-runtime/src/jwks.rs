@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use crate::keys::{Key, keys_from_remote_jwk_set};
+use crate::metrics::{KeySetMetrics, Remote};
 use crate::verify::VerifyError;
 
 /// How a remote key set is fetched and cached.
@@ -93,6 +94,13 @@ struct Cached {
     ttl: Duration,
 }
 
+impl Cached {
+    /// When these keys were fetched: their lifetime counts from then.
+    fn fetched_at(&self) -> Instant {
+        self.expires.checked_sub(self.ttl).unwrap_or(self.expires)
+    }
+}
+
 /// Failed attempts in a row, and when the next may start.
 #[derive(Default)]
 struct Backoff {
@@ -118,6 +126,7 @@ pub struct RemoteKeySet {
     /// hold it.
     in_flight: Arc<tokio::sync::Mutex<()>>,
     fetches: AtomicU64,
+    metrics: KeySetMetrics,
 }
 
 impl std::fmt::Debug for RemoteKeySet {
@@ -236,6 +245,7 @@ impl RemoteKeySet {
             last_kid_refresh: Mutex::new(None),
             in_flight: Arc::new(tokio::sync::Mutex::new(())),
             fetches: AtomicU64::new(0),
+            metrics: KeySetMetrics::new(),
         }
     }
 
@@ -254,6 +264,12 @@ impl RemoteKeySet {
             discovered: Some(RwLock::new(None)),
             ..RemoteKeySet::new(issuer, client, settings)
         }
+    }
+
+    /// Names the issuer these keys belong to, for the `issuer` label of its metrics (the key
+    /// set's URL until then; the first name given stays).
+    pub(crate) fn set_issuer(&self, issuer: &str) {
+        self.metrics.set_issuer(issuer);
     }
 
     /// The URL, or for a key set found by [`discover`](Self::discover) the issuer.
@@ -299,7 +315,10 @@ impl RemoteKeySet {
     /// keys waits for a fetch, and not even then while the backoff after a failure lasts.
     pub async fn keys(self: &Arc<Self>) -> Result<Arc<Vec<Key>>, VerifyError> {
         let now = Instant::now();
-        match self.snapshot() {
+        let snapshot = self.snapshot();
+        self.metrics
+            .looked_up(&self.url, now, snapshot.as_ref().map(Cached::fetched_at));
+        match snapshot {
             Some(cached) if cached.expires > now => {
                 if cached.expires.saturating_duration_since(now) < cached.ttl / 5 {
                     self.refresh_in_background(now);
@@ -430,9 +449,15 @@ impl RemoteKeySet {
                 };
                 *self.cached.write().unwrap_or_else(PoisonError::into_inner) = Some(cached);
                 *self.backoff.lock().unwrap_or_else(PoisonError::into_inner) = Backoff::default();
+                self.metrics.fetched(&self.url, Remote::Ok, Some(now));
                 Ok(keys)
             }
-            Err(reason) => {
+            Err((outcome, reason)) => {
+                self.metrics.fetched(
+                    &self.url,
+                    outcome,
+                    self.snapshot().as_ref().map(Cached::fetched_at),
+                );
                 // With no keys to serve every request fails until a fetch succeeds, so the wait
                 // stays short; with stale keys serving, the endpoint is spared up to the cooldown.
                 let cap = match self.snapshot() {
@@ -465,30 +490,38 @@ impl RemoteKeySet {
         }
     }
 
-    async fn fetch(&self) -> Result<(Vec<Key>, Duration), String> {
-        let fetched = self.fetch_from(&self.jwks_uri().await?).await;
+    /// One fetch, or how it failed (the `outcome` label) and why (for the logs).
+    async fn fetch(&self) -> Result<(Vec<Key>, Duration), (Remote, String)> {
+        let url = self
+            .jwks_uri()
+            .await
+            .map_err(|why| (Remote::HttpError, why))?;
+        let fetched = self.fetch_from(&url).await;
         if let (Err(_), Some(discovered)) = (&fetched, &self.discovered) {
             *discovered.write().unwrap_or_else(PoisonError::into_inner) = None;
         }
         fetched
     }
 
-    async fn fetch_from(&self, url: &str) -> Result<(Vec<Key>, Duration), String> {
+    async fn fetch_from(&self, url: &str) -> Result<(Vec<Key>, Duration), (Remote, String)> {
         let response = self
             .client
             .get(url)
             .timeout(self.settings.timeout)
             .send()
             .await
-            .map_err(|e| format!("request failed: {e}"))?;
+            .map_err(|e| (Remote::of(&e), format!("request failed: {e}")))?;
         let ttl = max_age(response.headers())
             .unwrap_or(self.settings.default_ttl)
             .clamp(self.settings.min_ttl, self.settings.max_ttl);
         let body = read_body(response, &self.settings).await?;
-        let text = std::str::from_utf8(&body).map_err(|_| "the key set is not UTF-8".to_owned())?;
-        let keys = keys_from_remote_jwk_set(text).map_err(|e| format!("not a JWK Set: {e}"))?;
+        let invalid = |why: String| (Remote::Invalid, why);
+        let text =
+            std::str::from_utf8(&body).map_err(|_| invalid("the key set is not UTF-8".into()))?;
+        let keys =
+            keys_from_remote_jwk_set(text).map_err(|e| invalid(format!("not a JWK Set: {e}")))?;
         if keys.is_empty() {
-            return Err("the key set has no usable signing key".into());
+            return Err(invalid("the key set has no usable signing key".into()));
         }
         Ok((keys, ttl))
     }
@@ -499,32 +532,38 @@ impl RemoteKeySet {
 pub(crate) async fn read_body(
     mut response: reqwest::Response,
     settings: &JwksSettings,
-) -> Result<Vec<u8>, String> {
+) -> Result<Vec<u8>, (Remote, String)> {
     // With a client not built on `redirect_policy`, a redirect may have led elsewhere.
     if !acceptable(response.url()) {
-        return Err(format!(
-            "redirected to {}, which is not https",
-            response.url()
+        return Err((
+            Remote::HttpError,
+            format!("redirected to {}, which is not https", response.url()),
         ));
     }
     if !response.status().is_success() {
-        return Err(format!("status {}", response.status()));
+        return Err((Remote::HttpError, format!("status {}", response.status())));
     }
     let max = settings.max_body;
+    let too_large = || {
+        (
+            Remote::TooLarge,
+            format!("response larger than {max} bytes"),
+        )
+    };
     if response
         .content_length()
         .is_some_and(|len| len > max as u64)
     {
-        return Err(format!("response larger than {max} bytes"));
+        return Err(too_large());
     }
     let mut body = Vec::new();
     while let Some(chunk) = response
         .chunk()
         .await
-        .map_err(|e| format!("reading the body: {e}"))?
+        .map_err(|e| (Remote::of(&e), format!("reading the body: {e}")))?
     {
         if body.len() + chunk.len() > max {
-            return Err(format!("response larger than {max} bytes"));
+            return Err(too_large());
         }
         body.extend_from_slice(&chunk);
     }
@@ -560,7 +599,7 @@ async fn fetch_json(
         .map_err(|e| format!("{url}: {e}"))?;
     let body = read_body(response, settings)
         .await
-        .map_err(|e| format!("{url}: {e}"))?;
+        .map_err(|(_, e)| format!("{url}: {e}"))?;
     serde_json::from_slice(&body).map_err(|e| format!("{url}: not JSON: {e}"))
 }
 

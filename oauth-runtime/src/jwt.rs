@@ -359,6 +359,12 @@ impl JwtVerifierBuilder {
         if self.keys.iter().any(is_hmac) && !self.keys.iter().all(is_hmac) {
             return Err(ConfigError::MixedKeyTypes);
         }
+        #[cfg(feature = "remote")]
+        if let (Some(remote), Some(Check::OneOf(issuers))) = (&self.remote, &self.issuer)
+            && let [issuer] = issuers.as_slice()
+        {
+            remote.set_issuer(issuer);
+        }
         Ok(JwtVerifier {
             keys: self.keys,
             #[cfg(feature = "remote")]

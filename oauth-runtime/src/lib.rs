@@ -22,6 +22,7 @@
 //! - answers: [`AuthError`] and [`ErrorResponse`];
 //! - the installed configuration, [`Authenticator`], and the typed [`ScopeGuard`];
 //! - configuration files: [`AuthConfig`];
+//! - the numbers operators watch: [`metrics`] (names and labels; recorded with feature `metrics`);
 //! - framework adapters behind cargo features: `axum` (default) and `rocket`.
 //!
 //! # Layers
@@ -68,6 +69,7 @@ mod jwks;
 mod jws;
 mod jwt;
 mod keys;
+pub mod metrics;
 #[cfg(feature = "utoipa")]
 pub mod openapi;
 mod requirement;

@@ -156,6 +156,7 @@ async fn verify(
     let Some(authenticator) = request.rocket().state::<Authenticator>() else {
         let error = AuthError::NotConfigured;
         tracing::error!(path = %request.uri().path(), "{error}");
+        crate::metrics::request_refused(&error);
         return Err((record(request, ErrorResponse::new(&error, None)), error));
     };
     let Verified(outcome, bound) = request

@@ -1,14 +1,15 @@
 //! The photo API (see `photos-demo` for its routes and scopes), protected with
 //! `#[requires_scope]` on axum.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use axum::extract::{Path, RawQuery, State};
-use axum::http::header::{COOKIE, SET_COOKIE};
+use axum::http::header::{CONTENT_TYPE, COOKIE, SET_COOKIE};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{delete, get};
 use axum::{Json, Router};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use oauth_runtime::{Authenticator, Claims, requires_scope};
 use photos_demo::{
     ALBUMS_READ, Album, ClientApp, NewPhoto, PHOTOS_DELETE, PHOTOS_READ, PHOTOS_WRITE, Photo, Store,
@@ -113,4 +114,75 @@ pub fn app(authenticator: Authenticator, client: Arc<ClientApp>) -> Router {
         .merge(authenticator.metadata_routes())
         .layer(authenticator.layer())
         .merge(pages)
+}
+
+/// The API of [`app`] with `GET /metrics`: what `handle`'s recorder holds, in the Prometheus
+/// text format. Unguarded, like `/health`: a scraper has no token, and the page holds counts
+/// and fixed labels only (see `oauth_runtime::metrics`), never a token or a subject.
+pub fn app_with_metrics(
+    authenticator: Authenticator,
+    client: Arc<ClientApp>,
+    handle: PrometheusHandle,
+) -> Router {
+    app(authenticator, client).merge(metrics_routes(handle))
+}
+
+/// `GET /metrics` alone, rendering `handle`.
+pub fn metrics_routes(handle: PrometheusHandle) -> Router {
+    Router::new().route(
+        "/metrics",
+        get(move || {
+            let page = handle.render();
+            async move {
+                (
+                    [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+                    page,
+                )
+            }
+        }),
+    )
+}
+
+/// The example's Prometheus recorder settings: histogram buckets for the introspection
+/// latency (a summary otherwise), from 5 ms to the 5 s default timeout.
+pub fn prometheus_builder() -> PrometheusBuilder {
+    const BUCKETS: [f64; 10] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0];
+    let builder = PrometheusBuilder::new();
+    let matcher = Matcher::Full(oauth_runtime::metrics::INTROSPECTION_DURATION.to_owned());
+    // Fails only for an empty list of buckets.
+    match builder.set_buckets_for_metric(matcher, &BUCKETS) {
+        Ok(builder) => builder,
+        Err(_) => PrometheusBuilder::new(),
+    }
+}
+
+/// Installs the Prometheus recorder as the process's recorder, once: a process has one global
+/// recorder, so later calls return the same handle instead of failing. Call it before the
+/// first request (`oauth_runtime::metrics` explains why). Errors if another recorder was
+/// installed before.
+pub fn install_metrics() -> Result<PrometheusHandle, String> {
+    static INSTALLED: OnceLock<Result<PrometheusHandle, String>> = OnceLock::new();
+    INSTALLED
+        .get_or_init(|| {
+            let handle = prometheus_builder()
+                .install_recorder()
+                .map_err(|e| e.to_string())?;
+            oauth_runtime::metrics::describe();
+            Ok(handle)
+        })
+        .clone()
+}
+
+#[cfg(test)]
+mod tests {
+    /// The global recorder can be set once per process: a second install hands back the first
+    /// one's handle instead of failing.
+    #[test]
+    fn metrics_are_installed_once_per_process() {
+        let first = super::install_metrics().expect("installed");
+        metrics::counter!("photos_axum_test_total").increment(1);
+        let second = super::install_metrics().expect("the same recorder");
+        assert!(second.render().contains("photos_axum_test_total 1"));
+        drop(first);
+    }
 }

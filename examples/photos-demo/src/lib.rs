@@ -152,7 +152,8 @@ pub fn authenticator(
     .build()
 }
 
-/// The examples' command line: `[--port PORT] [--as-port PORT] [--key-file KEY.pem]`.
+/// The examples' command line: `[--port PORT] [--as-port PORT] [--key-file KEY.pem]
+/// [--metrics]`.
 #[derive(Debug, Clone)]
 pub struct Options {
     /// The API's port on 127.0.0.1 (default 8080; 0 picks a free one).
@@ -161,6 +162,9 @@ pub struct Options {
     pub as_port: u16,
     /// The signing key file (PKCS#8 PEM), generated when missing, so tokens survive restarts.
     pub key_file: Option<PathBuf>,
+    /// `--metrics`: serve the authentication metrics at `GET /metrics` (Prometheus text
+    /// format); the axum example only.
+    pub metrics: bool,
 }
 
 impl Default for Options {
@@ -169,6 +173,7 @@ impl Default for Options {
             port: 8080,
             as_port: 9000,
             key_file: None,
+            metrics: false,
         }
     }
 }
@@ -179,7 +184,7 @@ impl Options {
     pub fn from_args(program: &str) -> Options {
         let usage = || -> ! {
             eprintln!(
-                "usage: {program} [--port PORT] [--as-port PORT] [--key-file KEY.pem] [--print-scopes]\n\
+                "usage: {program} [--port PORT] [--as-port PORT] [--key-file KEY.pem] [--metrics] [--print-scopes]\n\
                  (defaults: API on 8080, authorization server on 9000; 0 picks a free port)"
             );
             std::process::exit(2)
@@ -192,6 +197,7 @@ impl Options {
                 "--port" => options.port = value().parse().unwrap_or_else(|_| usage()),
                 "--as-port" => options.as_port = value().parse().unwrap_or_else(|_| usage()),
                 "--key-file" => options.key_file = Some(value().into()),
+                "--metrics" => options.metrics = true,
                 "--print-scopes" => {
                     // The catalog of the running program: its handlers registered at link time.
                     print!("{}", oauth_runtime::catalog::to_markdown());

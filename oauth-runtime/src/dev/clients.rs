@@ -324,7 +324,7 @@ impl Registry {
             .clamp(min, max);
         let body = crate::jwks::read_body(response, &settings)
             .await
-            .map_err(|error| {
+            .map_err(|(_, error)| {
                 tracing::debug!(%error, url, "client metadata document refused");
                 DocumentRefused(
                     "the client metadata document could not be fetched (status, size or redirect)",

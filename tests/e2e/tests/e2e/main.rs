@@ -19,6 +19,7 @@ mod hostile_tokens;
 mod issuers;
 mod logging;
 mod mcp_dev_server;
+mod metrics;
 mod photos_api;
 mod redis_replay;
 mod remote_keys;
