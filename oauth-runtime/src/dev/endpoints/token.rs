@@ -62,10 +62,21 @@ pub(super) struct Binding<'a> {
 impl Binding<'_> {
     /// The extra claims of a bound access token.
     fn claims(&self) -> Value {
-        match self.jkt {
-            Some(jkt) => json!({ "cnf": { "jkt": jkt } }),
-            None => Value::Null,
+        self.claims_with(None)
+    }
+
+    /// The extra claims of an access token: `cnf.jkt` when bound, and the user's `acr` and
+    /// `auth_time` (RFC 9470 §4, as RFC 9068 §2.2.1 carries them) when a user logged in.
+    fn claims_with(&self, login: Option<&Login>) -> Value {
+        let mut claims = serde_json::Map::new();
+        if let Some(jkt) = self.jkt {
+            claims.insert("cnf".into(), json!({ "jkt": jkt }));
         }
+        if let Some(login) = login {
+            claims.insert("acr".into(), login.acr.into());
+            claims.insert("auth_time".into(), login.auth_time.into());
+        }
+        Value::Object(claims)
     }
 }
 
@@ -118,26 +129,35 @@ pub(super) fn issue(
         }
         Grant::RefreshToken => refresh(server, client, &params, binding),
         _ => {
-            let user =
-                match server.sign_in(&client.id, params.get("username"), params.get("password")) {
-                    SignIn::Ok(user) => user,
-                    SignIn::Wrong => {
-                        return Err(err("invalid_grant", "wrong username or password"));
-                    }
-                    SignIn::Locked => {
-                        return Err(err(
-                            "invalid_grant",
-                            "too many failed sign-ins: try again later",
-                        ));
-                    }
-                };
+            let user = match server.sign_in(
+                &client.id,
+                params.get("username"),
+                params.get("password"),
+                None,
+            ) {
+                SignIn::Ok(user) => user,
+                SignIn::Wrong => {
+                    return Err(err("invalid_grant", "wrong username or password"));
+                }
+                SignIn::Locked => {
+                    return Err(err(
+                        "invalid_grant",
+                        "too many failed sign-ins: try again later",
+                    ));
+                }
+            };
             let scope = known_scope(server, params.get("scope"))
                 .map_err(|why| err("invalid_scope", why))?;
+            let login = Login {
+                acr: ACR_PASSWORD,
+                auth_time: unix_now(),
+            };
             let grant = server.store.lock().new_grant(new_grant_record(
                 server,
                 client,
                 &user.username,
                 &scope,
+                Some(login),
             ));
             grant_tokens(server, client, grant, &user.username, &scope, binding)
         }
@@ -174,6 +194,7 @@ pub(super) fn new_grant_record(
     client: &Client,
     subject: &str,
     scope: &str,
+    login: Option<Login>,
 ) -> GrantRecord {
     let mut lifetime = server.lifetimes.access_token;
     if client.may(Grant::RefreshToken) {
@@ -185,6 +206,7 @@ pub(super) fn new_grant_record(
         scope: scope.to_owned(),
         revoked: false,
         expires: later(lifetime),
+        login,
     }
 }
 
@@ -197,7 +219,15 @@ pub(super) fn grant_tokens(
     scope: &str,
     binding: Binding<'_>,
 ) -> Result<Value, OAuthError> {
-    let access = server.mint(&client.id, subject, scope, Some(grant), &binding.claims())?;
+    // The login behind the grant, unchanged by refreshes: a refresh is no new authentication.
+    let login = server
+        .store
+        .lock()
+        .grants
+        .get(&grant)
+        .and_then(|g| g.login.clone());
+    let claims = binding.claims_with(login.as_ref());
+    let access = server.mint(&client.id, subject, scope, Some(grant), &claims)?;
     let refresh = if client.may(Grant::RefreshToken) {
         let token = server.random_token()?;
         let expires = later(server.lifetimes.refresh_token);
@@ -288,9 +318,35 @@ pub(super) fn exchange_code(
             }
             (None, None) => {}
         }
+        // RFC 9449 §10: a code bound to a key is exchanged with a proof of that key only.
+        // Checked before the code is spent, so that whoever stole it cannot burn it either.
+        if let Some(bound) = &record.dpop_jkt {
+            match binding.jkt {
+                None => {
+                    return Err(err(
+                        "invalid_dpop_proof",
+                        "the code is bound to a DPoP key: send a proof made with that key",
+                    ));
+                }
+                Some(jkt) if jkt != bound => {
+                    return Err(err(
+                        "invalid_grant",
+                        "the code is bound to another DPoP key than the proof's",
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
         record.used = true;
         let (subject, scope) = (record.subject.clone(), record.scope.clone());
-        let grant = store.new_grant(new_grant_record(server, client, &subject, &scope));
+        let login = record.login.clone();
+        let grant = store.new_grant(new_grant_record(
+            server,
+            client,
+            &subject,
+            &scope,
+            Some(login),
+        ));
         if let Some(record) = store.codes.get_mut(code) {
             record.grant = Some(grant);
         }

@@ -23,3 +23,4 @@ mod redis_replay;
 mod remote_keys;
 mod rocket_guards;
 mod step_up;
+mod step_up_loop;
