@@ -13,6 +13,7 @@ mod demo_client;
 mod dev_server;
 mod dev_server_abuse;
 mod dpop;
+mod dpop_jkt;
 mod extractors;
 mod four_roles;
 mod hostile_tokens;
