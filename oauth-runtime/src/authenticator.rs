@@ -425,13 +425,55 @@ impl Authenticator {
         &self,
         request: &HttpRequest<'_>,
         authorization: impl Iterator<Item = &'a [u8]>,
-        mut dpop: impl Iterator<Item = &'a [u8]>,
+        dpop: impl Iterator<Item = &'a [u8]>,
         require_dpop: bool,
     ) -> Result<Claims, AuthError> {
+        self.authenticate_route_nonce(request, authorization, dpop, require_dpop)
+            .await
+            .0
+    }
+
+    /// As [`Authenticator::authenticate_route`], with the value of the `DPoP-Nonce` header the
+    /// answer must carry when server nonces are on (RFC 9449 §9): the nonce to use after a
+    /// `use_dpop_nonce` refusal, and the next one after a success with the previous period's.
+    pub(crate) async fn authenticate_route_nonce<'a>(
+        &self,
+        request: &HttpRequest<'_>,
+        authorization: impl Iterator<Item = &'a [u8]>,
+        dpop: impl Iterator<Item = &'a [u8]>,
+        require_dpop: bool,
+    ) -> (Result<Claims, AuthError>, Option<String>) {
+        match self
+            .route_with_proof(request, authorization, dpop, require_dpop)
+            .await
+        {
+            Ok((claims, next_nonce)) => (Ok(claims), next_nonce),
+            Err(error @ AuthError::Dpop(DpopError::UseNonce)) => {
+                // The mode's and the `dpop` handlers' settings share one verifier.
+                (Err(error), self.0.route_dpop.verifier.current_nonce())
+            }
+            Err(error) => (Err(error), None),
+        }
+    }
+
+    /// Whether DPoP proofs must carry server nonces, so that answers may carry `DPoP-Nonce`.
+    pub(crate) fn dpop_nonces(&self) -> bool {
+        self.0.route_dpop.verifier.requires_nonce()
+    }
+
+    async fn route_with_proof<'a>(
+        &self,
+        request: &HttpRequest<'_>,
+        authorization: impl Iterator<Item = &'a [u8]>,
+        mut dpop: impl Iterator<Item = &'a [u8]>,
+        require_dpop: bool,
+    ) -> Result<(Claims, Option<String>), AuthError> {
         let settings = match (&self.0.dpop, require_dpop) {
             (_, true) => &self.0.route_dpop,
             (Some(settings), false) => settings,
-            (None, false) => return self.authenticate(authorization, request.query).await,
+            (None, false) => {
+                return Ok((self.authenticate(authorization, request.query).await?, None));
+            }
         };
         let header = bearer::located(authorization, request.query, self.0.max_token_len)?;
         if !bearer::is_dpop(header) {
@@ -446,7 +488,7 @@ impl Authenticator {
             if claims.get("cnf").and_then(|c| c.get("jkt")).is_some() {
                 return Err(AuthError::Dpop(DpopError::BoundTokenAsBearer));
             }
-            return Ok(claims);
+            return Ok((claims, None));
         }
         let token = bearer::dpop_token(header, self.0.max_token_len)?;
         let verifier = &self.0.verifier;
@@ -469,11 +511,11 @@ impl Authenticator {
             .verifier
             .request_url(request.scheme, request.host, request.path)
             .ok_or(DpopError::UrlMismatch)?;
-        settings
+        let verified = settings
             .verifier
             .verify_bound(proof, request.method, &url, token, jkt)
             .await?;
-        Ok(claims)
+        Ok((claims, verified.next_nonce))
     }
 
     /// Checks verified claims against a requirement.

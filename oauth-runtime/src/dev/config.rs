@@ -316,6 +316,9 @@ pub struct DevServerConfig {
     /// Users.
     #[serde(default)]
     pub users: Vec<User>,
+    /// Whether token requests' DPoP proofs must carry a server nonce (RFC 9449 §8).
+    #[serde(default)]
+    pub require_dpop_nonces: bool,
 }
 
 fn default_audience() -> String {
@@ -370,6 +373,7 @@ impl DevServerConfig {
                 scopes: Vec::new(),
                 clients: Vec::new(),
                 users: Vec::new(),
+                require_dpop_nonces: false,
             }
         })
     }
@@ -406,6 +410,9 @@ impl DevServerConfig {
         }
         for user in self.users {
             server = server.user(user);
+        }
+        if self.require_dpop_nonces {
+            server = server.require_dpop_nonces();
         }
         Ok(server)
     }

@@ -71,6 +71,7 @@ pub struct DevServer {
     key_file: Option<std::path::PathBuf>,
     port: u16,
     fill: Fill,
+    dpop_nonces: bool,
 }
 
 impl Default for DevServer {
@@ -94,7 +95,16 @@ impl DevServer {
             key_file: None,
             port: 0,
             fill: store::system_fill,
+            dpop_nonces: false,
         }
+    }
+
+    /// Requires a server nonce in the DPoP proofs of token requests (RFC 9449 §8; off by
+    /// default): a proof without the current one gets 400 `use_dpop_nonce` and a `DPoP-Nonce`
+    /// header with the nonce to use. Nonces change every minute, under a key of this process.
+    pub fn require_dpop_nonces(mut self) -> Self {
+        self.dpop_nonces = true;
+        self
     }
 
     /// Registers a client.
@@ -208,7 +218,13 @@ impl DevServer {
                 retired: Vec::new(),
             }),
             store: Store::default(),
-            dpop: crate::dpop::DpopVerifier::default(),
+            dpop: if self.dpop_nonces {
+                crate::dpop::DpopVerifier::builder()
+                    .nonces(crate::dpop::DpopNonces::random()?)
+                    .build()?
+            } else {
+                crate::dpop::DpopVerifier::default()
+            },
         });
         let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
         let app = endpoints::router(server.clone());
@@ -241,6 +257,9 @@ pub enum StartError {
     /// A setting cannot be right (a lifetime of zero or too long to compute an expiry with).
     #[error(transparent)]
     Config(#[from] DevConfigError),
+    /// The DPoP settings could not be made (no randomness for the nonce key).
+    #[error(transparent)]
+    Dpop(#[from] crate::dpop::DpopConfigError),
 }
 
 fn load_or_create_key(

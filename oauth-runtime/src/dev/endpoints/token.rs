@@ -9,19 +9,36 @@ pub(super) async fn token(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    let jkt = match proof_key(&server, &headers).await {
-        Ok(jkt) => jkt,
+    let (jkt, nonce) = match proof_key(&server, &headers).await {
+        Ok(Some(verified)) => (Some(verified.jkt), verified.next_nonce),
+        Ok(None) => (None, None),
+        // RFC 9449 §8: 400 use_dpop_nonce, with the nonce to use.
+        Err(error) if error.code == "use_dpop_nonce" => {
+            return with_nonce(oauth_error(error), server.dpop.current_nonce());
+        }
         Err(error) => return oauth_error(error),
     };
-    match issue(&server, &headers, &body, jkt.as_deref()) {
+    let response = match issue(&server, &headers, &body, jkt.as_deref()) {
         Ok(tokens) => no_store(Json(tokens).into_response()),
         Err(error) => oauth_error(error),
-    }
+    };
+    // RFC 9449 §8.2: the next nonce, once the client's is the previous period's.
+    with_nonce(response, nonce)
 }
 
-/// The thumbprint of the key of the request's DPoP proof (RFC 9449 §5), checked for
-/// `POST {issuer}/token`; `None` without a `DPoP` header.
-async fn proof_key(server: &Server, headers: &HeaderMap) -> Result<Option<String>, OAuthError> {
+fn with_nonce(mut response: Response, nonce: Option<String>) -> Response {
+    if let Some(value) = nonce.and_then(|n| HeaderValue::try_from(n).ok()) {
+        response.headers_mut().insert("dpop-nonce", value);
+    }
+    response
+}
+
+/// The request's DPoP proof (RFC 9449 §5), checked for `POST {issuer}/token`: its key's
+/// thumbprint, and the next nonce when server nonces are on; `None` without a `DPoP` header.
+async fn proof_key(
+    server: &Server,
+    headers: &HeaderMap,
+) -> Result<Option<crate::dpop::VerifiedProof>, OAuthError> {
     let mut proofs = headers.get_all("dpop").iter();
     let proof = match (proofs.next(), proofs.next()) {
         (None, _) => return Ok(None),
@@ -34,7 +51,7 @@ async fn proof_key(server: &Server, headers: &HeaderMap) -> Result<Option<String
     };
     let url = format!("{}/token", server.issuer);
     match server.dpop.verify(proof, "POST", &url, None).await {
-        Ok(verified) => Ok(Some(verified.jkt)),
+        Ok(verified) => Ok(Some(verified)),
         Err(DpopError::StoreUnavailable(why)) => {
             tracing::error!(%why, "DPoP replay store unavailable");
             Err(err(
@@ -42,6 +59,10 @@ async fn proof_key(server: &Server, headers: &HeaderMap) -> Result<Option<String
                 "the DPoP proof cannot be checked right now",
             ))
         }
+        Err(DpopError::UseNonce) => Err(err(
+            "use_dpop_nonce",
+            "the DPoP proof must carry the nonce sent in DPoP-Nonce",
+        )),
         Err(error) => {
             tracing::debug!(%error, "DPoP proof refused at the token endpoint");
             Err(err("invalid_dpop_proof", error.description()))

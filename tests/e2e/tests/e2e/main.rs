@@ -14,6 +14,7 @@ mod dev_server;
 mod dev_server_abuse;
 mod dpop;
 mod dpop_jkt;
+mod dpop_nonce;
 mod extractors;
 mod four_roles;
 mod hostile_tokens;
