@@ -273,4 +273,19 @@ async fn rfc9449_section_8_dev_server_token_endpoint_nonces() {
         .await
         .unwrap();
     assert_eq!(bearer.status(), 200);
+    // A password grant is a password login (RFC 9470 §4): acr urn:oauth-dev:pwd, auth_time now.
+    let body: Value = bearer.json().await.unwrap();
+    let payload = body["access_token"]
+        .as_str()
+        .unwrap()
+        .split('.')
+        .nth(1)
+        .unwrap();
+    let claims: Value = serde_json::from_slice(
+        &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload)
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(claims["acr"], oauth_runtime::dev::ACR_PASSWORD);
+    assert!(claims["auth_time"].as_i64().unwrap() >= now() - 60);
 }
