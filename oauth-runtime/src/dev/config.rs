@@ -474,6 +474,31 @@ mod tests {
     }
 
     #[test]
+    fn one_time_codes_and_dpop_nonces_are_read_from_toml() {
+        let config = DevServerConfig::from_toml(
+            r#"
+            require_dpop_nonces = true
+            [[users]]
+            username = "alice"
+            password = "wonderland"
+            otp = "123456"
+            [[users]]
+            username = "bob"
+            password = "builder"
+            "#,
+        )
+        .expect("parses");
+        assert!(config.require_dpop_nonces);
+        let codes: Vec<Option<&str>> = config.users.iter().map(|u| u.otp.as_deref()).collect();
+        assert_eq!(codes, [Some("123456"), None]);
+        assert!(config.into_server().expect("valid").dpop_nonces);
+        assert!(
+            !DevServerConfig::demo().require_dpop_nonces,
+            "off by default"
+        );
+    }
+
+    #[test]
     fn unknown_keys_and_algorithms_are_refused() {
         assert!(DevServerConfig::from_toml("prot = 1").is_err());
         let config = DevServerConfig::from_toml("algorithm = \"HS256\"").expect("parses");
