@@ -299,9 +299,9 @@ impl AuthenticatorBuilder {
 /// `outcome` (`verified` or `refused`) and, when refused, the bounded `reason` and `detail` of
 /// [`crate::metrics::refusal`]. Never the token nor a claim: the span is for telling why, not
 /// whom. At a level nobody listens to, the span costs one check of a cached flag.
-async fn traced(
-    verification: impl Future<Output = Result<Claims, AuthError>>,
-) -> Result<Claims, AuthError> {
+async fn traced<T>(
+    verification: impl Future<Output = Result<T, AuthError>>,
+) -> Result<T, AuthError> {
     use tracing::Instrument as _;
     let span = tracing::debug_span!(
         "oauth.verify",
@@ -465,21 +465,52 @@ impl Authenticator {
         dpop: impl Iterator<Item = &'a [u8]>,
         require_dpop: bool,
     ) -> Result<Claims, AuthError> {
-        traced(self.authenticate_route_untraced(request, authorization, dpop, require_dpop)).await
+        self.authenticate_route_nonce(request, authorization, dpop, require_dpop)
+            .await
+            .0
     }
 
-    async fn authenticate_route_untraced<'a>(
+    /// As [`Authenticator::authenticate_route`], with the value of the `DPoP-Nonce` header the
+    /// answer must carry when server nonces are on (RFC 9449 §9): the nonce to use after a
+    /// `use_dpop_nonce` refusal, and the next one after a success with the previous period's.
+    pub(crate) async fn authenticate_route_nonce<'a>(
+        &self,
+        request: &HttpRequest<'_>,
+        authorization: impl Iterator<Item = &'a [u8]>,
+        dpop: impl Iterator<Item = &'a [u8]>,
+        require_dpop: bool,
+    ) -> (Result<Claims, AuthError>, Option<String>) {
+        match traced(self.route_with_proof(request, authorization, dpop, require_dpop)).await {
+            Ok((claims, next_nonce)) => (Ok(claims), next_nonce),
+            Err(error @ AuthError::Dpop(DpopError::UseNonce)) => {
+                // The mode's and the `dpop` handlers' settings share one verifier.
+                (Err(error), self.0.route_dpop.verifier.current_nonce())
+            }
+            Err(error) => (Err(error), None),
+        }
+    }
+
+    /// Whether DPoP proofs must carry server nonces, so that answers may carry `DPoP-Nonce`.
+    pub(crate) fn dpop_nonces(&self) -> bool {
+        self.0.route_dpop.verifier.requires_nonce()
+    }
+
+    async fn route_with_proof<'a>(
         &self,
         request: &HttpRequest<'_>,
         authorization: impl Iterator<Item = &'a [u8]>,
         mut dpop: impl Iterator<Item = &'a [u8]>,
         require_dpop: bool,
-    ) -> Result<Claims, AuthError> {
+    ) -> Result<(Claims, Option<String>), AuthError> {
         let settings = match (&self.0.dpop, require_dpop) {
             (_, true) => &self.0.route_dpop,
             (Some(settings), false) => settings,
             (None, false) => {
-                return self.authenticate_bearer(authorization, request.query).await;
+                return Ok((
+                    self.authenticate_bearer(authorization, request.query)
+                        .await?,
+                    None,
+                ));
             }
         };
         let header = bearer::located(authorization, request.query, self.0.max_token_len)?;
@@ -495,7 +526,7 @@ impl Authenticator {
             if claims.get("cnf").and_then(|c| c.get("jkt")).is_some() {
                 return Err(AuthError::Dpop(DpopError::BoundTokenAsBearer));
             }
-            return Ok(claims);
+            return Ok((claims, None));
         }
         let token = bearer::dpop_token(header, self.0.max_token_len)?;
         let verifier = &self.0.verifier;
@@ -518,11 +549,11 @@ impl Authenticator {
             .verifier
             .request_url(request.scheme, request.host, request.path)
             .ok_or(DpopError::UrlMismatch)?;
-        settings
+        let verified = settings
             .verifier
             .verify_bound(proof, request.method, &url, token, jkt)
             .await?;
-        Ok(claims)
+        Ok((claims, verified.next_nonce))
     }
 
     /// Checks verified claims against a requirement.

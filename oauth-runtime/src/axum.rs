@@ -35,6 +35,9 @@
 //! # }
 //! ```
 
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 
 use axum::extract::{FromRequestParts, OptionalFromRequestParts};
@@ -129,28 +132,73 @@ pub struct AuthService<S> {
     authenticator: Authenticator,
 }
 
-impl<S, B> tower_service::Service<Request<B>> for AuthService<S>
+impl<S, B, ResBody> tower_service::Service<Request<B>> for AuthService<S>
 where
-    S: tower_service::Service<Request<B>>,
+    S: tower_service::Service<Request<B>, Response = axum::http::Response<ResBody>>,
 {
     type Response = S::Response;
     type Error = S::Error;
-    type Future = S::Future;
+    type Future = AuthFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
+        // Only with server nonces is there a header to add afterwards (RFC 9449 §9).
+        let nonce = self
+            .authenticator
+            .dpop_nonces()
+            .then(|| Arc::new(NonceSlot::default()));
         request.extensions_mut().insert(RequestAuth {
             authenticator: self.authenticator.clone(),
             verified: None,
             via_dpop: false,
             bound: false,
+            nonce: nonce.clone(),
         });
-        self.inner.call(request)
+        AuthFuture {
+            inner: self.inner.call(request),
+            nonce,
+        }
     }
 }
+
+/// The `DPoP-Nonce` value the answer to this request carries, set while authenticating.
+#[derive(Default)]
+struct NonceSlot(Mutex<Option<HeaderValue>>);
+
+pin_project_lite::pin_project! {
+    /// The response future of [`AuthService`]: the inner service's, with the `DPoP-Nonce`
+    /// header (RFC 9449 §9) added to the answer when authentication asked for one.
+    pub struct AuthFuture<F> {
+        #[pin]
+        inner: F,
+        nonce: Option<Arc<NonceSlot>>,
+    }
+}
+
+impl<F, ResBody, E> Future for AuthFuture<F>
+where
+    F: Future<Output = Result<axum::http::Response<ResBody>, E>>,
+{
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let mut output = std::task::ready!(this.inner.poll(cx));
+        if let (Ok(response), Some(slot)) = (&mut output, this.nonce.as_ref()) {
+            let value = slot.0.lock().unwrap_or_else(PoisonError::into_inner).take();
+            if let Some(value) = value {
+                response.headers_mut().insert(DPOP_NONCE, value);
+            }
+        }
+        Poll::Ready(output)
+    }
+}
+
+/// RFC 9449 §8.1.
+const DPOP_NONCE: &str = "dpop-nonce";
 
 /// The answer to a rejected request: status, `WWW-Authenticate` and JSON body.
 #[derive(Debug)]
@@ -188,6 +236,8 @@ struct RequestAuth {
     via_dpop: bool,
     /// Whether `verified` came with a valid DPoP proof, as a handler marked `dpop` needs.
     bound: bool,
+    /// Where the `DPoP-Nonce` to answer with goes, when server nonces are on.
+    nonce: Option<Arc<NonceSlot>>,
 }
 
 impl RequestAuth {
@@ -245,10 +295,16 @@ impl RequestAuth {
             query: uri.query(),
         };
         let dpop = headers.get_all("dpop").iter().map(HeaderValue::as_bytes);
-        let claims = self
+        let (outcome, nonce) = self
             .authenticator
-            .authenticate_route(&request, authorization, dpop, require_dpop)
-            .await?;
+            .authenticate_route_nonce(&request, authorization, dpop, require_dpop)
+            .await;
+        if let (Some(slot), Some(nonce)) = (&self.nonce, nonce)
+            && let Ok(value) = HeaderValue::try_from(nonce)
+        {
+            *slot.0.lock().unwrap_or_else(PoisonError::into_inner) = Some(value);
+        }
+        let claims = outcome?;
         self.verified = Some(claims.clone());
         self.bound = self.via_dpop;
         Ok(claims)

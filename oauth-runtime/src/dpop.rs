@@ -137,6 +137,10 @@ pub enum DpopError {
     /// The replay store could not answer; answered 503 like an unreachable key set.
     #[error("DPoP replay store unavailable: {0}")]
     StoreUnavailable(String),
+    /// Server nonces are on and the proof carries no `nonce`, or one that is not current
+    /// (RFC 9449 §8, §9): the answer carries a `DPoP-Nonce` header with the one to use.
+    #[error("DPoP proof lacks the server's current nonce")]
+    UseNonce,
 }
 
 impl DpopError {
@@ -148,6 +152,7 @@ impl DpopError {
             | DpopError::TokenNotBound
             | DpopError::BoundTokenAsBearer
             | DpopError::DpopRequired => "invalid_token",
+            DpopError::UseNonce => "use_dpop_nonce",
             _ => "invalid_dpop_proof",
         }
     }
@@ -168,6 +173,7 @@ impl DpopError {
             DpopError::BoundTokenAsBearer => "a DPoP-bound token needs the DPoP scheme",
             DpopError::DpopRequired => "a DPoP-bound access token is required",
             DpopError::StoreUnavailable(_) => "the DPoP proof cannot be checked right now",
+            DpopError::UseNonce => "the DPoP proof must carry the nonce sent in DPoP-Nonce",
             _ => "the DPoP proof is invalid",
         }
     }
@@ -354,13 +360,134 @@ pub enum DpopConfigError {
     /// The external URL is not an absolute `http` or `https` URL without query or fragment.
     #[error("external URL {0:?} must be an absolute http(s) URL without query or fragment")]
     ExternalUrl(String),
+    /// A nonce key shorter than 32 bytes, a nonce period under a second, or no randomness.
+    #[error("DPoP nonces: {0}")]
+    Nonces(&'static str),
 }
 
-/// What a verified proof tells: the RFC 7638 thumbprint of its key, and its `jti`.
+/// What a verified proof tells: the RFC 7638 thumbprint of its key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifiedProof {
     /// The base64url SHA-256 JWK thumbprint of the proof's key (RFC 7638), as `cnf.jkt` holds it.
     pub jkt: String,
+    /// With server nonces on, the current nonce when the proof's was the previous one (RFC 9449
+    /// §8.2): send it in a `DPoP-Nonce` header of the successful answer, so that the client
+    /// moves on before its nonce expires.
+    pub next_nonce: Option<String>,
+}
+
+/// How long a nonce period lasts by default; a nonce is accepted in its own period and the
+/// next, so for 60 to 120 s.
+pub const DEFAULT_NONCE_PERIOD: Duration = Duration::from_secs(60);
+
+/// Server-provided DPoP nonces (RFC 9449 §8 for an authorization server, §9 for a resource
+/// server), without state: the nonce of a period is an HMAC-SHA256 of the period's number under
+/// a key, and a proof passes with the nonce of the current period or of the one before. Several
+/// instances built with the same key ([`DpopNonces::with_key`]) issue and accept the same
+/// nonces; [`DpopNonces::random`] draws a key for this process alone.
+///
+/// A nonce bounds how early a proof can be made: a proof made by someone who stole the key a
+/// while ago, or pre-computed for later, cannot carry a nonce that did not exist yet.
+///
+/// ```
+/// use oauth_runtime::dpop::{DpopNonces, DpopVerifier};
+///
+/// let shared = [7u8; 32]; // in production: a secret of 32 random bytes, the same on every instance
+/// let verifier = DpopVerifier::builder()
+///     .nonces(DpopNonces::with_key(&shared)?)
+///     .build()?;
+/// let other_instance = DpopVerifier::builder()
+///     .nonces(DpopNonces::with_key(&shared)?)
+///     .build()?;
+/// assert_eq!(verifier.current_nonce(), other_instance.current_nonce());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
+pub struct DpopNonces {
+    key: aws_lc_rs::hmac::Key,
+    period: Duration,
+}
+
+impl fmt::Debug for DpopNonces {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DpopNonces")
+            .field("period", &self.period)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Keeps nonce MACs apart from anything else the same key might sign.
+const NONCE_LABEL: &[u8] = b"oauth-runtime DPoP nonce v1\0";
+
+impl DpopNonces {
+    /// Nonces under a key drawn now from the system's generator: for one instance (another
+    /// instance refuses them, and answers `use_dpop_nonce` with its own).
+    pub fn random() -> Result<DpopNonces, DpopConfigError> {
+        let mut secret = [0u8; 32];
+        aws_lc_rs::rand::fill(&mut secret)
+            .map_err(|_| DpopConfigError::Nonces("the random number generator failed"))?;
+        DpopNonces::with_key(&secret)
+    }
+
+    /// Nonces under `secret` (at least 32 bytes), so that every instance configured with it
+    /// accepts the nonces of the others. Keep it as secret as a signing key: whoever has it can
+    /// make future nonces.
+    pub fn with_key(secret: &[u8]) -> Result<DpopNonces, DpopConfigError> {
+        if secret.len() < 32 {
+            return Err(DpopConfigError::Nonces("the key must be at least 32 bytes"));
+        }
+        Ok(DpopNonces {
+            key: aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, secret),
+            period: DEFAULT_NONCE_PERIOD,
+        })
+    }
+
+    /// How long one nonce is current (default [`DEFAULT_NONCE_PERIOD`], at least 1 s); it is
+    /// accepted for one more period after that.
+    pub fn period(mut self, period: Duration) -> DpopNonces {
+        self.period = period;
+        self
+    }
+
+    fn period_at(&self, unix_now: i64) -> u64 {
+        u64::try_from(unix_now).unwrap_or(0) / self.period.as_secs().max(1)
+    }
+
+    fn tag(&self, period: u64) -> aws_lc_rs::hmac::Tag {
+        let mut ctx = aws_lc_rs::hmac::Context::with_key(&self.key);
+        ctx.update(NONCE_LABEL);
+        ctx.update(&period.to_be_bytes());
+        ctx.sign()
+    }
+
+    /// The nonce current at `unix_now`.
+    fn nonce_at(&self, unix_now: i64) -> String {
+        URL_SAFE_NO_PAD.encode(self.tag(self.period_at(unix_now)))
+    }
+
+    /// `Some(true)` for the current nonce, `Some(false)` for the previous period's, `None` for
+    /// anything else. The MAC comparison is constant-time.
+    fn check(&self, nonce: &str, unix_now: i64) -> Option<bool> {
+        // 32 bytes are 43 base64url characters; anything longer is not decoded.
+        if nonce.len() != 43 {
+            return None;
+        }
+        let mac = URL_SAFE_NO_PAD.decode(nonce).ok()?;
+        let current = self.period_at(unix_now);
+        let matches = |period: u64| {
+            let mut ctx = Vec::with_capacity(NONCE_LABEL.len() + 8);
+            ctx.extend_from_slice(NONCE_LABEL);
+            ctx.extend_from_slice(&period.to_be_bytes());
+            aws_lc_rs::hmac::verify(&self.key, &ctx, &mac).is_ok()
+        };
+        if matches(current) {
+            Some(true)
+        } else if current > 0 && matches(current - 1) {
+            Some(false)
+        } else {
+            None
+        }
+    }
 }
 
 /// Checks DPoP proofs (RFC 9449 §4.3). Cheap to clone; clones share the replay store.
@@ -399,6 +526,7 @@ struct Settings {
     external_url: Option<String>,
     store: Arc<dyn DpopReplayStore>,
     clock: ClockRef,
+    nonces: Option<DpopNonces>,
 }
 
 /// The defaults of [`DpopVerifier::builder`].
@@ -415,6 +543,7 @@ impl Default for DpopVerifier {
                 ..MemoryReplayStore::new(DEFAULT_REPLAY_CAPACITY)
             }),
             clock,
+            nonces: None,
         }))
     }
 }
@@ -425,6 +554,7 @@ impl fmt::Debug for DpopVerifier {
             .field("algorithms", &self.0.algorithms)
             .field("window", &self.0.window)
             .field("external_url", &self.0.external_url)
+            .field("nonces", &self.0.nonces)
             .finish_non_exhaustive()
     }
 }
@@ -439,6 +569,7 @@ pub struct DpopVerifierBuilder {
     external_url: Option<String>,
     store: Option<Arc<dyn DpopReplayStore>>,
     clock: ClockRef,
+    nonces: Option<DpopNonces>,
 }
 
 impl DpopVerifierBuilder {
@@ -488,6 +619,14 @@ impl DpopVerifierBuilder {
         self
     }
 
+    /// Requires server-provided nonces in proofs (RFC 9449 §8, §9; off by default): a proof
+    /// without the current (or the previous) nonce is refused with `use_dpop_nonce`, and the
+    /// answer carries the nonce to use in a `DPoP-Nonce` header.
+    pub fn nonces(mut self, nonces: DpopNonces) -> Self {
+        self.nonces = Some(nonces);
+        self
+    }
+
     /// Checks the settings.
     pub fn build(self) -> Result<DpopVerifier, DpopConfigError> {
         if self.algorithms.is_empty() || self.algorithms.iter().any(|a| !is_asymmetric(*a)) {
@@ -506,6 +645,15 @@ impl DpopVerifierBuilder {
                 }
             }
         };
+        if self
+            .nonces
+            .as_ref()
+            .is_some_and(|n| n.period < Duration::from_secs(1))
+        {
+            return Err(DpopConfigError::Nonces(
+                "the period must be at least 1 second",
+            ));
+        }
         let store = match self.store {
             Some(store) => store,
             None => Arc::new(MemoryReplayStore {
@@ -520,6 +668,7 @@ impl DpopVerifierBuilder {
             external_url: external_url.map(|u| u.trim_end_matches('/').to_owned()),
             store,
             clock: self.clock,
+            nonces: self.nonces,
         })))
     }
 }
@@ -553,6 +702,8 @@ struct ProofClaims {
     iat: Value,
     #[serde(default)]
     ath: Option<String>,
+    #[serde(default)]
+    nonce: Option<String>,
 }
 
 impl DpopVerifier {
@@ -565,7 +716,21 @@ impl DpopVerifier {
             external_url: None,
             store: None,
             clock: ClockRef::default(),
+            nonces: None,
         }
+    }
+
+    /// With server nonces on, the nonce a proof must carry now, for a `DPoP-Nonce` header.
+    pub fn current_nonce(&self) -> Option<String> {
+        self.0
+            .nonces
+            .as_ref()
+            .map(|n| n.nonce_at(self.0.clock.unix_now()))
+    }
+
+    /// Whether proofs must carry a server nonce.
+    pub fn requires_nonce(&self) -> bool {
+        self.0.nonces.is_some()
     }
 
     /// The accepted algorithms, for `algs` in challenges and `dpop_signing_alg_values_supported`.
@@ -713,6 +878,16 @@ impl DpopVerifier {
         if iat.abs_diff(now) > window.unsigned_abs() {
             return Err(DpopError::StaleProof);
         }
+        // RFC 9449 §8, §9: checked before `ath` and the replay store, so that the first proof
+        // of a client that has no nonce yet is answered with one and recorded nowhere.
+        let next_nonce = match &settings.nonces {
+            None => None,
+            Some(nonces) => match claims.nonce.as_deref().and_then(|n| nonces.check(n, now)) {
+                None => return Err(DpopError::UseNonce),
+                Some(true) => None,
+                Some(false) => Some(nonces.nonce_at(now)),
+            },
+        };
         if let Some(token) = access_token {
             let expected = access_token_hash(token);
             if claims.ath.as_deref() != Some(expected.as_str()) {
@@ -731,7 +906,7 @@ impl DpopVerifier {
         let until_secs =
             u64::try_from(iat.saturating_add(window).saturating_add(1).max(0)).unwrap_or(0);
         let until = UNIX_EPOCH + Duration::from_secs(until_secs);
-        Ok((VerifiedProof { jkt }, replay_key, until))
+        Ok((VerifiedProof { jkt, next_nonce }, replay_key, until))
     }
 
     /// The URL a proof's `htu` must match for a request with `path` (no query), received with
@@ -1326,5 +1501,107 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    fn nonce_verifier(nonces: DpopNonces) -> (DpopVerifier, ManualClock) {
+        let clock = ManualClock::at_unix(NOW);
+        let verifier = DpopVerifier::builder()
+            .clock(clock.clone())
+            .nonces(nonces)
+            .build()
+            .expect("nonces");
+        (verifier, clock)
+    }
+
+    fn proof_with_nonce(client: &Client, jti: &str, nonce: Option<&str>, iat: u64) -> String {
+        let mut claims = client.claims(jti);
+        claims["iat"] = iat.into();
+        if let Some(nonce) = nonce {
+            claims["nonce"] = nonce.into();
+        }
+        client.proof_with(&client.header(), &claims)
+    }
+
+    /// RFC 9449 §9 (and §8 for the token endpoint): with nonces on, a proof without one, with a
+    /// made-up one or with one of a period long gone gets `use_dpop_nonce`; the current nonce
+    /// passes; the previous period's passes too and tells the next one (§8.2). A refused proof
+    /// is not recorded, so nothing of it is spent.
+    #[tokio::test]
+    async fn rfc9449_section_9_nonces_are_required_and_rotate() {
+        let (verifier, clock) = nonce_verifier(DpopNonces::random().expect("random"));
+        let client = Client::new(Algorithm::ES256);
+        assert!(verifier.requires_nonce());
+        let first = verifier.current_nonce().expect("a nonce");
+        assert_eq!(first.len(), 43);
+
+        let no_nonce = proof_with_nonce(&client, "n1", None, NOW);
+        assert_eq!(check(&verifier, &no_nonce).await, Err(DpopError::UseNonce));
+        assert_eq!(DpopError::UseNonce.code(), "use_dpop_nonce");
+        for made_up in ["x", "", &"A".repeat(43), &"A".repeat(1_000)] {
+            let proof = proof_with_nonce(&client, "n2", Some(made_up), NOW);
+            assert_eq!(check(&verifier, &proof).await, Err(DpopError::UseNonce));
+        }
+        let other = DpopNonces::random().expect("random");
+        let foreign = other.nonce_at(i64::try_from(NOW).expect("fits"));
+        let proof = proof_with_nonce(&client, "n2", Some(&foreign), NOW);
+        assert_eq!(check(&verifier, &proof).await, Err(DpopError::UseNonce));
+
+        // The same jti, now with the nonce: the refusals above recorded nothing.
+        let good = proof_with_nonce(&client, "n1", Some(&first), NOW);
+        let verified = check(&verifier, &good).await.expect("current nonce");
+        assert_eq!(verified.next_nonce, None);
+
+        clock.advance(DEFAULT_NONCE_PERIOD);
+        let second = verifier.current_nonce().expect("a nonce");
+        assert_ne!(first, second, "a new period, a new nonce");
+        let now = NOW + DEFAULT_NONCE_PERIOD.as_secs();
+        let previous = proof_with_nonce(&client, "n3", Some(&first), now);
+        let verified = check(&verifier, &previous).await.expect("previous period");
+        assert_eq!(verified.next_nonce.as_deref(), Some(second.as_str()));
+
+        clock.advance(DEFAULT_NONCE_PERIOD);
+        let now = now + DEFAULT_NONCE_PERIOD.as_secs();
+        let stale = proof_with_nonce(&client, "n4", Some(&first), now);
+        assert_eq!(check(&verifier, &stale).await, Err(DpopError::UseNonce));
+    }
+
+    /// Nonces are stateless: instances configured with one key accept each other's; a key too
+    /// short or a period under a second is refused when building.
+    #[tokio::test]
+    async fn rfc9449_section_9_instances_sharing_a_key_accept_each_others_nonces() {
+        let secret = [42u8; 32];
+        let (one, _) = nonce_verifier(DpopNonces::with_key(&secret).expect("key"));
+        let (two, _) = nonce_verifier(DpopNonces::with_key(&secret).expect("key"));
+        let (stranger, _) = nonce_verifier(DpopNonces::random().expect("random"));
+        let nonce = one.current_nonce().expect("a nonce");
+        assert_eq!(two.current_nonce().as_deref(), Some(nonce.as_str()));
+        assert_ne!(stranger.current_nonce().as_deref(), Some(nonce.as_str()));
+        let client = Client::new(Algorithm::ES256);
+        let proof = proof_with_nonce(&client, "shared", Some(&nonce), NOW);
+        assert_eq!(
+            check(&stranger, &proof).await,
+            Err(DpopError::UseNonce),
+            "another key, another nonce"
+        );
+        check(&two, &proof)
+            .await
+            .expect("the other instance's nonce");
+
+        assert!(matches!(
+            DpopNonces::with_key(&[1; 31]),
+            Err(DpopConfigError::Nonces(_))
+        ));
+        let short = DpopNonces::random()
+            .expect("random")
+            .period(Duration::from_millis(500));
+        assert!(matches!(
+            DpopVerifier::builder().nonces(short).build(),
+            Err(DpopConfigError::Nonces(_))
+        ));
+        // Off by default: proofs without a nonce pass, and no nonce is offered.
+        let (plain, _) = verifier();
+        assert_eq!(plain.current_nonce(), None);
+        let proof = proof_with_nonce(&client, "plain", None, NOW);
+        check(&plain, &proof).await.expect("no nonce needed");
     }
 }

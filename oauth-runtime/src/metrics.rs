@@ -106,6 +106,7 @@ pub const REFUSAL_DETAILS: &[&str] = &[
     "token_not_bound",
     "bound_token_as_bearer",
     "dpop_required",
+    "use_nonce",
     // unavailable
     "verifier",
     "dpop_replay_store",
@@ -227,6 +228,7 @@ fn dpop_labels(error: &DpopError) -> &'static Labelled {
         DpopError::TokenNotBound => labelled!("dpop", "token_not_bound"),
         DpopError::BoundTokenAsBearer => labelled!("dpop", "bound_token_as_bearer"),
         DpopError::DpopRequired => labelled!("dpop", "dpop_required"),
+        DpopError::UseNonce => labelled!("dpop", "use_nonce"),
     }
 }
 
@@ -559,6 +561,7 @@ mod tests {
             DpopError::TokenNotBound,
             DpopError::BoundTokenAsBearer,
             DpopError::DpopRequired,
+            DpopError::UseNonce,
             DpopError::StoreUnavailable(CHOSEN.into()),
         ];
         let mut all = vec![

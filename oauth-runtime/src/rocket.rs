@@ -123,6 +123,11 @@ impl Authenticator {
 #[derive(Default)]
 struct Recorded(Mutex<Option<ErrorResponse>>);
 
+/// The `DPoP-Nonce` value (RFC 9449 §9) the answer to this request carries, when server nonces
+/// are on and authentication asked for one; written by `on_response` on any answer.
+#[derive(Default)]
+struct NonceSlot(Mutex<Option<String>>);
+
 /// The outcome of this request's authentication, computed once however many guards ask, and
 /// whether it came with a valid DPoP proof (as a handler marked `dpop` needs).
 struct Verified(Result<Claims, AuthError>, bool);
@@ -180,9 +185,16 @@ async fn verify(
             };
             let dpop = request.headers().get("DPoP").map(str::as_bytes);
             let via_dpop = is_dpop(request);
-            let outcome = authenticator
-                .authenticate_route(&http, headers, dpop, require_dpop)
+            let (outcome, nonce) = authenticator
+                .authenticate_route_nonce(&http, headers, dpop, require_dpop)
                 .await;
+            if nonce.is_some() {
+                *request
+                    .local_cache(NonceSlot::default)
+                    .0
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = nonce;
+            }
             let bound = via_dpop && outcome.is_ok();
             Verified(outcome, bound)
         })
@@ -435,6 +447,21 @@ impl Fairing for AuthFairing {
     }
 
     async fn on_response<'r>(&self, request: &'r Request<'_>, response: &mut Response<'r>) {
+        if request
+            .rocket()
+            .state::<Authenticator>()
+            .is_some_and(Authenticator::dpop_nonces)
+        {
+            let nonce = request
+                .local_cache(NonceSlot::default)
+                .0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .take();
+            if let Some(nonce) = nonce {
+                response.set_header(Header::new("DPoP-Nonce", nonce));
+            }
+        }
         // Taken already when our catcher wrote it.
         let Some(answer) = take_recorded(request) else {
             return;

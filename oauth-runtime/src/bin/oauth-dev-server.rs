@@ -69,12 +69,13 @@ async fn main() {
                 }
             )
         })
-        .chain(
-            config
-                .users
-                .iter()
-                .map(|u| format!("  user {}", u.username)),
-        )
+        .chain(config.users.iter().map(|u| match u.otp {
+            Some(_) => format!(
+                "  user {} (with a one-time code for MFA logins)",
+                u.username
+            ),
+            None => format!("  user {}", u.username),
+        }))
         .collect();
     let server = config
         .into_server()

@@ -147,6 +147,15 @@ fn loopback_without_port(uri: &str) -> Option<(&str, &str)> {
 }
 
 /// A user who can log in on the consent page (or with the password grant).
+///
+/// ```
+/// use oauth_runtime::dev::User;
+///
+/// // A fixed one-time code stands in for a second factor (RFC 9470 step-up): asked for on the
+/// // consent page when the client requests `acr_values=urn:oauth-dev:mfa`.
+/// let alice = User::new("alice", "wonderland").with_otp("123456");
+/// assert_eq!(alice.otp.as_deref(), Some("123456"));
+/// ```
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct User {
@@ -154,6 +163,27 @@ pub struct User {
     pub username: String,
     /// The password.
     pub password: String,
+    /// A fixed one-time code, the development stand-in for a second factor; `None`: this user
+    /// cannot pass a login that asks for one.
+    #[serde(default)]
+    pub otp: Option<String>,
+}
+
+impl User {
+    /// A user with a password and no second factor.
+    pub fn new(username: impl Into<String>, password: impl Into<String>) -> User {
+        User {
+            username: username.into(),
+            password: password.into(),
+            otp: None,
+        }
+    }
+
+    /// Sets the fixed one-time code asked for when a client requests multi-factor login.
+    pub fn with_otp(mut self, code: impl Into<String>) -> User {
+        self.otp = Some(code.into());
+        self
+    }
 }
 
 /// A scope the server grants, with the description shown on the consent page.
@@ -343,6 +373,9 @@ pub struct DevServerConfig {
     /// Client ID metadata documents; see [`super::DevServer::client_id_metadata_documents`].
     #[serde(default)]
     pub client_id_metadata_documents: bool,
+    /// Whether token requests' DPoP proofs must carry a server nonce (RFC 9449 §8).
+    #[serde(default)]
+    pub require_dpop_nonces: bool,
 }
 
 fn default_audience() -> String {
@@ -382,7 +415,8 @@ impl DevServerConfig {
     /// The built-in demo configuration: port 9000; audience `photos-api`; the photo scopes; the
     /// confidential client `demo-client` / `demo-secret` (authorization code, client credentials,
     /// refresh) and the public client `demo-spa` (PKCE), both redirecting to
-    /// `http://127.0.0.1:8080/callback`; the user `alice` / `wonderland`.
+    /// `http://127.0.0.1:8080/callback`; the user `alice` / `wonderland` with the one-time code
+    /// `123456` for multi-factor logins.
     pub fn demo() -> DevServerConfig {
         // The file is part of the crate and tested, so it always parses.
         DevServerConfig::from_toml(include_str!("default.toml")).unwrap_or_else(|_| {
@@ -401,6 +435,7 @@ impl DevServerConfig {
                 dynamic_registration: false,
                 max_registered_clients: None,
                 client_id_metadata_documents: false,
+                require_dpop_nonces: false,
             }
         })
     }
@@ -453,6 +488,9 @@ impl DevServerConfig {
         if self.client_id_metadata_documents {
             server = server.client_id_metadata_documents(true);
         }
+        if self.require_dpop_nonces {
+            server = server.require_dpop_nonces();
+        }
         Ok(server)
     }
 }
@@ -467,6 +505,13 @@ mod tests {
             DevServerConfig::from_toml(include_str!("default.toml")).expect("default.toml");
         assert_eq!(config.port, 9000);
         assert_eq!(config.clients.len(), 2);
+        // The demo user can pass a multi-factor login (RFC 9470 step-up) out of the box.
+        assert!(
+            config
+                .users
+                .iter()
+                .any(|u| u.otp.as_deref() == Some("123456"))
+        );
         assert!(
             config
                 .clients
@@ -550,6 +595,31 @@ mod tests {
         assert!(config.mcp_profile && !config.client_id_metadata_documents);
         assert_eq!(config.max_registered_clients, Some(5));
         assert!(config.into_server().is_ok());
+    }
+
+    #[test]
+    fn one_time_codes_and_dpop_nonces_are_read_from_toml() {
+        let config = DevServerConfig::from_toml(
+            r#"
+            require_dpop_nonces = true
+            [[users]]
+            username = "alice"
+            password = "wonderland"
+            otp = "123456"
+            [[users]]
+            username = "bob"
+            password = "builder"
+            "#,
+        )
+        .expect("parses");
+        assert!(config.require_dpop_nonces);
+        let codes: Vec<Option<&str>> = config.users.iter().map(|u| u.otp.as_deref()).collect();
+        assert_eq!(codes, [Some("123456"), None]);
+        assert!(config.into_server().expect("valid").dpop_nonces);
+        assert!(
+            !DevServerConfig::demo().require_dpop_nonces,
+            "off by default"
+        );
     }
 
     #[test]

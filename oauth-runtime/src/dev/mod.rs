@@ -21,7 +21,7 @@
 //!     .audience("photos-api")
 //!     .scope("photos:read", "See your photos")
 //!     .client(Client::confidential("backend", "s3cret", ["http://127.0.0.1:3000/cb"]))
-//!     .user(User { username: "alice".into(), password: "wonderland".into() })
+//!     .user(User::new("alice", "wonderland"))
 //!     .start()
 //!     .await?;
 //!
@@ -83,6 +83,7 @@ pub struct DevServer {
     mcp_profile: bool,
     max_registered: Option<usize>,
     metadata_documents: bool,
+    dpop_nonces: bool,
 }
 
 impl Default for DevServer {
@@ -110,7 +111,16 @@ impl DevServer {
             mcp_profile: false,
             max_registered: None,
             metadata_documents: false,
+            dpop_nonces: false,
         }
+    }
+
+    /// Requires a server nonce in the DPoP proofs of token requests (RFC 9449 §8; off by
+    /// default): a proof without the current one gets 400 `use_dpop_nonce` and a `DPoP-Nonce`
+    /// header with the nonce to use. Nonces change every minute, under a key of this process.
+    pub fn require_dpop_nonces(mut self) -> Self {
+        self.dpop_nonces = true;
+        self
     }
 
     /// Registers a client.
@@ -311,7 +321,13 @@ impl DevServer {
                 retired: Vec::new(),
             }),
             store: Store::default(),
-            dpop: crate::dpop::DpopVerifier::default(),
+            dpop: if self.dpop_nonces {
+                crate::dpop::DpopVerifier::builder()
+                    .nonces(crate::dpop::DpopNonces::random()?)
+                    .build()?
+            } else {
+                crate::dpop::DpopVerifier::default()
+            },
             resources,
             registry: clients::Registry::new(max_registered, metadata_documents),
         });
@@ -346,6 +362,9 @@ pub enum StartError {
     /// A setting cannot be right (a lifetime of zero or too long to compute an expiry with).
     #[error(transparent)]
     Config(#[from] DevConfigError),
+    /// The DPoP settings could not be made (no randomness for the nonce key).
+    #[error(transparent)]
+    Dpop(#[from] crate::dpop::DpopConfigError),
 }
 
 fn load_or_create_key(
@@ -437,20 +456,46 @@ pub(crate) enum SignIn<'s> {
     Locked,
 }
 
+/// The authentication context class (`acr`) of a login with the password alone.
+pub const ACR_PASSWORD: &str = "urn:oauth-dev:pwd";
+
+/// The `acr` of a login with the password and the user's one-time code. A client asks for it
+/// with `acr_values=urn:oauth-dev:mfa` at `/authorize` (RFC 9470 §4), typically after a resource
+/// server's `insufficient_user_authentication` challenge named it.
+pub const ACR_MFA: &str = "urn:oauth-dev:mfa";
+
 /// Compared against when the username is unknown, so that an unknown user costs the same work
 /// as a wrong password and timing does not tell which usernames exist.
 const DUMMY_PASSWORD: &str = "no such user: this value is only ever compared against";
 
-/// The user with these credentials. Exactly one constant-time comparison whatever the input.
+/// Compared against when the user has no one-time code, for the same reason.
+const DUMMY_CODE: &str = "no one-time code: this value is only ever compared against";
+
+/// The user with these credentials. Exactly one constant-time comparison whatever the input,
+/// two when a one-time code is asked for (`otp` is `Some`, holding what was entered): both are
+/// made whatever the first one found, so timing does not tell which part was wrong.
 pub(crate) fn find_user<'u>(
     users: &'u HashMap<String, User>,
     username: Option<&str>,
     password: Option<&str>,
+    otp: Option<Option<&str>>,
 ) -> Option<&'u User> {
     let user = username.and_then(|name| users.get(name));
     let expected = user.map_or(DUMMY_PASSWORD, |u| u.password.as_str());
     let matches = params::secrets_match(password.unwrap_or_default(), expected);
-    user.filter(|_| matches && password.is_some())
+    let code_matches = match otp {
+        None => true,
+        Some(given) => {
+            // An empty configured code is no second factor: it must not pass an empty field.
+            let expected = user
+                .and_then(|u| u.otp.as_deref())
+                .filter(|c| !c.is_empty());
+            let same =
+                params::secrets_match(given.unwrap_or_default(), expected.unwrap_or(DUMMY_CODE));
+            same && expected.is_some() && given.is_some()
+        }
+    };
+    user.filter(|_| matches && code_matches && password.is_some())
 }
 
 /// `now + duration`, or `now` (already expired) if that cannot be represented; lifetimes are
@@ -560,11 +605,14 @@ impl Server {
     }
 
     /// A sign-in through `client_id`, limited per user and per client (see [`LoginLimits`]).
+    /// `otp` is `Some` (what was entered) when the login must also show the user's one-time
+    /// code; a wrong code counts as a failed sign-in like a wrong password.
     pub(crate) fn sign_in(
         &self,
         client_id: &str,
         username: Option<&str>,
         password: Option<&str>,
+        otp: Option<Option<&str>>,
     ) -> SignIn<'_> {
         let user_key: [u8; 32] = {
             let hash = digest::digest(&digest::SHA256, username.unwrap_or_default().as_bytes());
@@ -578,7 +626,7 @@ impl Server {
         if store.locked(&user_key, client_id, &self.login_limits, now) {
             return SignIn::Locked;
         }
-        match find_user(&self.users, username, password) {
+        match find_user(&self.users, username, password, otp) {
             Some(user) => {
                 store.user_failures.remove(&user_key);
                 SignIn::Ok(user)
@@ -793,8 +841,17 @@ mod tests {
         username: Option<&str>,
         password: Option<&str>,
     ) -> (bool, usize) {
+        comparisons_with_code(users, username, password, None)
+    }
+
+    fn comparisons_with_code(
+        users: &HashMap<String, User>,
+        username: Option<&str>,
+        password: Option<&str>,
+        otp: Option<Option<&str>>,
+    ) -> (bool, usize) {
         let before = params::COMPARISONS.with(std::cell::Cell::get);
-        let found = find_user(users, username, password).is_some();
+        let found = find_user(users, username, password, otp).is_some();
         (
             found,
             params::COMPARISONS.with(std::cell::Cell::get) - before,
@@ -808,6 +865,7 @@ mod tests {
             User {
                 username: "alice".into(),
                 password: "wonderland".into(),
+                otp: None,
             },
         )]
         .into();
@@ -825,5 +883,40 @@ mod tests {
         );
         assert_eq!(comparisons_for(&users, None, Some("x")), (false, 1));
         assert_eq!(comparisons_for(&users, Some("alice"), None), (false, 1));
+    }
+
+    /// RFC 9470 §4 step-up at the dev server: with a code asked for, the password and the code
+    /// must both match, each compared whatever the other gave, and a user without a code (or
+    /// with an empty one) never passes.
+    #[test]
+    fn a_second_factor_needs_the_users_code_and_costs_the_same_whatever_fails() {
+        let users: HashMap<String, User> = [
+            User::new("alice", "wonderland").with_otp("123456"),
+            User::new("bob", "builder"),
+            User::new("eve", "garden").with_otp(""),
+        ]
+        .into_iter()
+        .map(|u| (u.username.clone(), u))
+        .collect();
+        let alice = |password, code| comparisons_with_code(&users, Some("alice"), password, code);
+        assert_eq!(alice(Some("wonderland"), Some(Some("123456"))), (true, 2));
+        assert_eq!(alice(Some("wonderland"), Some(Some("654321"))), (false, 2));
+        assert_eq!(alice(Some("wonderland"), Some(None)), (false, 2));
+        assert_eq!(alice(Some("x"), Some(Some("123456"))), (false, 2));
+        // Without a code asked for, the password alone still signs alice in.
+        assert_eq!(alice(Some("wonderland"), None), (true, 1));
+        for (name, password) in [("bob", "builder"), ("eve", "garden")] {
+            for code in [Some(""), None, Some(DUMMY_CODE)] {
+                assert_eq!(
+                    comparisons_with_code(&users, Some(name), Some(password), Some(code)),
+                    (false, 2),
+                    "{name} {code:?}"
+                );
+            }
+        }
+        assert_eq!(
+            comparisons_with_code(&users, Some("mallory"), Some("x"), Some(Some("123456"))),
+            (false, 2)
+        );
     }
 }

@@ -65,12 +65,19 @@ pub(crate) fn consent_page(
     let error = error
         .map(|e| format!("<p class=\"error\">{}</p>", escape(e)))
         .unwrap_or_default();
+    // RFC 9470 step-up: the client asked for a multi-factor login.
+    let otp = if pending.mfa {
+        "<p><label>One-time code <input name=\"otp\" inputmode=\"numeric\" \
+         autocomplete=\"one-time-code\"></label></p>"
+    } else {
+        ""
+    };
     let body = format!(
         "<h1>Sign in</h1>{error}<p><strong>{client}</strong> asks for access to:</p><ul>{scopes}</ul>\
          <form method=\"post\" action=\"/authorize\">\
          <input type=\"hidden\" name=\"csrf_token\" value=\"{csrf}\">\
          <p><label>Username <input name=\"username\" autocomplete=\"username\"></label></p>\
-         <p><label>Password <input name=\"password\" type=\"password\" autocomplete=\"current-password\"></label></p>\
+         <p><label>Password <input name=\"password\" type=\"password\" autocomplete=\"current-password\"></label></p>{otp}\
          <p><button name=\"decision\" value=\"approve\">Approve</button> \
          <button name=\"decision\" value=\"deny\">Deny</button></p></form>",
         client = escape(&pending.client_id),

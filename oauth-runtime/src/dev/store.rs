@@ -53,6 +53,25 @@ pub(crate) struct CodeRecord {
     pub(crate) expires: Instant,
     pub(crate) used: bool,
     pub(crate) grant: Option<u64>,
+    /// The login on the consent page, for the tokens' `acr` and `auth_time`.
+    pub(crate) login: Login,
+    /// RFC 9449 §10: the thumbprint of the DPoP key the code is bound to (`dpop_jkt`).
+    pub(crate) dpop_jkt: Option<String>,
+}
+
+/// How and when the user logged in: the `acr` and `auth_time` claims of every access token of
+/// the grant, refreshed ones included (a refresh is no new login).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Login {
+    pub(crate) acr: &'static str,
+    /// Seconds since the epoch.
+    pub(crate) auth_time: u64,
+}
+
+impl Login {
+    pub(crate) fn claims(&self) -> serde_json::Value {
+        serde_json::json!({ "acr": self.acr, "auth_time": self.auth_time })
+    }
 }
 
 /// A PKCE challenge (RFC 7636 §4.2).
@@ -73,6 +92,8 @@ pub(crate) struct GrantRecord {
     pub(crate) revoked: bool,
     /// When its last token expires; kept until then for revocation and reuse detection.
     pub(crate) expires: Instant,
+    /// The user's login that started the grant.
+    pub(crate) login: Option<Login>,
 }
 
 #[derive(Debug, Clone)]
@@ -105,6 +126,11 @@ pub(crate) struct Pending {
     pub(crate) expires: Instant,
     /// Failed sign-ins this page still allows.
     pub(crate) attempts_left: u32,
+    /// Whether the client asked for a multi-factor login (`acr_values` naming it): then the
+    /// page asks for the user's one-time code too.
+    pub(crate) mfa: bool,
+    /// RFC 9449 §10: `dpop_jkt`, bound into the code.
+    pub(crate) dpop_jkt: Option<String>,
 }
 
 /// Failed sign-ins of one user or through one client.

@@ -129,6 +129,24 @@ pub(super) async fn authorize(
             Err(why) => return redirect.error("invalid_request", why),
         }
     };
+    let mfa = match step_up(&params) {
+        Ok(mfa) => mfa,
+        Err(why) => return redirect.error("invalid_request", why),
+    };
+    let dpop_jkt = match (params.get("dpop_jkt"), implicit) {
+        (None, _) => None,
+        // The implicit grant issues at the browser, where no proof of the key is ever seen.
+        (Some(_), true) => {
+            return redirect.error("invalid_request", "dpop_jkt needs response_type=code");
+        }
+        (Some(jkt), false) if thumbprint_shaped(jkt) => Some(jkt.to_owned()),
+        (Some(_), false) => {
+            return redirect.error(
+                "invalid_request",
+                "dpop_jkt must be a base64url SHA-256 JWK thumbprint",
+            );
+        }
+    };
 
     let pending = Pending {
         client_id: client.id.clone(),
@@ -141,6 +159,8 @@ pub(super) async fn authorize(
         implicit,
         expires: later(PENDING_TTL),
         attempts_left: server.login_limits.per_page,
+        mfa,
+        dpop_jkt,
     };
     let Ok(csrf) = server.random_token() else {
         return random_failed_page();
@@ -187,6 +207,33 @@ fn pkce_challenge(client: &Client, params: &Params) -> Result<Option<Challenge>,
         }
         (Some(_), Some(_)) => Err("unsupported code_challenge_method"),
     }
+}
+
+/// RFC 9470 §4 (with OpenID Connect's `acr_values` and `max_age`): whether the login must use
+/// the second factor. `acr_values` is a wish list: naming [`ACR_MFA`] asks for the one-time code,
+/// anything else gets a password login ([`ACR_PASSWORD`]) and the resource server judges the
+/// token's `acr`. `max_age` is met by every login here, since this server keeps no session
+/// between authorization requests: each consent page is a fresh login, and `auth_time` is its
+/// time. `Err` is the `error_description` of an `invalid_request`.
+fn step_up(params: &Params) -> Result<bool, &'static str> {
+    if let Some(max_age) = params.get("max_age")
+        && (max_age.is_empty()
+            || !max_age.bytes().all(|b| b.is_ascii_digit())
+            || max_age.parse::<u64>().is_err())
+    {
+        return Err("max_age must be a whole number of seconds");
+    }
+    Ok(params
+        .get("acr_values")
+        .is_some_and(|values| values.split(' ').any(|v| v == ACR_MFA)))
+}
+
+/// RFC 7638 thumbprint with SHA-256, base64url: 43 characters of 32 bytes.
+fn thumbprint_shaped(value: &str) -> bool {
+    value.len() == 43
+        && URL_SAFE_NO_PAD
+            .decode(value)
+            .is_ok_and(|bytes| bytes.len() == 32)
 }
 
 pub(super) fn random_failed_page() -> Response {
@@ -257,16 +304,26 @@ pub(super) async fn decide(
         &pending.client_id,
         params.get("username"),
         params.get("password"),
+        pending.mfa.then(|| params.get("otp")),
     ) {
         SignIn::Ok(user) => {
             if server.store.lock().pending.remove(csrf).is_none() {
                 return error_page(StatusCode::FORBIDDEN, "this sign-in page was already used");
             }
-            return match issue_from_page(&server, &pending, &redirect, &user.username) {
+            let login = Login {
+                acr: if pending.mfa { ACR_MFA } else { ACR_PASSWORD },
+                auth_time: unix_now(),
+            };
+            return match issue_from_page(&server, &pending, &redirect, &user.username, login) {
                 Ok(response) => response,
                 Err(RandomFailed) => random_failed_page(),
             };
         }
+        // One message for any wrong part, so that it does not confirm a guessed password.
+        SignIn::Wrong if pending.mfa => (
+            StatusCode::UNAUTHORIZED,
+            "wrong username, password or one-time code",
+        ),
         SignIn::Wrong => (StatusCode::UNAUTHORIZED, "wrong username or password"),
         SignIn::Locked => (
             StatusCode::TOO_MANY_REQUESTS,
@@ -302,6 +359,7 @@ pub(super) fn issue_from_page(
     pending: &Pending,
     redirect: &Redirect<'_>,
     subject: &str,
+    login: Login,
 ) -> Result<Response, RandomFailed> {
     if pending.implicit {
         let token = server.mint_for(
@@ -310,7 +368,7 @@ pub(super) fn issue_from_page(
             subject,
             &pending.scope,
             None,
-            &Value::Null,
+            &login.claims(),
         )?;
         let expires_in = server.lifetimes.access_token.as_secs().to_string();
         return Ok(redirect.with(&[
@@ -334,6 +392,8 @@ pub(super) fn issue_from_page(
             expires: later(server.lifetimes.code),
             used: false,
             grant: None,
+            login,
+            dpop_jkt: pending.dpop_jkt.clone(),
         },
     );
     Ok(redirect.with(&[("code", &code)]))

@@ -34,6 +34,8 @@ pub(super) async fn metadata(State(server): State<Arc<Server>>) -> Json<Value> {
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "code_challenge_methods_supported": pkce,
+        // RFC 9470 §4 via OpenID Connect Discovery: what `acr_values` can ask for.
+        "acr_values_supported": [ACR_PASSWORD, ACR_MFA],
         "dpop_signing_alg_values_supported": server
             .dpop
             .algorithms()

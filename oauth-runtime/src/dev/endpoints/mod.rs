@@ -20,8 +20,10 @@ use serde_json::{Value, json};
 use super::config::{Client, Grant};
 use super::page::{consent_page, error_page};
 use super::params::{AuthMethod, OAuthError, Params, authenticate_client};
-use super::store::{Challenge, CodeRecord, GrantRecord, Pending, RandomFailed, RefreshRecord};
-use super::{Server, SignIn, later, resource_indicator, unix_now};
+use super::store::{
+    Challenge, CodeRecord, GrantRecord, Login, Pending, RandomFailed, RefreshRecord,
+};
+use super::{ACR_MFA, ACR_PASSWORD, Server, SignIn, later, resource_indicator, unix_now};
 use crate::scope::ScopeSet;
 
 mod authorize;

@@ -9,15 +9,22 @@ pub(super) async fn token(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    let jkt = match proof_key(&server, &headers).await {
-        Ok(jkt) => jkt,
+    let (jkt, nonce) = match proof_key(&server, &headers).await {
+        Ok(Some(verified)) => (Some(verified.jkt), verified.next_nonce),
+        Ok(None) => (None, None),
+        // RFC 9449 §8: 400 use_dpop_nonce, with the nonce to use.
+        Err(error) if error.code == "use_dpop_nonce" => {
+            return with_nonce(oauth_error(error), server.dpop.current_nonce());
+        }
         Err(error) => return oauth_error(error),
     };
     fetch_client_document(&server, &body).await;
-    match issue(&server, &headers, &body, jkt.as_deref()) {
+    let response = match issue(&server, &headers, &body, jkt.as_deref()) {
         Ok(tokens) => no_store(Json(tokens).into_response()),
         Err(error) => oauth_error(error),
-    }
+    };
+    // RFC 9449 §8.2: the next nonce, once the client's is the previous period's.
+    with_nonce(response, nonce)
 }
 
 /// Fetches (or finds cached) the metadata document of a URL `client_id`, so that client
@@ -32,9 +39,19 @@ async fn fetch_client_document(server: &Server, body: &[u8]) {
     }
 }
 
-/// The thumbprint of the key of the request's DPoP proof (RFC 9449 §5), checked for
-/// `POST {issuer}/token`; `None` without a `DPoP` header.
-async fn proof_key(server: &Server, headers: &HeaderMap) -> Result<Option<String>, OAuthError> {
+fn with_nonce(mut response: Response, nonce: Option<String>) -> Response {
+    if let Some(value) = nonce.and_then(|n| HeaderValue::try_from(n).ok()) {
+        response.headers_mut().insert("dpop-nonce", value);
+    }
+    response
+}
+
+/// The request's DPoP proof (RFC 9449 §5), checked for `POST {issuer}/token`: its key's
+/// thumbprint, and the next nonce when server nonces are on; `None` without a `DPoP` header.
+async fn proof_key(
+    server: &Server,
+    headers: &HeaderMap,
+) -> Result<Option<crate::dpop::VerifiedProof>, OAuthError> {
     let mut proofs = headers.get_all("dpop").iter();
     let proof = match (proofs.next(), proofs.next()) {
         (None, _) => return Ok(None),
@@ -47,7 +64,7 @@ async fn proof_key(server: &Server, headers: &HeaderMap) -> Result<Option<String
     };
     let url = format!("{}/token", server.issuer);
     match server.dpop.verify(proof, "POST", &url, None).await {
-        Ok(verified) => Ok(Some(verified.jkt)),
+        Ok(verified) => Ok(Some(verified)),
         Err(DpopError::StoreUnavailable(why)) => {
             tracing::error!(%why, "DPoP replay store unavailable");
             Err(err(
@@ -55,6 +72,10 @@ async fn proof_key(server: &Server, headers: &HeaderMap) -> Result<Option<String
                 "the DPoP proof cannot be checked right now",
             ))
         }
+        Err(DpopError::UseNonce) => Err(err(
+            "use_dpop_nonce",
+            "the DPoP proof must carry the nonce sent in DPoP-Nonce",
+        )),
         Err(error) => {
             tracing::debug!(%error, "DPoP proof refused at the token endpoint");
             Err(err("invalid_dpop_proof", error.description()))
@@ -75,10 +96,21 @@ pub(super) struct Binding<'a> {
 impl Binding<'_> {
     /// The extra claims of a bound access token.
     fn claims(&self) -> Value {
-        match self.jkt {
-            Some(jkt) => json!({ "cnf": { "jkt": jkt } }),
-            None => Value::Null,
+        self.claims_with(None)
+    }
+
+    /// The extra claims of an access token: `cnf.jkt` when bound, and the user's `acr` and
+    /// `auth_time` (RFC 9470 §4, as RFC 9068 §2.2.1 carries them) when a user logged in.
+    fn claims_with(&self, login: Option<&Login>) -> Value {
+        let mut claims = serde_json::Map::new();
+        if let Some(jkt) = self.jkt {
+            claims.insert("cnf".into(), json!({ "jkt": jkt }));
         }
+        if let Some(login) = login {
+            claims.insert("acr".into(), login.acr.into());
+            claims.insert("auth_time".into(), login.auth_time.into());
+        }
+        Value::Object(claims)
     }
 }
 
@@ -141,27 +173,36 @@ pub(super) fn issue(
         }
         Grant::RefreshToken => refresh(server, client, &params, binding),
         _ => {
-            let user =
-                match server.sign_in(&client.id, params.get("username"), params.get("password")) {
-                    SignIn::Ok(user) => user,
-                    SignIn::Wrong => {
-                        return Err(err("invalid_grant", "wrong username or password"));
-                    }
-                    SignIn::Locked => {
-                        return Err(err(
-                            "invalid_grant",
-                            "too many failed sign-ins: try again later",
-                        ));
-                    }
-                };
+            let user = match server.sign_in(
+                &client.id,
+                params.get("username"),
+                params.get("password"),
+                None,
+            ) {
+                SignIn::Ok(user) => user,
+                SignIn::Wrong => {
+                    return Err(err("invalid_grant", "wrong username or password"));
+                }
+                SignIn::Locked => {
+                    return Err(err(
+                        "invalid_grant",
+                        "too many failed sign-ins: try again later",
+                    ));
+                }
+            };
             let scope = known_scope(server, params.get("scope"))
                 .map_err(|why| err("invalid_scope", why))?;
+            let login = Login {
+                acr: ACR_PASSWORD,
+                auth_time: unix_now(),
+            };
             let grant = server.store.lock().new_grant(new_grant_record(
                 server,
                 client,
                 &user.username,
                 &scope,
                 &requested,
+                Some(login),
             ));
             let subject = &user.username;
             grant_tokens(server, client, grant, subject, &scope, &requested, binding)
@@ -200,6 +241,7 @@ pub(super) fn new_grant_record(
     subject: &str,
     scope: &str,
     resources: &[String],
+    login: Option<Login>,
 ) -> GrantRecord {
     let mut lifetime = server.lifetimes.access_token;
     if client.may(Grant::RefreshToken) {
@@ -212,6 +254,7 @@ pub(super) fn new_grant_record(
         resources: resources.to_vec(),
         revoked: false,
         expires: later(lifetime),
+        login,
     }
 }
 
@@ -225,14 +268,15 @@ pub(super) fn grant_tokens(
     resources: &[String],
     binding: Binding<'_>,
 ) -> Result<Value, OAuthError> {
-    let access = server.mint_for(
-        resources,
-        &client.id,
-        subject,
-        scope,
-        Some(grant),
-        &binding.claims(),
-    )?;
+    // The login behind the grant, unchanged by refreshes: a refresh is no new authentication.
+    let login = server
+        .store
+        .lock()
+        .grants
+        .get(&grant)
+        .and_then(|g| g.login.clone());
+    let claims = binding.claims_with(login.as_ref());
+    let access = server.mint_for(resources, &client.id, subject, scope, Some(grant), &claims)?;
     let refresh = if client.may(Grant::RefreshToken) {
         let token = server.random_token()?;
         let expires = later(server.lifetimes.refresh_token);
@@ -325,13 +369,40 @@ pub(super) fn exchange_code(
             }
             (None, None) => {}
         }
+        // RFC 9449 §10: a code bound to a key is exchanged with a proof of that key only.
+        // Checked before the code is spent, so that whoever stole it cannot burn it either.
+        if let Some(bound) = &record.dpop_jkt {
+            match binding.jkt {
+                None => {
+                    return Err(err(
+                        "invalid_dpop_proof",
+                        "the code is bound to a DPoP key: send a proof made with that key",
+                    ));
+                }
+                Some(jkt) if jkt != bound => {
+                    return Err(err(
+                        "invalid_grant",
+                        "the code is bound to another DPoP key than the proof's",
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
         // RFC 8707 §2.2: the token may be for fewer of the code's resources, never others.
         let resources = resource_indicator::narrowed(&record.resources, requested)
             .map_err(|why| err("invalid_target", why))?;
         record.used = true;
         let (subject, scope) = (record.subject.clone(), record.scope.clone());
         let granted = record.resources.clone();
-        let grant = store.new_grant(new_grant_record(server, client, &subject, &scope, &granted));
+        let login = record.login.clone();
+        let grant = store.new_grant(new_grant_record(
+            server,
+            client,
+            &subject,
+            &scope,
+            &granted,
+            Some(login),
+        ));
         if let Some(record) = store.codes.get_mut(code) {
             record.grant = Some(grant);
         }

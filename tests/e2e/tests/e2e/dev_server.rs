@@ -44,6 +44,7 @@ async fn start_with(lifetimes: Lifetimes) -> DevServerHandle {
         .user(User {
             username: "alice".into(),
             password: "wonderland".into(),
+            otp: None,
         })
         .start()
         .await

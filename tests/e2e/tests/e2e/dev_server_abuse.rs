@@ -37,10 +37,12 @@ fn builder() -> DevServer {
         .user(User {
             username: "alice".into(),
             password: "wonderland".into(),
+            otp: None,
         })
         .user(User {
             username: "bob".into(),
             password: "builder".into(),
+            otp: None,
         })
 }
 

@@ -26,6 +26,7 @@ async fn dev_server() -> DevServerHandle {
         .user(User {
             username: "alice".into(),
             password: "wonderland".into(),
+            otp: None,
         })
         .start()
         .await

@@ -37,10 +37,7 @@ struct Setup {
 }
 
 fn alice() -> User {
-    User {
-        username: "alice".into(),
-        password: "wonderland".into(),
-    }
+    User::new("alice", "wonderland")
 }
 
 async fn setup_with(configure: impl FnOnce(DevServer) -> DevServer) -> Setup {

@@ -858,6 +858,7 @@ mod introspection {
             .user(oauth_runtime::dev::User {
                 username: "alice".into(),
                 password: "wonderland".into(),
+                otp: None,
             })
             .client(
                 Client::confidential("api", "api-secret", ["http://127.0.0.1:1/cb"]).with_grants([
