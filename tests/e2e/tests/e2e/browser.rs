@@ -49,8 +49,26 @@ fn on_path(name: &str) -> Option<PathBuf> {
         .find(|path| path.is_file())
 }
 
-/// Runs `body` with a fresh browser session, or says why it cannot (see the module doc).
+/// The screen a test's browser emulates.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Screen {
+    Desktop,
+    /// 375 CSS px wide, as a mobile browser: it honours the viewport meta tag, and without one
+    /// lays the page out 980 px wide and zooms out, as a phone does. A desktop window of 375 px
+    /// would lay out any page at 375 and hide that.
+    Phone,
+}
+
+/// Runs `body` with a fresh desktop browser session, or says why it cannot (see the module doc).
 async fn with_browser<F, Fut>(test: &str, body: F)
+where
+    F: FnOnce(Client) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    with_screen(test, Screen::Desktop, body).await;
+}
+
+async fn with_screen<F, Fut>(test: &str, screen: Screen, body: F)
 where
     F: FnOnce(Client) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
@@ -69,7 +87,7 @@ where
         return;
     };
     let _turn = BROWSER.lock().await;
-    let mut session = Session::start(&chromium, &chromedriver).await;
+    let mut session = Session::start(&chromium, &chromedriver, screen).await;
     let client = session.client.clone();
     // The body runs as its own task so that a failed assertion still reaches the clean-up
     // below, which a panic unwinding through this function would skip for the async part.
@@ -90,7 +108,7 @@ struct Session {
 }
 
 impl Session {
-    async fn start(chromium: &Path, chromedriver: &Path) -> Session {
+    async fn start(chromium: &Path, chromedriver: &Path, screen: Screen) -> Session {
         static COUNT: AtomicU32 = AtomicU32::new(0);
         let profile = std::env::temp_dir().join(format!(
             "oauth-e2e-chromium-{}-{}",
@@ -149,6 +167,12 @@ impl Session {
                 },
             },
         });
+        let mut capabilities = capabilities;
+        if screen == Screen::Phone {
+            capabilities["goog:chromeOptions"]["mobileEmulation"] = json!({
+                "deviceMetrics": { "width": 375, "height": 812, "pixelRatio": 1.0, "mobile": true },
+            });
+        }
         let Value::Object(capabilities) = capabilities else {
             unreachable!()
         };
@@ -509,12 +533,14 @@ async fn rfc6749_section_10_13_the_consent_page_is_not_shown_in_a_frame() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_consent_page_is_usable_375_px_wide() {
     let example = example(|_, _| {}).await;
-    with_browser("browser::narrow", move |browser| async move {
-        browser.set_window_size(375, 812).await.unwrap();
-        open_login(&browser, &example).await;
-        let facts = browser
-            .execute(
-                "return {\
+    with_screen(
+        "browser::narrow",
+        Screen::Phone,
+        move |browser| async move {
+            open_login(&browser, &example).await;
+            let facts = browser
+                .execute(
+                    "return {\
                    width: window.innerWidth,\
                    scroll: document.scrollingElement.scrollWidth,\
                    lang: document.documentElement.lang,\
@@ -522,42 +548,43 @@ async fn the_consent_page_is_usable_375_px_wide() {
                      .filter(i => i.labels.length === 0).map(i => i.name),\
                    scopes: [...document.querySelectorAll('li')].map(li => li.textContent),\
                  }",
-                vec![],
-            )
-            .await
-            .unwrap();
-        let width = facts["width"].as_u64().unwrap();
-        assert!(
-            width <= 375,
-            "the window is {width} px wide, not a phone's 375"
-        );
-        let scroll = facts["scroll"].as_u64().unwrap();
-        assert!(
-            scroll <= 375,
-            "the page is {scroll} px wide at 375: it scrolls sideways"
-        );
-        assert_eq!(facts["lang"], "en");
-        assert_eq!(facts["unlabelled"], json!([]), "inputs without a label");
-        assert_eq!(
-            facts["scopes"],
-            json!([
-                "albums:read: See your albums",
-                "photos:read: See your photos"
-            ])
-        );
-        if std::env::var("OAUTH_UPDATE_SCREENSHOT").as_deref() == Ok("1") {
-            labelled(&browser, "Username")
-                .await
-                .send_keys("alice")
+                    vec![],
+                )
                 .await
                 .unwrap();
-            let png = browser.screenshot().await.unwrap();
-            let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/consent.png");
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::write(&path, png).unwrap();
-            eprintln!("wrote {}", path.display());
-        }
-    })
+            let width = facts["width"].as_u64().unwrap();
+            assert!(
+                width <= 375,
+                "the page is laid out {width} px wide on a 375-px phone (no viewport meta?)"
+            );
+            let scroll = facts["scroll"].as_u64().unwrap();
+            assert!(
+                scroll <= 375,
+                "the page is {scroll} px wide at 375: it scrolls sideways"
+            );
+            assert_eq!(facts["lang"], "en");
+            assert_eq!(facts["unlabelled"], json!([]), "inputs without a label");
+            assert_eq!(
+                facts["scopes"],
+                json!([
+                    "albums:read: See your albums",
+                    "photos:read: See your photos"
+                ])
+            );
+            if std::env::var("OAUTH_UPDATE_SCREENSHOT").as_deref() == Ok("1") {
+                labelled(&browser, "Username")
+                    .await
+                    .send_keys("alice")
+                    .await
+                    .unwrap();
+                let png = browser.screenshot().await.unwrap();
+                let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/consent.png");
+                std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+                std::fs::write(&path, png).unwrap();
+                eprintln!("wrote {}", path.display());
+            }
+        },
+    )
     .await;
 }
 
