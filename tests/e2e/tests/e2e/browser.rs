@@ -60,19 +60,23 @@ enum Screen {
 }
 
 /// Runs `body` with a fresh desktop browser session, or says why it cannot (see the module doc).
-async fn with_browser<F, Fut>(test: &str, body: F)
+async fn with_browser<F, Fut>(body: F)
 where
     F: FnOnce(Client) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    with_screen(test, Screen::Desktop, body).await;
+    with_screen(Screen::Desktop, body).await;
 }
 
-async fn with_screen<F, Fut>(test: &str, screen: Screen, body: F)
+async fn with_screen<F, Fut>(screen: Screen, body: F)
 where
     F: FnOnce(Client) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
+    // The test harness names each test's thread after the test, and `#[tokio::test]` runs the
+    // test's future on that thread.
+    let thread = std::thread::current();
+    let test = thread.name().unwrap_or("a browser test");
     let (Some(chromium), Some(chromedriver)) = (on_path("chromium"), on_path("chromedriver"))
     else {
         assert!(
@@ -324,36 +328,33 @@ async fn open_login(browser: &Client, example: &Example) {
 #[tokio::test(flavor = "multi_thread")]
 async fn rfc6749_section_4_1_a_person_logs_in_through_the_example_and_sees_the_photos() {
     let example = example(|_, _| {}).await;
-    with_browser(
-        "browser::logs_in_and_sees_the_photos",
-        move |browser| async move {
-            open_login(&browser, &example).await;
-            let consent = wait_for_text(&browser, "See your photos").await;
-            assert!(
-                consent.contains("photos:read: See your photos"),
-                "{consent}"
-            );
-            assert!(
-                consent.contains("albums:read: See your albums"),
-                "{consent}"
-            );
-            assert!(consent.contains("demo-client"), "{consent}");
+    with_browser(move |browser| async move {
+        open_login(&browser, &example).await;
+        let consent = wait_for_text(&browser, "See your photos").await;
+        assert!(
+            consent.contains("photos:read: See your photos"),
+            "{consent}"
+        );
+        assert!(
+            consent.contains("albums:read: See your albums"),
+            "{consent}"
+        );
+        assert!(consent.contains("demo-client"), "{consent}");
 
-            sign_in(&browser, "alice", "wonderland", "Approve").await;
-            let callback = format!("{}/callback?code=", example.api);
-            wait_for_url(&browser, "the client's callback", |url| {
-                url.starts_with(&callback)
-            })
-            .await;
-            let page = wait_for_text(&browser, PHOTO).await;
-            assert!(page.contains("Logged in"), "{page}");
-            assert!(
-                page.contains("Granted scopes: albums:read photos:read"),
-                "{page}"
-            );
-            assert!(page.contains("GET /photos answered 200"), "{page}");
-        },
-    )
+        sign_in(&browser, "alice", "wonderland", "Approve").await;
+        let callback = format!("{}/callback?code=", example.api);
+        wait_for_url(&browser, "the client's callback", |url| {
+            url.starts_with(&callback)
+        })
+        .await;
+        let page = wait_for_text(&browser, PHOTO).await;
+        assert!(page.contains("Logged in"), "{page}");
+        assert!(
+            page.contains("Granted scopes: albums:read photos:read"),
+            "{page}"
+        );
+        assert!(page.contains("GET /photos answered 200"), "{page}");
+    })
     .await;
 }
 
@@ -362,7 +363,7 @@ async fn rfc6749_section_4_1_a_person_logs_in_through_the_example_and_sees_the_p
 #[tokio::test(flavor = "multi_thread")]
 async fn a_wrong_password_shows_the_message_and_is_counted() {
     let example = example(|_, _| {}).await;
-    with_browser("browser::wrong_password", move |browser| async move {
+    with_browser(move |browser| async move {
         open_login(&browser, &example).await;
         for attempt in 1..=2 {
             sign_in(&browser, "alice", "not-her-password", "Approve").await;
@@ -392,7 +393,7 @@ async fn a_wrong_password_shows_the_message_and_is_counted() {
 #[tokio::test(flavor = "multi_thread")]
 async fn rfc6749_section_4_1_2_1_denying_consent_shows_the_error_in_the_client() {
     let example = example(|_, _| {}).await;
-    with_browser("browser::deny", move |browser| async move {
+    with_browser(move |browser| async move {
         open_login(&browser, &example).await;
         sign_in(&browser, "", "", "Deny").await;
         let callback = format!("{}/callback?error=access_denied", example.api);
@@ -412,7 +413,7 @@ async fn rfc6749_section_4_1_2_1_denying_consent_shows_the_error_in_the_client()
 #[tokio::test(flavor = "multi_thread")]
 async fn rfc6749_section_10_12_a_form_from_another_tab_or_without_its_cookie_is_refused() {
     let example = example(|_, _| {}).await;
-    with_browser("browser::csrf", move |browser| async move {
+    with_browser(move |browser| async move {
         let consent = format!("{}/authorize", example.issuer);
         open_login(&browser, &example).await;
         let first = browser.window().await.unwrap();
@@ -454,7 +455,7 @@ async fn rfc6749_section_4_2_2_the_implicit_grant_token_is_read_from_the_fragmen
         );
     })
     .await;
-    with_browser("browser::implicit", move |browser| async move {
+    with_browser(move |browser| async move {
         let authorize = format!(
             "{}/authorize?response_type=token&client_id=demo-implicit&scope=photos%3Aread&state=s1",
             example.issuer
@@ -491,7 +492,7 @@ async fn rfc6749_section_10_13_the_consent_page_is_not_shown_in_a_frame() {
         }),
     ))
     .await;
-    with_browser("browser::framed", move |browser| async move {
+    with_browser(move |browser| async move {
         browser.goto(&framing).await.unwrap();
         browser.enter_frame(0).await.unwrap();
         wait_for_text(&browser, "Log in").await;
@@ -533,14 +534,11 @@ async fn rfc6749_section_10_13_the_consent_page_is_not_shown_in_a_frame() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_consent_page_is_usable_375_px_wide() {
     let example = example(|_, _| {}).await;
-    with_screen(
-        "browser::narrow",
-        Screen::Phone,
-        move |browser| async move {
-            open_login(&browser, &example).await;
-            let facts = browser
-                .execute(
-                    "return {\
+    with_screen(Screen::Phone, move |browser| async move {
+        open_login(&browser, &example).await;
+        let facts = browser
+            .execute(
+                "return {\
                    width: window.innerWidth,\
                    scroll: document.scrollingElement.scrollWidth,\
                    lang: document.documentElement.lang,\
@@ -548,43 +546,42 @@ async fn the_consent_page_is_usable_375_px_wide() {
                      .filter(i => i.labels.length === 0).map(i => i.name),\
                    scopes: [...document.querySelectorAll('li')].map(li => li.textContent),\
                  }",
-                    vec![],
-                )
+                vec![],
+            )
+            .await
+            .unwrap();
+        let width = facts["width"].as_u64().unwrap();
+        assert!(
+            width <= 375,
+            "the page is laid out {width} px wide on a 375-px phone (no viewport meta?)"
+        );
+        let scroll = facts["scroll"].as_u64().unwrap();
+        assert!(
+            scroll <= 375,
+            "the page is {scroll} px wide at 375: it scrolls sideways"
+        );
+        assert_eq!(facts["lang"], "en");
+        assert_eq!(facts["unlabelled"], json!([]), "inputs without a label");
+        assert_eq!(
+            facts["scopes"],
+            json!([
+                "albums:read: See your albums",
+                "photos:read: See your photos"
+            ])
+        );
+        if std::env::var("OAUTH_UPDATE_SCREENSHOT").as_deref() == Ok("1") {
+            labelled(&browser, "Username")
+                .await
+                .send_keys("alice")
                 .await
                 .unwrap();
-            let width = facts["width"].as_u64().unwrap();
-            assert!(
-                width <= 375,
-                "the page is laid out {width} px wide on a 375-px phone (no viewport meta?)"
-            );
-            let scroll = facts["scroll"].as_u64().unwrap();
-            assert!(
-                scroll <= 375,
-                "the page is {scroll} px wide at 375: it scrolls sideways"
-            );
-            assert_eq!(facts["lang"], "en");
-            assert_eq!(facts["unlabelled"], json!([]), "inputs without a label");
-            assert_eq!(
-                facts["scopes"],
-                json!([
-                    "albums:read: See your albums",
-                    "photos:read: See your photos"
-                ])
-            );
-            if std::env::var("OAUTH_UPDATE_SCREENSHOT").as_deref() == Ok("1") {
-                labelled(&browser, "Username")
-                    .await
-                    .send_keys("alice")
-                    .await
-                    .unwrap();
-                let png = browser.screenshot().await.unwrap();
-                let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/consent.png");
-                std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-                std::fs::write(&path, png).unwrap();
-                eprintln!("wrote {}", path.display());
-            }
-        },
-    )
+            let png = browser.screenshot().await.unwrap();
+            let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/consent.png");
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, png).unwrap();
+            eprintln!("wrote {}", path.display());
+        }
+    })
     .await;
 }
 
