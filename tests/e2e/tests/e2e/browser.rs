@@ -91,7 +91,7 @@ where
         return;
     };
     let _turn = BROWSER.lock().await;
-    let mut session = Session::start(&chromium, &chromedriver, screen).await;
+    let session = Session::start(&chromium, &chromedriver, screen).await;
     let client = session.client.clone();
     // The body runs as its own task so that a failed assertion still reaches the clean-up
     // below, which a panic unwinding through this function would skip for the async part.
@@ -107,8 +107,27 @@ where
 /// chromedriver and the Chromium it drives.
 struct Session {
     client: Client,
-    driver: Child,
+    _driver: Driver,
+}
+
+/// The chromedriver process group and its profile directory, ended and removed on drop, also
+/// when the session never started.
+struct Driver {
+    child: Child,
     profile: PathBuf,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        // Chromium runs in chromedriver's process group: a failed quit leaves nothing behind.
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.child.id())])
+            .stderr(Stdio::null())
+            .status();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.profile);
+    }
 }
 
 impl Session {
@@ -126,7 +145,7 @@ impl Session {
             .unwrap()
             .port();
         let log = std::fs::File::create(profile.join("chromedriver.log")).unwrap();
-        let mut driver = Command::new(chromedriver)
+        let child = Command::new(chromedriver)
             .arg(format!("--port={port}"))
             .arg("--allowed-ips=127.0.0.1")
             .stdout(Stdio::null())
@@ -135,15 +154,17 @@ impl Session {
             .process_group(0)
             .spawn()
             .expect("chromedriver starts");
+        let mut driver = Driver { child, profile };
+        let profile = driver.profile.clone();
         let deadline = Instant::now() + STEP;
         while tokio::net::TcpStream::connect(("127.0.0.1", port))
             .await
             .is_err()
         {
             assert!(
-                driver.try_wait().unwrap().is_none(),
-                "chromedriver exited at start; its log: {}",
-                profile.join("chromedriver.log").display()
+                driver.child.try_wait().unwrap().is_none(),
+                "chromedriver exited at start; its log:\n{}",
+                std::fs::read_to_string(profile.join("chromedriver.log")).unwrap_or_default()
             );
             assert!(Instant::now() < deadline, "chromedriver did not listen");
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -187,21 +208,13 @@ impl Session {
             .expect("chromedriver starts a Chromium session");
         Session {
             client,
-            driver,
-            profile,
+            _driver: driver,
         }
     }
 
-    async fn stop(&mut self) {
-        // Ending the session quits Chromium; the group kill catches what a failed quit leaves.
+    async fn stop(self) {
+        // Ending the session quits Chromium; dropping the driver ends the rest.
         let _ = tokio::time::timeout(STEP, self.client.clone().close()).await;
-        let _ = Command::new("kill")
-            .args(["-KILL", "--", &format!("-{}", self.driver.id())])
-            .stderr(Stdio::null())
-            .status();
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
-        let _ = std::fs::remove_dir_all(&self.profile);
     }
 }
 
