@@ -252,10 +252,10 @@ impl ClientApp {
 
     /// `GET /`: a page with a link that starts the login.
     pub fn home(&self) -> String {
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Photos</title></head><body>\
-         <h1>Photos</h1><p><a href=\"/login\">Log in</a> (as alice / wonderland) to see your photos.</p>\
-         </body></html>"
-            .into()
+        page(
+            "<h1>Photos</h1><p><a href=\"/login\">Log in</a> (as alice / wonderland) to see your \
+             photos.</p>",
+        )
     }
 
     /// `GET /login`: where to send the browser (the authorization request, with PKCE S256) and
@@ -329,6 +329,11 @@ impl ClientApp {
             }
             return Err(format!("the authorization server answered {error}"));
         }
+        if params.is_empty() {
+            // The implicit grant (RFC 6749 §4.2.2) answers in the fragment, which never reaches
+            // a server: the page reads it in the browser.
+            return Ok(fragment_page());
+        }
         let (Some(code), Some(state)) = (params.get("code"), state) else {
             return Err("the callback needs code and state".into());
         };
@@ -366,15 +371,96 @@ impl ClientApp {
             .map_err(|e| format!("API call failed: {e}"))?;
         let status = photos.status().as_u16();
         let body = read_limited(photos, MAX_API_RESPONSE).await?;
-        let body = String::from_utf8_lossy(&body);
-        Ok(format!(
-            "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Photos</title></head><body>\
-             <h1>Logged in</h1><p>Granted scopes: <code>{}</code></p>\
-             <p><code>GET /photos</code> answered {status}:</p><pre>{}</pre></body></html>",
+        Ok(page(&format!(
+            "<h1>Logged in</h1><p>Granted scopes: <code>{}</code></p>\
+             <p><code>GET /photos</code> answered {status}:</p>{}",
             escape(&tokens.scope),
-            escape(&body)
-        ))
+            photos_html(&body)
+        )))
     }
+}
+
+/// The pages' frame. `no-referrer`: the callback's URL holds the code, which a link followed
+/// from the page must not carry away in `Referer`.
+fn page(body: &str) -> String {
+    format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <meta name=\"referrer\" content=\"no-referrer\"><title>Photos</title>\
+         <style>body{{font-family:system-ui,sans-serif;line-height:1.4;max-width:40rem;\
+         margin:2rem auto;padding:0 1rem}}pre,code{{white-space:pre-wrap;overflow-wrap:anywhere}}\
+         </style></head><body>{body}</body></html>"
+    )
+}
+
+/// The API's answer as a person reads it: the photos as a list, anything else as it came.
+fn photos_html(body: &[u8]) -> String {
+    match serde_json::from_slice::<Vec<crate::Photo>>(body) {
+        Ok(photos) if photos.is_empty() => "<p id=\"photos\">No photos yet.</p>".into(),
+        Ok(photos) => {
+            let items: String = photos
+                .iter()
+                .map(|p| {
+                    format!(
+                        "<li>{} <small>(by {})</small></li>",
+                        escape(&p.title),
+                        escape(&p.owner)
+                    )
+                })
+                .collect();
+            format!("<ul id=\"photos\">{items}</ul>")
+        }
+        Err(_) => format!("<pre>{}</pre>", escape(&String::from_utf8_lossy(body))),
+    }
+}
+
+/// The callback page of the implicit grant: its script takes the token out of the fragment
+/// (and out of the address bar and history), calls `GET /photos` with it and shows the answer
+/// as [`ClientApp::callback`] shows it. It writes text only through `textContent`, so nothing
+/// in the fragment becomes markup.
+fn fragment_page() -> String {
+    page(
+        "<h1 id=\"title\">Logging in…</h1><p>Granted scopes: <code id=\"scopes\"></code></p>\
+         <p><code>GET /photos</code> answered <span id=\"status\">…</span>:</p>\
+         <div id=\"answer\"></div>\
+         <script>(function () {\
+           var answer = new URLSearchParams(location.hash.slice(1));\
+           history.replaceState(null, '', location.pathname);\
+           var show = function (id, text) { document.getElementById(id).textContent = text; };\
+           var token = answer.get('access_token');\
+           if (!token) {\
+             show('title', 'Login failed');\
+             show('answer', answer.get('error')\
+               ? 'the authorization server answered ' + answer.get('error')\
+               : 'the callback needs code and state, or a token in the fragment');\
+             return;\
+           }\
+           show('title', 'Logged in');\
+           show('scopes', answer.get('scope') || '');\
+           fetch('/photos', { headers: { Authorization: 'Bearer ' + token } })\
+             .then(function (r) { show('status', r.status); return r.text(); })\
+             .then(function (body) {\
+               var out = document.getElementById('answer');\
+               try {\
+                 var photos = JSON.parse(body);\
+                 if (photos.length === 0) { show('answer', 'No photos yet.'); return; }\
+                 var list = document.createElement('ul');\
+                 list.id = 'photos';\
+                 photos.forEach(function (p) {\
+                   var item = document.createElement('li');\
+                   item.textContent = p.title + ' (by ' + p.owner + ')';\
+                   list.appendChild(item);\
+                 });\
+                 out.appendChild(list);\
+               } catch (e) {\
+                 var raw = document.createElement('pre');\
+                 raw.textContent = body;\
+                 out.appendChild(raw);\
+               }\
+             })\
+             .catch(function (e) { show('answer', 'API call failed: ' + e); });\
+         })();</script>",
+    )
 }
 
 /// The body of `response`, refused once it passes `limit` bytes rather than held in memory.

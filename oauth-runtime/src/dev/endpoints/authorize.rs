@@ -166,16 +166,12 @@ pub(super) async fn authorize(
         return random_failed_page();
     };
     let page = consent_page(&server, &pending, &csrf, None);
+    let mut response = consent_response(StatusCode::OK, page, &pending.redirect_uri);
     server.store.lock().add_pending(csrf.clone(), pending);
     let cookie = format!("{CSRF_COOKIE}={csrf}; HttpOnly; SameSite=Strict; Path=/authorize");
-    let mut response = Html(page).into_response();
     if let Ok(cookie) = HeaderValue::try_from(cookie) {
         response.headers_mut().insert(SET_COOKIE, cookie);
     }
-    // The consent page must not be framed by another site (RFC 6749 §10.13).
-    response
-        .headers_mut()
-        .insert("x-frame-options", HeaderValue::from_static("DENY"));
     no_store(response)
 }
 
@@ -350,7 +346,7 @@ pub(super) async fn decide(
         ));
     }
     let page = consent_page(&server, &pending, csrf, Some(message));
-    no_store((status, Html(page)).into_response())
+    no_store(consent_response(status, page, &pending.redirect_uri))
 }
 
 /// The answer to an approved consent page: a code, or for the implicit grant a token.

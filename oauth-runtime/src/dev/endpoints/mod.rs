@@ -10,7 +10,7 @@ use aws_lc_rs::digest;
 use axum::extract::{DefaultBodyLimit, RawQuery, State};
 use axum::http::header::{CACHE_CONTROL, COOKIE, LOCATION, PRAGMA, SET_COOKIE, WWW_AUTHENTICATE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::Engine as _;
@@ -18,7 +18,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 
 use super::config::{Client, Grant};
-use super::page::{consent_page, error_page};
+use super::page::{consent_page, consent_response, error_page};
 use super::params::{AuthMethod, OAuthError, Params, authenticate_client};
 use super::store::{
     Challenge, CodeRecord, GrantRecord, Login, Pending, RandomFailed, RefreshRecord,
