@@ -135,6 +135,8 @@ pub struct AuthConfig {
     /// algorithms = ["ES256", "EdDSA"]          # default: the asymmetric algorithms
     /// iat_window_secs = 60
     /// max_proof_len = 8192
+    /// nonces = true                            # RFC 9449 §9; or nonce_key = "<32+ bytes>" shared
+    /// nonce_period_secs = 60
     /// redis_url = "rediss://replay.internal:6380" # feature `redis`: one replay store for all instances
     /// ```
     ///
@@ -182,6 +184,18 @@ pub struct DpopConfig {
     /// The longest proof read, in bytes.
     #[serde(default)]
     pub max_proof_len: Option<usize>,
+    /// Server nonces (RFC 9449 §9) under a key drawn at start, for one instance: proofs must
+    /// carry a current `DPoP-Nonce`.
+    #[serde(default)]
+    pub nonces: bool,
+    /// Server nonces under this shared secret (at least 32 bytes), so that every instance
+    /// configured with it accepts the others' nonces. Keep it out of files in version control
+    /// (Rocket reads `ROCKET_OAUTH={dpop={nonce_key="..."}}` from the environment).
+    #[serde(default)]
+    pub nonce_key: Option<String>,
+    /// How long one nonce is current, in seconds (accepted one period more).
+    #[serde(default)]
+    pub nonce_period_secs: Option<u64>,
     /// A Redis server every instance shares as the replay store (feature `redis`); absent, each
     /// instance remembers proofs in its own memory. With it, [`AuthConfig::authenticator`] must
     /// be called inside a Tokio runtime (the store connects in the background).
@@ -218,6 +232,22 @@ impl DpopConfig {
         }
         if let Some(max) = self.max_proof_len {
             builder = builder.max_proof_len(max);
+        }
+        let nonces = match (&self.nonce_key, self.nonces) {
+            (Some(key), _) => Some(crate::dpop::DpopNonces::with_key(key.as_bytes())?),
+            (None, true) => Some(crate::dpop::DpopNonces::random()?),
+            (None, false) if self.nonce_period_secs.is_some() => {
+                return Err(AuthConfigError::Contradiction(
+                    "dpop.nonce_period_secs without nonces: set `nonces = true` or `nonce_key`",
+                ));
+            }
+            (None, false) => None,
+        };
+        if let Some(nonces) = nonces {
+            builder = builder.nonces(match self.nonce_period_secs {
+                Some(secs) => nonces.period(Duration::from_secs(secs)),
+                None => nonces,
+            });
         }
         #[cfg(feature = "redis")]
         if let Some(url) = &self.redis_url {
@@ -855,6 +885,84 @@ mod tests {
             }
         }
 
+        /// RFC 9449 §9: two instances configured with one `nonce_key` accept each other's
+        /// nonces; a proof without one is refused with `use_dpop_nonce` and the nonce to use.
+        #[tokio::test]
+        async fn rfc9449_section_9_nonces_from_configuration_are_shared_by_key() {
+            let issuer = SigningKey::generate(Algorithm::ES256).expect("key");
+            let client = SigningKey::generate(Algorithm::ES256).expect("key");
+            let settings = json!({ "mode": "required", "external_url": "https://api.example.com",
+                                   "nonce_key": "a shared secret of at least thirty-two bytes" });
+            let instance = || {
+                config(&issuer, settings.clone())
+                    .expect("parses")
+                    .authenticator()
+                    .expect("authenticator")
+            };
+            let (a, b) = (instance(), instance());
+            let jkt = jwk_thumbprint(&client.public_jwk().expect("jwk")).expect("jkt");
+            let token = issuer.sign_jwt(&json!({
+                "iss": "https://issuer.test", "aud": "api", "sub": "alice",
+                "exp": now() + 600, "cnf": { "jkt": jkt },
+            }));
+            let proof = |jti: &str, nonce: Option<&str>| {
+                let mut claims = json!({ "jti": jti, "htm": "GET",
+                    "htu": "https://api.example.com/photos", "iat": now(),
+                    "ath": access_token_hash(&token) });
+                if let Some(nonce) = nonce {
+                    claims["nonce"] = nonce.into();
+                }
+                client.sign_jwt_with_header(
+                    &json!({ "typ": "dpop+jwt", "alg": "ES256", "jwk": client.public_jwk() }),
+                    &claims,
+                )
+            };
+            let request = HttpRequest {
+                method: "GET",
+                scheme: "http",
+                host: Some("10.0.0.7:8080"),
+                path: "/photos",
+                query: None,
+            };
+            let dpop = format!("DPoP {token}");
+            let without = proof("n1", None);
+            let (refused, nonce) = a
+                .authenticate_route_nonce(
+                    &request,
+                    std::iter::once(dpop.as_bytes()),
+                    std::iter::once(without.as_bytes()),
+                    false,
+                )
+                .await;
+            assert!(
+                matches!(
+                    refused,
+                    Err(crate::AuthError::Dpop(crate::dpop::DpopError::UseNonce))
+                ),
+                "{refused:?}"
+            );
+            let nonce = nonce.expect("the nonce to use");
+            let with = proof("n2", Some(&nonce));
+            assert!(
+                call(&b, &dpop, Some(&with)).await.is_ok(),
+                "b accepts a's nonce"
+            );
+            let random = config(
+                &issuer,
+                json!({ "mode": "required",
+                "external_url": "https://api.example.com", "nonces": true }),
+            )
+            .expect("parses")
+            .authenticator()
+            .expect("authenticator");
+            assert!(
+                call(&random, &dpop, Some(&proof("n3", Some(&nonce))))
+                    .await
+                    .is_err(),
+                "a random key does not accept the shared key's nonces"
+            );
+        }
+
         #[test]
         fn rfc9449_dpop_settings_that_cannot_work_are_errors_at_start() {
             let issuer = SigningKey::generate(Algorithm::ES256).expect("key");
@@ -882,6 +990,25 @@ mod tests {
                     "{what}"
                 );
             }
+            for (dpop, what) in [(
+                json!({ "mode": "allowed", "nonce_key": "too short" }),
+                "short nonce key",
+            )] {
+                let config = config(&issuer, dpop).expect("parses");
+                assert!(
+                    matches!(config.authenticator(), Err(AuthConfigError::Dpop(_))),
+                    "{what}"
+                );
+            }
+            let period_alone = config(
+                &issuer,
+                json!({ "mode": "allowed", "nonce_period_secs": 30 }),
+            )
+            .expect("parses");
+            assert!(matches!(
+                period_alone.authenticator(),
+                Err(AuthConfigError::Contradiction(_))
+            ));
             for (dpop, what) in [
                 (json!({ "mode": "sometimes" }), "unknown mode"),
                 (
