@@ -276,10 +276,20 @@ pub fn check() -> Result<(), Vec<Problem>> {
             function,
         })
         .collect();
+    // A broader scope is in use when a scope it implies is: a token granted it reaches those
+    // handlers, which is what it was declared for.
+    let hierarchy = hierarchy();
+    let in_use = |d: &&&DeclaredScope| {
+        used.contains_key(d.name)
+            || hierarchy
+                .implies(d.name)
+                .iter()
+                .any(|s| used.contains_key(s.as_str()))
+    };
     problems.extend(
         declared
             .iter()
-            .filter(|d| !used.contains_key(d.name))
+            .filter(|d| !in_use(d))
             .map(|d| Problem::Unused { scope: d.name }),
     );
     if problems.is_empty() {
@@ -302,11 +312,45 @@ fn by_scope() -> BTreeMap<String, Vec<&'static Endpoint>> {
     map
 }
 
-/// The catalog as Markdown: a table per scope (what needs it) and per endpoint (what it needs),
-/// then any [`Problem`]s as warnings.
+/// The scopes that imply `scope`, as a Markdown cell: `` `a`, `b` ``.
+fn implied_by_cell(scope: &str) -> String {
+    hierarchy()
+        .implied_by(scope)
+        .iter()
+        .map(|s| format!("`{s}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The catalog as Markdown: a table per scope (what needs it and, with a [hierarchy], which
+/// broader scopes imply it) and per endpoint (what it needs), then any [`Problem`]s as warnings.
+///
+/// ```
+/// oauth_runtime::scopes! {
+///     /// Manage the notes
+///     pub NOTES_ADMIN = "notes:admin" => [NOTES_READ];
+///     /// See the notes
+///     pub NOTES_READ = "notes:read";
+/// }
+/// #[oauth_runtime::requires_scope(NOTES_READ, route = "GET /notes")]
+/// async fn notes() {}
+///
+/// let markdown = oauth_runtime::catalog::to_markdown();
+/// assert!(markdown.contains("| scope | description | endpoints | implied by |"));
+/// assert!(markdown.contains("| `notes:read` | See the notes | `GET /notes` | `notes:admin` |"));
+/// let json = oauth_runtime::catalog::to_json();
+/// let read = json["scopes"].as_array().unwrap().iter().find(|s| s["scope"] == "notes:read").unwrap();
+/// assert_eq!(read["implied_by"], serde_json::json!(["notes:admin"]));
+/// ```
 pub fn to_markdown() -> String {
     let declared = declared_scopes();
-    let mut out = String::from("## Scopes\n\n| scope | description | endpoints |\n|---|---|---|\n");
+    // The column only where a hierarchy is declared, so that other catalogs read as before.
+    let with_hierarchy = !hierarchy().is_empty();
+    let mut out = String::from(if with_hierarchy {
+        "## Scopes\n\n| scope | description | endpoints | implied by |\n|---|---|---|---|\n"
+    } else {
+        "## Scopes\n\n| scope | description | endpoints |\n|---|---|---|\n"
+    });
     for (scope, endpoints) in by_scope() {
         let description = declared
             .iter()
@@ -318,9 +362,13 @@ pub fn to_markdown() -> String {
             .map(|e| format!("`{}`", e.label()))
             .collect();
         out.push_str(&format!(
-            "| `{scope}` | {description} | {} |\n",
+            "| `{scope}` | {description} | {} |",
             list.join(", ")
         ));
+        if with_hierarchy {
+            out.push_str(&format!(" {} |", implied_by_cell(&scope)));
+        }
+        out.push('\n');
     }
     out.push_str("\n## Endpoints\n\n| endpoint | requires | handler |\n|---|---|---|\n");
     for e in endpoints() {
@@ -355,11 +403,21 @@ pub fn to_json() -> serde_json::Value {
                 .iter()
                 .find(|d| d.name == scope)
                 .map(|d| d.description());
-            serde_json::json!({
+            let mut entry = serde_json::json!({
                 "scope": scope,
                 "description": description,
                 "endpoints": endpoints.iter().map(|e| e.label()).collect::<Vec<_>>(),
-            })
+            });
+            // Only for scopes in a hierarchy, so that other entries read as before.
+            let implies = hierarchy().implies(&scope);
+            if !implies.is_empty() {
+                entry["implies"] = serde_json::json!(implies);
+            }
+            let implied_by = hierarchy().implied_by(&scope);
+            if !implied_by.is_empty() {
+                entry["implied_by"] = serde_json::json!(implied_by);
+            }
+            entry
         })
         .collect();
     let endpoints: Vec<_> = endpoints()
