@@ -16,6 +16,7 @@ mod parse;
 mod route;
 mod scope_grammar;
 mod scoped_handlers;
+mod scopes;
 
 use proc_macro2::TokenStream;
 
@@ -44,6 +45,17 @@ pub fn scoped_handlers(
             tokens.extend(item);
             tokens.into()
         }
+    }
+}
+
+/// The declarations of `oauth_runtime::scopes!`, which forwards here with its `$crate`; use
+/// that macro.
+#[doc(hidden)]
+#[proc_macro]
+pub fn declare_scopes(input: proc_macro::TokenStream) -> proc_macro::TokenStream {
+    match syn::parse2::<scopes::Block>(input.into()).map(scopes::expand) {
+        Ok(tokens) => tokens.into(),
+        Err(error) => error.to_compile_error().into(),
     }
 }
 

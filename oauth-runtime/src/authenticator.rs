@@ -53,6 +53,8 @@ struct Inner {
     route_dpop: Dpop,
     /// The clock `max_age` is measured by.
     clock: ClockRef,
+    /// Whether a 401 on a scope-guarded route names the route's scopes.
+    scope_on_unauthorized: bool,
 }
 
 /// DPoP settings of an authenticator whose mode is not [`DpopMode::Disabled`].
@@ -157,6 +159,7 @@ pub struct AuthenticatorBuilder {
     dpop_mode: DpopMode,
     dpop_verifier: Option<DpopVerifier>,
     clock: ClockRef,
+    scope_on_unauthorized: bool,
 }
 
 impl fmt::Debug for AuthenticatorBuilder {
@@ -207,6 +210,28 @@ impl AuthenticatorBuilder {
     /// clock. Tests pass a [`ManualClock`](crate::ManualClock).
     pub fn clock(mut self, clock: impl Clock) -> Self {
         self.clock = ClockRef::new(clock);
+        self
+    }
+
+    /// Whether the 401 answers of a route protected by `#[requires_scope]` carry the route's
+    /// scopes in a `scope` parameter of the challenge and the body (RFC 6750 §3 allows `scope`
+    /// on any challenge), so that a client learns what to ask for before it has a token. MCP
+    /// clients read it (MCP authorization, "scope selection"). Default off: the answers stay as
+    /// they were. The scopes are those of the 403 (`insufficient_scope`) answer: the least that
+    /// meets the route's requirement. The step-up 401 (`insufficient_user_authentication`) has
+    /// none: its token already holds the scopes.
+    ///
+    /// ```
+    /// use oauth_runtime::{Algorithm, Authenticator, JwtVerifier, Key};
+    ///
+    /// # let verifier = JwtVerifier::builder().issuer("https://auth.example.com").audience("api")
+    /// #     .key(Key::hmac(Algorithm::HS256, b"a secret of at least thirty-two bytes!")?).build()?;
+    /// let authenticator = Authenticator::builder(verifier).scope_on_unauthorized(true).build()?;
+    /// # let _ = authenticator;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn scope_on_unauthorized(mut self, on: bool) -> Self {
+        self.scope_on_unauthorized = on;
         self
     }
 
@@ -273,6 +298,7 @@ impl AuthenticatorBuilder {
                     self.realm.as_deref(),
                     metadata.as_deref(),
                     dpop.as_ref().map(|d| d.challenge(false)),
+                    None,
                 );
                 if let Some(reason) = customize(&error, standard).problem() {
                     return Err(AuthenticatorError::InvalidResponse {
@@ -291,6 +317,7 @@ impl AuthenticatorBuilder {
             dpop,
             route_dpop,
             clock: self.clock,
+            scope_on_unauthorized: self.scope_on_unauthorized,
         })))
     }
 }
@@ -361,6 +388,7 @@ impl Authenticator {
             dpop: None,
             route_dpop: Dpop::new(true, DpopVerifier::default()),
             clock: ClockRef::default(),
+            scope_on_unauthorized: false,
         }))
     }
 
@@ -375,6 +403,7 @@ impl Authenticator {
             dpop_mode: DpopMode::Disabled,
             dpop_verifier: None,
             clock: ClockRef::default(),
+            scope_on_unauthorized: false,
         }
     }
 
@@ -627,6 +656,18 @@ impl Authenticator {
         via_dpop: bool,
         require_dpop: bool,
     ) -> ErrorResponse {
+        self.reject_guarded(error, via_dpop, require_dpop, None)
+    }
+
+    /// As [`Authenticator::reject_route`] on a route guarded by `requirement`, whose scopes a
+    /// 401 names when [`AuthenticatorBuilder::scope_on_unauthorized`] is on.
+    pub(crate) fn reject_guarded(
+        &self,
+        error: &AuthError,
+        via_dpop: bool,
+        require_dpop: bool,
+        requirement: Option<&Requirement>,
+    ) -> ErrorResponse {
         crate::metrics::request_refused(error);
         let labels = crate::metrics::refusal(error);
         match error {
@@ -652,6 +693,13 @@ impl Authenticator {
             } else {
                 self.0.dpop.as_ref().map(|d| d.challenge(via_dpop))
             },
+            requirement
+                .filter(|_| {
+                    self.0.scope_on_unauthorized
+                        && error.status() == 401
+                        && !matches!(error, AuthError::InsufficientUserAuthentication { .. })
+                })
+                .map(|r| r.sufficient_scopes().to_string()),
         );
         let Some(customize) = &self.0.customize else {
             return standard;
@@ -691,6 +739,70 @@ mod tests {
             www_authenticate: Some(challenge.into()),
             ..standard
         }
+    }
+
+    #[test]
+    fn rfc6750_section_3_a_401_names_the_routes_scopes_only_when_asked() {
+        static ITEMS: [Requirement; 2] = [
+            Requirement::Scope(crate::scope::ScopeToken::from_static("photos:read")),
+            Requirement::Scope(crate::scope::ScopeToken::from_static("albums:read")),
+        ];
+        let route = Requirement::All(std::borrow::Cow::Borrowed(&ITEMS));
+        let answer = |on: bool, error: &AuthError| {
+            let authenticator = Authenticator::builder(Refusing)
+                .realm("photos")
+                .scope_on_unauthorized(on)
+                .build()
+                .expect("valid");
+            authenticator.reject_guarded(error, false, false, Some(&route))
+        };
+        let missing = AuthError::MissingToken;
+        let off = answer(false, &missing);
+        // Off by default: the very answer of a route without the option.
+        let plain = Authenticator::builder(Refusing)
+            .realm("photos")
+            .build()
+            .expect("valid");
+        assert_eq!(off, plain.reject_route(&missing, false, false));
+        assert_eq!(
+            off.www_authenticate.as_deref(),
+            Some(r#"Bearer realm="photos""#)
+        );
+        let on = answer(true, &missing);
+        assert_eq!(
+            on.www_authenticate.as_deref(),
+            Some(r#"Bearer realm="photos", scope="albums:read photos:read""#)
+        );
+        assert!(
+            on.body.contains(r#""scope":"albums:read photos:read""#),
+            "{}",
+            on.body
+        );
+        let expired = answer(true, &AuthError::InvalidToken(VerifyError::Expired));
+        assert!(
+            expired
+                .www_authenticate
+                .as_deref()
+                .is_some_and(|c| c.ends_with(r#", scope="albums:read photos:read""#)),
+            "{expired:?}"
+        );
+        // Not on a 503, nor on the step-up 401, whose token holds the scopes already.
+        let down = answer(
+            true,
+            &AuthError::InvalidToken(VerifyError::Unavailable("down".into())),
+        );
+        assert!(!down.body.contains("scope"), "{down:?}");
+        let step_up = AuthError::InsufficientUserAuthentication {
+            required: AuthnRequirement::new().max_age(60),
+            failed: crate::requirement::StepUpFailure::MaxAge,
+        };
+        let step_up = answer(true, &step_up);
+        assert!(
+            !step_up
+                .www_authenticate
+                .unwrap_or_default()
+                .contains("scope=")
+        );
     }
 
     #[test]

@@ -51,7 +51,7 @@ use crate::claims::Claims;
 use crate::dpop::{DpopError, DpopMode};
 use crate::error::{AuthError, ErrorResponse, RETRY_AFTER_SECONDS};
 use crate::guard::ScopeGuard;
-use crate::requirement::ScopeRequirement;
+use crate::requirement::{Requirement, ScopeRequirement};
 
 impl Authenticator {
     /// The RFC 9728 metadata routes (`GET /.well-known/oauth-protected-resource...`, at the
@@ -316,6 +316,21 @@ impl RequestAuth {
                 .reject_route(error, self.via_dpop, require_dpop),
         )
     }
+
+    /// As [`RequestAuth::reject`] on a route guarded by `requirement`, which a 401 may name.
+    fn reject_guarded(
+        &self,
+        error: &AuthError,
+        require_dpop: bool,
+        requirement: &Requirement,
+    ) -> AuthRejection {
+        AuthRejection(self.authenticator.reject_guarded(
+            error,
+            self.via_dpop,
+            require_dpop,
+            Some(requirement),
+        ))
+    }
 }
 
 impl<S: Send + Sync, R: ScopeRequirement> FromRequestParts<S> for ScopeGuard<R> {
@@ -327,7 +342,7 @@ impl<S: Send + Sync, R: ScopeRequirement> FromRequestParts<S> for ScopeGuard<R> 
         auth.claims(&parts.method, &parts.headers, &parts.uri, require_dpop)
             .await
             .and_then(|claims| ScopeGuard::check(&auth.authenticator, claims))
-            .map_err(|e| auth.reject(&e, require_dpop))
+            .map_err(|e| auth.reject_guarded(&e, require_dpop, R::REQUIREMENT))
     }
 }
 

@@ -21,12 +21,17 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::OnceLock;
 
 use crate::requirement::{AuthnRequirement, Requirement};
 use crate::scope::ScopeToken;
 
 #[doc(hidden)]
 pub use inventory;
+#[doc(hidden)]
+pub use oauth_macros::declare_scopes;
+
+pub use crate::scope::ScopeHierarchy;
 
 /// A scope declared with [`scopes!`](crate::scopes): its name, checked at compile time, and its
 /// description.
@@ -34,17 +39,35 @@ pub use inventory;
 pub struct DeclaredScope {
     name: &'static str,
     description: &'static str,
+    implies: &'static [&'static str],
 }
 
 impl DeclaredScope {
     /// Checks `name` against RFC 6749 §3.3 at compile time (in a `const`).
     pub const fn new(name: &'static str, description: &'static str) -> DeclaredScope {
         match crate::scope::check(name) {
-            Ok(()) => DeclaredScope { name, description },
+            Ok(()) => DeclaredScope {
+                name,
+                description,
+                implies: &[],
+            },
             Err(_) => panic!(
                 "a declared scope must be printable ASCII without space, `\"` or `\\` (RFC 6749 §3.3)"
             ),
         }
+    }
+
+    /// The scopes this one implies directly (`=> [..]` in [`scopes!`](crate::scopes)). The
+    /// names come from declarations of the same block, already checked by the macro.
+    #[doc(hidden)]
+    pub const fn implying(self, implies: &'static [&'static str]) -> DeclaredScope {
+        DeclaredScope { implies, ..self }
+    }
+
+    /// The scopes this one implies directly, as declared; [`hierarchy`] has the transitive
+    /// closure.
+    pub fn implies(&self) -> &'static [&'static str] {
+        self.implies
     }
 
     /// The scope as a token, for requirements.
@@ -173,6 +196,37 @@ pub fn declared_scopes() -> Vec<&'static DeclaredScope> {
     all
 }
 
+/// The scope hierarchy of every declared scope linked into the program, closed transitively
+/// when first asked for. Authorization ([`Requirement::is_satisfied_by`]), the challenges, the
+/// catalogs and the metadata documents all read this one.
+///
+/// ```
+/// oauth_runtime::scopes! {
+///     /// Manage the albums
+///     pub ALBUMS_ADMIN = "albums:admin" => [ALBUMS_WRITE];
+///     /// Change the albums
+///     pub ALBUMS_WRITE = "albums:write" => [ALBUMS_READ];
+///     /// See the albums
+///     pub ALBUMS_READ = "albums:read";
+/// }
+/// let hierarchy = oauth_runtime::catalog::hierarchy();
+/// assert_eq!(hierarchy.implies("albums:admin"), ["albums:read", "albums:write"]);
+/// ```
+pub fn hierarchy() -> &'static ScopeHierarchy {
+    static HIERARCHY: OnceLock<ScopeHierarchy> = OnceLock::new();
+    HIERARCHY.get_or_init(|| {
+        // Every declaration, not one per name: two blocks may declare one scope and its
+        // implications between them.
+        ScopeHierarchy::new(inventory::iter::<DeclaredScope>.into_iter().flat_map(|d| {
+            d.implies.iter().filter_map(move |narrower| {
+                ScopeToken::new(*narrower)
+                    .ok()
+                    .map(|narrower| (d.token(), narrower))
+            })
+        }))
+    })
+}
+
 /// A disagreement between declarations and use.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -222,10 +276,20 @@ pub fn check() -> Result<(), Vec<Problem>> {
             function,
         })
         .collect();
+    // A broader scope is in use when a scope it implies is: a token granted it reaches those
+    // handlers, which is what it was declared for.
+    let hierarchy = hierarchy();
+    let in_use = |d: &&&DeclaredScope| {
+        used.contains_key(d.name)
+            || hierarchy
+                .implies(d.name)
+                .iter()
+                .any(|s| used.contains_key(s.as_str()))
+    };
     problems.extend(
         declared
             .iter()
-            .filter(|d| !used.contains_key(d.name))
+            .filter(|d| !in_use(d))
             .map(|d| Problem::Unused { scope: d.name }),
     );
     if problems.is_empty() {
@@ -248,11 +312,45 @@ fn by_scope() -> BTreeMap<String, Vec<&'static Endpoint>> {
     map
 }
 
-/// The catalog as Markdown: a table per scope (what needs it) and per endpoint (what it needs),
-/// then any [`Problem`]s as warnings.
+/// The scopes that imply `scope`, as a Markdown cell: `` `a`, `b` ``.
+fn implied_by_cell(scope: &str) -> String {
+    hierarchy()
+        .implied_by(scope)
+        .iter()
+        .map(|s| format!("`{s}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The catalog as Markdown: a table per scope (what needs it and, with a [hierarchy], which
+/// broader scopes imply it) and per endpoint (what it needs), then any [`Problem`]s as warnings.
+///
+/// ```
+/// oauth_runtime::scopes! {
+///     /// Manage the notes
+///     pub NOTES_ADMIN = "notes:admin" => [NOTES_READ];
+///     /// See the notes
+///     pub NOTES_READ = "notes:read";
+/// }
+/// #[oauth_runtime::requires_scope(NOTES_READ, route = "GET /notes")]
+/// async fn notes() {}
+///
+/// let markdown = oauth_runtime::catalog::to_markdown();
+/// assert!(markdown.contains("| scope | description | endpoints | implied by |"));
+/// assert!(markdown.contains("| `notes:read` | See the notes | `GET /notes` | `notes:admin` |"));
+/// let json = oauth_runtime::catalog::to_json();
+/// let read = json["scopes"].as_array().unwrap().iter().find(|s| s["scope"] == "notes:read").unwrap();
+/// assert_eq!(read["implied_by"], serde_json::json!(["notes:admin"]));
+/// ```
 pub fn to_markdown() -> String {
     let declared = declared_scopes();
-    let mut out = String::from("## Scopes\n\n| scope | description | endpoints |\n|---|---|---|\n");
+    // The column only where a hierarchy is declared, so that other catalogs read as before.
+    let with_hierarchy = !hierarchy().is_empty();
+    let mut out = String::from(if with_hierarchy {
+        "## Scopes\n\n| scope | description | endpoints | implied by |\n|---|---|---|---|\n"
+    } else {
+        "## Scopes\n\n| scope | description | endpoints |\n|---|---|---|\n"
+    });
     for (scope, endpoints) in by_scope() {
         let description = declared
             .iter()
@@ -264,9 +362,13 @@ pub fn to_markdown() -> String {
             .map(|e| format!("`{}`", e.label()))
             .collect();
         out.push_str(&format!(
-            "| `{scope}` | {description} | {} |\n",
+            "| `{scope}` | {description} | {} |",
             list.join(", ")
         ));
+        if with_hierarchy {
+            out.push_str(&format!(" {} |", implied_by_cell(&scope)));
+        }
+        out.push('\n');
     }
     out.push_str("\n## Endpoints\n\n| endpoint | requires | handler |\n|---|---|---|\n");
     for e in endpoints() {
@@ -301,11 +403,21 @@ pub fn to_json() -> serde_json::Value {
                 .iter()
                 .find(|d| d.name == scope)
                 .map(|d| d.description());
-            serde_json::json!({
+            let mut entry = serde_json::json!({
                 "scope": scope,
                 "description": description,
                 "endpoints": endpoints.iter().map(|e| e.label()).collect::<Vec<_>>(),
-            })
+            });
+            // Only for scopes in a hierarchy, so that other entries read as before.
+            let implies = hierarchy().implies(&scope);
+            if !implies.is_empty() {
+                entry["implies"] = serde_json::json!(implies);
+            }
+            let implied_by = hierarchy().implied_by(&scope);
+            if !implied_by.is_empty() {
+                entry["implied_by"] = serde_json::json!(implied_by);
+            }
+            entry
         })
         .collect();
     let endpoints: Vec<_> = endpoints()
@@ -362,15 +474,47 @@ pub(crate) fn authentication_json(a: &AuthnRequirement) -> serde_json::Value {
 /// assert_eq!(PHOTOS_READ.name(), "photos:read");
 /// assert_eq!(PHOTOS_READ.description(), "See your photos");
 /// ```
+///
+/// # Scope hierarchy
+///
+/// `=> [..]` after a scope names the scopes of the same block that it implies: a token granted
+/// the broader scope meets a requirement of any scope it implies, directly or through others.
+/// The challenges, the catalog, the RFC 9728 metadata and the OpenAPI document say so too (see
+/// [`hierarchy`]).
+///
+/// ```
+/// oauth_runtime::scopes! {
+///     /// Manage the photos
+///     pub PHOTOS_ADMIN = "photos:admin" => [PHOTOS_WRITE];
+///     /// Upload photos
+///     pub PHOTOS_WRITE = "photos:write" => [PHOTOS_READ];
+///     /// See your photos
+///     pub PHOTOS_READ = "photos:read";
+/// }
+///
+/// #[oauth_runtime::requires_scope(PHOTOS_READ)]
+/// async fn list_photos() {}
+///
+/// let admin: oauth_runtime::ScopeSet = "photos:admin".parse()?;
+/// let read = oauth_runtime::Requirement::Scope(PHOTOS_READ.token());
+/// assert!(read.is_satisfied_by(&admin));
+/// # Ok::<(), oauth_runtime::ScopeError>(())
+/// ```
+///
+/// The implied names must be declared in the same block, so that the macro sees the whole
+/// hierarchy: a name it does not know and a cycle (`A => [B]`, `B => [A]`) are compile errors
+/// on the name at fault.
+///
+/// ```compile_fail
+/// oauth_runtime::scopes! {
+///     pub PHOTOS_WRITE = "photos:write" => [PHOTOS_READ];
+///     pub PHOTOS_READ = "photos:read" => [PHOTOS_WRITE];
+/// }
+/// ```
 #[macro_export]
 macro_rules! scopes {
-    ($( $(#[doc = $doc:literal])* $vis:vis $name:ident = $scope:literal ; )*) => {
-        $(
-            $(#[doc = $doc])*
-            $vis const $name: $crate::catalog::DeclaredScope =
-                $crate::catalog::DeclaredScope::new($scope, concat!($($doc, "\n",)* ""));
-            $crate::catalog::inventory::submit! { $name }
-        )*
+    ($($declarations:tt)*) => {
+        $crate::catalog::declare_scopes! { $crate; $($declarations)* }
     };
 }
 

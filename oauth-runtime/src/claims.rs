@@ -155,13 +155,15 @@ impl Claims {
     pub fn client_id(&self) -> Option<&str> {
         self.0.client_id.as_deref()
     }
-    /// The granted scopes.
+    /// The granted scopes, as the token lists them (without the scopes they imply; see
+    /// [`ScopeHierarchy::effective`](crate::catalog::ScopeHierarchy::effective) for those).
     pub fn scopes(&self) -> &ScopeSet {
         &self.0.scopes
     }
-    /// Whether `scope` was granted.
+    /// Whether `scope` was granted, or a scope that implies it in the program's
+    /// [hierarchy](crate::catalog::hierarchy), as `#[requires_scope]` decides.
     pub fn has_scope(&self, scope: &str) -> bool {
-        self.0.scopes.contains(scope)
+        crate::catalog::hierarchy().grants(&self.0.scopes, scope)
     }
     /// Any claim, raw.
     pub fn get(&self, name: &str) -> Option<&Value> {

@@ -157,15 +157,17 @@ impl ErrorResponse {
         realm: Option<&str>,
         resource_metadata: Option<&str>,
     ) -> ErrorResponse {
-        ErrorResponse::build(error, realm, resource_metadata, None)
+        ErrorResponse::build(error, realm, resource_metadata, None, None)
     }
 
-    /// The answer with the challenges of the schemes an authenticator accepts.
+    /// The answer with the challenges of the schemes an authenticator accepts. `route_scope`,
+    /// the scopes of the route (made of scope tokens), goes into a 401's `scope` parameter.
     pub(crate) fn build(
         error: &AuthError,
         realm: Option<&str>,
         resource_metadata: Option<&str>,
         dpop: Option<DpopChallenge<'_>>,
+        route_scope: Option<String>,
     ) -> ErrorResponse {
         let code = error.error_code();
         // The same text in the challenge and the body, so both carry what RFC 6750 §3 allows.
@@ -174,7 +176,7 @@ impl ErrorResponse {
             AuthError::InsufficientScope { required, .. } => {
                 Some(required.sufficient_scopes().to_string())
             }
-            _ => None,
+            _ => route_scope.filter(|_| error.status() == 401),
         };
         // RFC 9470 §3: what a new authorization request must ask for, the whole requirement
         // whichever part failed, so that one round trip meets it.

@@ -43,6 +43,7 @@ use utoipa::openapi::security::{
 
 use crate::catalog;
 use crate::requirement::Requirement;
+use crate::scope::{ScopeHierarchy, ScopeSet, ScopeToken};
 
 /// The most alternatives a requirement expands to in OpenAPI (an `any` of `all`s multiplies).
 const MAX_ALTERNATIVES: usize = 64;
@@ -89,15 +90,64 @@ impl OAuth2Security {
     }
 }
 
-/// The requirement as OpenAPI needs it: alternatives (OR), each a set of scopes (AND).
+/// The requirement as OpenAPI needs it: alternatives (OR), each a set of scopes (AND). With a
+/// [scope hierarchy](catalog::hierarchy), the alternatives as written come first, reduced to
+/// the scopes no other of theirs implies, then those that broader scopes make: a token with
+/// `photos:admin` may call an operation that requires `photos:read`, and the document says so.
 pub fn alternatives(requirement: &Requirement) -> Vec<Vec<String>> {
+    alternatives_within(requirement, catalog::hierarchy())
+}
+
+fn alternatives_within(requirement: &Requirement, hierarchy: &ScopeHierarchy) -> Vec<Vec<String>> {
+    let minimal = |alternative: Vec<String>| -> Vec<String> {
+        let set: ScopeSet = alternative
+            .into_iter()
+            .filter_map(|s| ScopeToken::new(s).ok())
+            .collect();
+        hierarchy
+            .minimal(set)
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    };
+    let mut out: Vec<Vec<String>> = combine(requirement, &|s| vec![vec![s.to_string()]])
+        .into_iter()
+        .map(minimal)
+        .collect();
+    out.dedup();
+    if hierarchy.is_empty() {
+        return out;
+    }
+    let broader = combine(requirement, &|s| {
+        std::iter::once(s)
+            .chain(hierarchy.implied_by(s.as_str()))
+            .map(|s| vec![s.to_string()])
+            .collect()
+    });
+    let mut more: Vec<Vec<String>> = broader
+        .into_iter()
+        .map(minimal)
+        .filter(|alternative| !out.contains(alternative))
+        .collect();
+    more.sort();
+    more.dedup();
+    out.extend(more);
+    out.truncate(MAX_ALTERNATIVES);
+    out
+}
+
+/// The alternatives of `requirement`, each scope standing for the alternatives `leaf` gives it.
+fn combine(
+    requirement: &Requirement,
+    leaf: &dyn Fn(&ScopeToken) -> Vec<Vec<String>>,
+) -> Vec<Vec<String>> {
     let mut out = match requirement {
-        Requirement::Scope(s) => vec![vec![s.to_string()]],
-        Requirement::Any(items) => items.iter().flat_map(alternatives).collect(),
+        Requirement::Scope(s) => leaf(s),
+        Requirement::Any(items) => items.iter().flat_map(|r| combine(r, leaf)).collect(),
         Requirement::All(items) => {
             items
                 .iter()
-                .map(alternatives)
+                .map(|r| combine(r, leaf))
                 .fold(vec![Vec::new()], |acc, next| {
                     let mut product = Vec::new();
                     for left in &acc {
@@ -141,9 +191,21 @@ fn operation<'a>(doc: &'a mut OpenApi, route: &str) -> Option<&'a mut Operation>
 
 impl utoipa::Modify for OAuth2Security {
     fn modify(&self, doc: &mut OpenApi) {
+        let hierarchy = catalog::hierarchy();
         let mut scopes: Vec<(String, String)> = catalog::declared_scopes()
             .iter()
-            .map(|s| (s.name().to_owned(), s.description()))
+            .map(|s| {
+                // For people reading the document: what a broader scope brings with it.
+                let implies = hierarchy.implies(s.name());
+                let description = if implies.is_empty() {
+                    s.description()
+                } else {
+                    let names: Vec<String> = implies.iter().map(|i| format!("`{i}`")).collect();
+                    let sep = if s.description().is_empty() { "" } else { " " };
+                    format!("{}{sep}(implies {})", s.description(), names.join(", "))
+                };
+                (s.name().to_owned(), description)
+            })
             .collect();
         for endpoint in catalog::endpoints() {
             for scope in endpoint.requirement().scopes() {
@@ -214,5 +276,31 @@ mod tests {
         );
         let nested = Requirement::all([Requirement::any([s("a"), s("b")]), s("c")]);
         assert_eq!(alternatives(&nested), [["a", "c"], ["b", "c"]]);
+    }
+
+    #[test]
+    fn broader_scopes_are_alternatives_after_the_required_ones() {
+        let t = ScopeToken::from_static;
+        let h = ScopeHierarchy::new([(t("admin"), t("write")), (t("write"), t("read"))]);
+        assert_eq!(
+            alternatives_within(&s("read"), &h),
+            [vec!["read"], vec!["admin"], vec!["write"]]
+        );
+        // A scope another of the set implies is left out, and the result is deduplicated.
+        assert_eq!(
+            alternatives_within(&Requirement::all([s("read"), s("write")]), &h),
+            [vec!["write"], vec!["admin"]]
+        );
+        assert_eq!(
+            alternatives_within(&Requirement::all([s("read"), s("other")]), &h),
+            [
+                vec!["other", "read"],
+                vec!["admin", "other"],
+                vec!["other", "write"]
+            ]
+        );
+        // No hierarchy: as before.
+        let none = ScopeHierarchy::default();
+        assert_eq!(alternatives_within(&s("read"), &none), [["read"]]);
     }
 }

@@ -5,7 +5,25 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use crate::scope::{ScopeSet, ScopeToken};
+use crate::scope::{ScopeHierarchy, ScopeSet, ScopeToken};
+
+/// Which hierarchy a check reads: the program's, looked up only when a scope is not granted
+/// as such, so that a token holding the scopes it needs pays nothing for it.
+#[derive(Clone, Copy)]
+enum Within<'a> {
+    Program,
+    Given(&'a ScopeHierarchy),
+}
+
+impl Within<'_> {
+    fn grants(self, granted: &ScopeSet, scope: &str) -> bool {
+        granted.contains(scope)
+            || match self {
+                Within::Program => crate::catalog::hierarchy().grants_implied(granted, scope),
+                Within::Given(h) => h.grants_implied(granted, scope),
+            }
+    }
+}
 
 /// A scope requirement. `#[requires_scope]` builds these as constants; they can also be built at
 /// run time.
@@ -236,30 +254,68 @@ impl Requirement {
         Requirement::Any(Cow::Owned(items.into_iter().collect()))
     }
 
-    /// Whether `granted` meets the requirement. Allocates nothing. An empty `all()` holds and an
-    /// empty `any()` does not (the macro refuses both).
+    /// Whether `granted` meets the requirement, a granted scope standing also for every scope
+    /// it implies in the program's [hierarchy](crate::catalog::hierarchy). Allocates nothing.
+    /// An empty `all()` holds and an empty `any()` does not (the macro refuses both).
     pub fn is_satisfied_by(&self, granted: &ScopeSet) -> bool {
+        self.satisfied(granted, Within::Program)
+    }
+
+    /// As [`Requirement::is_satisfied_by`], with `hierarchy` in place of the program's.
+    ///
+    /// ```
+    /// use oauth_runtime::catalog::ScopeHierarchy;
+    /// use oauth_runtime::{Requirement, ScopeToken};
+    ///
+    /// let t = ScopeToken::from_static;
+    /// let hierarchy = ScopeHierarchy::new([(t("docs:admin"), t("docs:read"))]);
+    /// let read = Requirement::Scope(t("docs:read"));
+    /// let admin = "docs:admin".parse()?;
+    /// assert!(read.is_satisfied_within(&admin, &hierarchy));
+    /// assert!(!read.is_satisfied_within(&admin, &ScopeHierarchy::default()));
+    /// # Ok::<(), oauth_runtime::ScopeError>(())
+    /// ```
+    pub fn is_satisfied_within(&self, granted: &ScopeSet, hierarchy: &ScopeHierarchy) -> bool {
+        self.satisfied(granted, Within::Given(hierarchy))
+    }
+
+    fn satisfied(&self, granted: &ScopeSet, within: Within<'_>) -> bool {
         match self {
-            Requirement::Scope(s) => granted.contains(s.as_str()),
-            Requirement::All(items) => items.iter().all(|r| r.is_satisfied_by(granted)),
-            Requirement::Any(items) => items.iter().any(|r| r.is_satisfied_by(granted)),
+            Requirement::Scope(s) => within.grants(granted, s.as_str()),
+            Requirement::All(items) => items.iter().all(|r| r.satisfied(granted, within)),
+            Requirement::Any(items) => items.iter().any(|r| r.satisfied(granted, within)),
         }
     }
 
-    /// Checks `granted`, telling what is missing when it falls short.
+    /// Checks `granted`, telling what is missing when it falls short (with the program's
+    /// hierarchy, as [`Requirement::is_satisfied_by`]).
     pub fn check(&self, granted: &ScopeSet) -> Result<(), Unsatisfied> {
-        match self.residual(granted) {
+        match self.residual(granted, Within::Program) {
             None => Ok(()),
             Some(residual) => Err(Unsatisfied { residual }),
         }
     }
 
-    fn residual(&self, granted: &ScopeSet) -> Option<Requirement> {
+    /// As [`Requirement::check`], with `hierarchy` in place of the program's.
+    pub fn check_within(
+        &self,
+        granted: &ScopeSet,
+        hierarchy: &ScopeHierarchy,
+    ) -> Result<(), Unsatisfied> {
+        match self.residual(granted, Within::Given(hierarchy)) {
+            None => Ok(()),
+            Some(residual) => Err(Unsatisfied { residual }),
+        }
+    }
+
+    fn residual(&self, granted: &ScopeSet, within: Within<'_>) -> Option<Requirement> {
         match self {
-            Requirement::Scope(s) => (!granted.contains(s.as_str())).then(|| self.clone()),
+            Requirement::Scope(s) => (!within.grants(granted, s.as_str())).then(|| self.clone()),
             Requirement::All(items) => {
-                let mut unmet: Vec<Requirement> =
-                    items.iter().filter_map(|r| r.residual(granted)).collect();
+                let mut unmet: Vec<Requirement> = items
+                    .iter()
+                    .filter_map(|r| r.residual(granted, within))
+                    .collect();
                 match unmet.len() {
                     0 => None,
                     1 => unmet.pop(),
@@ -269,7 +325,7 @@ impl Requirement {
             Requirement::Any(items) => {
                 let mut unmet = Vec::with_capacity(items.len());
                 for item in items.iter() {
-                    unmet.push(item.residual(granted)?);
+                    unmet.push(item.residual(granted, within)?);
                 }
                 match unmet.len() {
                     1 => unmet.pop(),
@@ -304,6 +360,11 @@ impl Requirement {
     /// client should ask for, so it is what the `scope` attribute of an `insufficient_scope`
     /// challenge (RFC 6750 §3) names.
     ///
+    /// With a [scope hierarchy](crate::catalog::hierarchy), a scope that another of the set
+    /// implies is left out (`all(photos:read, photos:write)` with write implying read is
+    /// `photos:write`), and broader scopes are never added: a client is told the least it must
+    /// ask for, not every scope that would also do.
+    ///
     /// ```
     /// use oauth_runtime::{Requirement, ScopeToken};
     ///
@@ -317,18 +378,27 @@ impl Requirement {
     /// assert_eq!(req.sufficient_scopes().to_string(), "c");
     /// ```
     pub fn sufficient_scopes(&self) -> ScopeSet {
+        crate::catalog::hierarchy().minimal(self.sufficient_scopes_flat())
+    }
+
+    /// As [`Requirement::sufficient_scopes`], with `hierarchy` in place of the program's.
+    pub fn sufficient_scopes_within(&self, hierarchy: &ScopeHierarchy) -> ScopeSet {
+        hierarchy.minimal(self.sufficient_scopes_flat())
+    }
+
+    fn sufficient_scopes_flat(&self) -> ScopeSet {
         match self {
             Requirement::Scope(s) => std::iter::once(s.clone()).collect(),
             Requirement::All(items) => {
                 let mut set = ScopeSet::new();
                 for item in items.iter() {
-                    set.extend(item.sufficient_scopes().iter().cloned());
+                    set.extend(item.sufficient_scopes_flat().iter().cloned());
                 }
                 set
             }
             Requirement::Any(items) => items
                 .iter()
-                .map(Requirement::sufficient_scopes)
+                .map(Requirement::sufficient_scopes_flat)
                 .reduce(|best, next| if next.len() < best.len() { next } else { best })
                 .unwrap_or_default(),
         }
@@ -398,6 +468,56 @@ mod tests {
         let r = Requirement::all([Requirement::any([s("a"), s("b")]), s("c")]);
         assert_eq!(r.sufficient_scopes().to_string(), "a c");
         assert_eq!(r.scopes().len(), 3);
+    }
+
+    crate::scopes! {
+        /// Test only: everything
+        HIER_ADMIN = "hier-test:admin" => [HIER_WRITE];
+        /// Test only: change
+        HIER_WRITE = "hier-test:write" => [HIER_READ];
+        /// Test only: see
+        HIER_READ = "hier-test:read";
+    }
+
+    #[test]
+    fn a_broader_scope_meets_every_scope_it_implies_transitively() {
+        let read = Requirement::Scope(HIER_READ.token());
+        assert!(read.is_satisfied_by(&set("hier-test:admin")));
+        assert!(read.check(&set("hier-test:write")).is_ok());
+        // Never the other way round.
+        let admin = Requirement::Scope(HIER_ADMIN.token());
+        assert!(!admin.is_satisfied_by(&set("hier-test:read hier-test:write")));
+        let both = Requirement::all([read.clone(), Requirement::Scope(HIER_WRITE.token())]);
+        let unmet = both.check(&set("hier-test:read")).err();
+        assert_eq!(
+            unmet.map(|u| u.residual().to_string()),
+            Some("hier-test:write".into())
+        );
+    }
+
+    #[test]
+    fn rfc6750_section_3_sufficient_scopes_name_the_least_under_the_hierarchy() {
+        let both = Requirement::all([
+            Requirement::Scope(HIER_READ.token()),
+            Requirement::Scope(HIER_WRITE.token()),
+        ]);
+        assert_eq!(both.sufficient_scopes().to_string(), "hier-test:write");
+        // The required scope, not the broader one that would also do.
+        let read = Requirement::Scope(HIER_READ.token());
+        assert_eq!(read.sufficient_scopes().to_string(), "hier-test:read");
+        let flat = both.sufficient_scopes_within(&ScopeHierarchy::default());
+        assert_eq!(flat.to_string(), "hier-test:read hier-test:write");
+    }
+
+    #[test]
+    fn a_given_hierarchy_replaces_the_programs() {
+        let read = Requirement::Scope(HIER_READ.token());
+        let admin = set("hier-test:admin");
+        assert!(!read.is_satisfied_within(&admin, &ScopeHierarchy::default()));
+        assert!(
+            read.check_within(&admin, &ScopeHierarchy::default())
+                .is_err()
+        );
     }
 
     fn requirement() -> impl Strategy<Value = Requirement> {

@@ -81,7 +81,7 @@ use crate::config::AuthConfig;
 use crate::dpop::{DpopError, DpopMode};
 use crate::error::{AuthError, ErrorResponse, RETRY_AFTER_SECONDS};
 use crate::guard::ScopeGuard;
-use crate::requirement::ScopeRequirement;
+use crate::requirement::{Requirement, ScopeRequirement};
 
 enum Source {
     Given(Authenticator),
@@ -157,6 +157,7 @@ fn take_recorded(request: &Request<'_>) -> Option<ErrorResponse> {
 async fn verify(
     request: &Request<'_>,
     require_dpop: bool,
+    requirement: Option<&Requirement>,
 ) -> Result<(Authenticator, Claims), (Status, AuthError)> {
     let Some(authenticator) = request.rocket().state::<Authenticator>() else {
         let error = AuthError::NotConfigured;
@@ -204,11 +205,14 @@ async fn verify(
         // not change that, and must not consume a proof twice.
         Ok(_) if require_dpop && !bound => {
             let error = AuthError::Dpop(DpopError::DpopRequired);
-            Err((reject(request, authenticator, &error, true), error))
+            Err((
+                reject(request, authenticator, &error, true, requirement),
+                error,
+            ))
         }
         Ok(claims) => Ok((authenticator.clone(), claims.clone())),
         Err(error) => Err((
-            reject(request, authenticator, error, require_dpop),
+            reject(request, authenticator, error, require_dpop, requirement),
             error.clone(),
         )),
     }
@@ -222,16 +226,18 @@ fn is_dpop(request: &Request<'_>) -> bool {
 }
 
 /// Records the answer to `error`, its error on the challenge of the scheme the request used
-/// (the `DPoP` challenge alone on a handler marked `dpop`).
+/// (the `DPoP` challenge alone on a handler marked `dpop`); a 401 on a route guarded by
+/// `requirement` may name its scopes.
 fn reject(
     request: &Request<'_>,
     authenticator: &Authenticator,
     error: &AuthError,
     require_dpop: bool,
+    requirement: Option<&Requirement>,
 ) -> Status {
     record(
         request,
-        authenticator.reject_route(error, is_dpop(request), require_dpop),
+        authenticator.reject_guarded(error, is_dpop(request), require_dpop, requirement),
     )
 }
 
@@ -241,14 +247,22 @@ impl<'r, R: ScopeRequirement> FromRequest<'r> for ScopeGuard<R> {
 
     async fn from_request(request: &'r Request<'_>) -> Outcome<Self, AuthError> {
         let require_dpop = ScopeGuard::<R>::requires_dpop();
-        let (authenticator, claims) = match verify(request, require_dpop).await {
-            Ok(verified) => verified,
-            Err(failure) => return Outcome::Error(failure),
-        };
+        let (authenticator, claims) =
+            match verify(request, require_dpop, Some(R::REQUIREMENT)).await {
+                Ok(verified) => verified,
+                Err(failure) => return Outcome::Error(failure),
+            };
         match ScopeGuard::check(&authenticator, claims) {
             Ok(guard) => Outcome::Success(guard),
             Err(error) => {
-                Outcome::Error((reject(request, &authenticator, &error, require_dpop), error))
+                let status = reject(
+                    request,
+                    &authenticator,
+                    &error,
+                    require_dpop,
+                    Some(R::REQUIREMENT),
+                );
+                Outcome::Error((status, error))
             }
         }
     }
@@ -259,7 +273,7 @@ impl<'r> FromRequest<'r> for Claims {
     type Error = AuthError;
 
     async fn from_request(request: &'r Request<'_>) -> Outcome<Self, AuthError> {
-        match verify(request, false).await {
+        match verify(request, false, None).await {
             Ok((_, claims)) => Outcome::Success(claims),
             Err(failure) => Outcome::Error(failure),
         }

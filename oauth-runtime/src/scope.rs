@@ -295,6 +295,136 @@ impl<'a> IntoIterator for &'a ScopeSet {
     }
 }
 
+/// Which scopes imply which (declared with `=> [..]` in [`scopes!`](crate::scopes)), closed
+/// transitively once: `photos:admin` implies `photos:write` implies `photos:read` makes a token
+/// granted `photos:admin` good for a handler that requires `photos:read`.
+///
+/// The program's hierarchy is [`catalog::hierarchy`](crate::catalog::hierarchy), built from the
+/// declarations at first use; one can also be built by hand, for tests or for
+/// [`Requirement::is_satisfied_within`](crate::Requirement::is_satisfied_within).
+///
+/// ```
+/// use oauth_runtime::catalog::ScopeHierarchy;
+/// use oauth_runtime::{ScopeSet, ScopeToken};
+///
+/// let t = ScopeToken::from_static;
+/// let hierarchy = ScopeHierarchy::new([
+///     (t("photos:admin"), t("photos:write")),
+///     (t("photos:write"), t("photos:read")),
+/// ]);
+/// let admin: ScopeSet = "photos:admin".parse()?;
+/// assert!(hierarchy.grants(&admin, "photos:read"));
+/// assert_eq!(hierarchy.implied_by("photos:read"), [t("photos:admin"), t("photos:write")]);
+/// assert_eq!(hierarchy.effective(&admin).to_string(), "photos:admin photos:read photos:write");
+/// # Ok::<(), oauth_runtime::ScopeError>(())
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct ScopeHierarchy {
+    /// Scope -> every scope that implies it, directly or not, sorted. Only scopes that some
+    /// other scope implies are keys, so a lookup of any other scope misses at once.
+    implied_by: hashbrown::HashMap<ScopeToken, Vec<ScopeToken>, foldhash::fast::RandomState>,
+    /// Scope -> every scope it implies, directly or not, sorted.
+    implies: hashbrown::HashMap<ScopeToken, Vec<ScopeToken>, foldhash::fast::RandomState>,
+}
+
+impl ScopeHierarchy {
+    /// The hierarchy of `edges`, each `(broader, narrower)`: `broader` implies `narrower`. A
+    /// cycle (which `scopes!` refuses at compile time) is tolerated: its scopes imply each
+    /// other, and the closure still ends.
+    pub fn new(edges: impl IntoIterator<Item = (ScopeToken, ScopeToken)>) -> Self {
+        let mut direct: std::collections::BTreeMap<ScopeToken, Vec<ScopeToken>> =
+            std::collections::BTreeMap::new();
+        for (broader, narrower) in edges {
+            if broader != narrower {
+                direct.entry(broader).or_default().push(narrower);
+            }
+        }
+        let mut hierarchy = ScopeHierarchy::default();
+        for start in direct.keys() {
+            // Depth-first with a seen set: linear in the edges, whatever their shape.
+            let mut seen: std::collections::BTreeSet<&ScopeToken> =
+                std::collections::BTreeSet::new();
+            let mut stack: Vec<&ScopeToken> = direct[start].iter().collect();
+            while let Some(next) = stack.pop() {
+                if next == start || !seen.insert(next) {
+                    continue;
+                }
+                stack.extend(direct.get(next).into_iter().flatten());
+            }
+            for narrower in &seen {
+                hierarchy
+                    .implied_by
+                    .entry((*narrower).clone())
+                    .or_default()
+                    .push(start.clone());
+            }
+            hierarchy
+                .implies
+                .insert(start.clone(), seen.into_iter().cloned().collect());
+        }
+        for broader in hierarchy.implied_by.values_mut() {
+            broader.sort_unstable();
+        }
+        hierarchy
+    }
+
+    /// Whether no scope implies another.
+    pub fn is_empty(&self) -> bool {
+        self.implies.is_empty()
+    }
+
+    /// Every scope that implies `scope`, directly or not, in lexicographic order.
+    pub fn implied_by(&self, scope: &str) -> &[ScopeToken] {
+        self.implied_by.get(scope).map_or(&[], Vec::as_slice)
+    }
+
+    /// Every scope that `scope` implies, directly or not, in lexicographic order.
+    pub fn implies(&self, scope: &str) -> &[ScopeToken] {
+        self.implies.get(scope).map_or(&[], Vec::as_slice)
+    }
+
+    /// Whether `granted` holds `scope` or a scope that implies it. Granted scopes are looked at
+    /// first, so a token that holds the scope itself costs what it cost without a hierarchy.
+    pub fn grants(&self, granted: &ScopeSet, scope: &str) -> bool {
+        granted.contains(scope) || self.grants_implied(granted, scope)
+    }
+
+    /// Whether `granted` holds a scope that implies `scope` (not `scope` itself).
+    pub(crate) fn grants_implied(&self, granted: &ScopeSet, scope: &str) -> bool {
+        !self.implied_by.is_empty()
+            && self
+                .implied_by(scope)
+                .iter()
+                .any(|broader| granted.contains(broader.as_str()))
+    }
+
+    /// `granted` with every scope its scopes imply.
+    pub fn effective(&self, granted: &ScopeSet) -> ScopeSet {
+        let mut all = granted.clone();
+        all.extend(
+            granted
+                .iter()
+                .flat_map(|s| self.implies(s.as_str()))
+                .cloned(),
+        );
+        all
+    }
+
+    /// `scopes` without those another of them implies: the least a client must ask for to hold
+    /// them all. Scopes that imply each other (a cycle) are all kept.
+    pub fn minimal(&self, scopes: ScopeSet) -> ScopeSet {
+        if self.is_empty() {
+            return scopes;
+        }
+        let redundant = |s: &ScopeToken| {
+            self.implied_by(s.as_str()).iter().any(|broader| {
+                scopes.contains(broader.as_str()) && !self.implies(s.as_str()).contains(broader)
+            })
+        };
+        scopes.iter().filter(|s| !redundant(s)).cloned().collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -316,6 +446,51 @@ mod tests {
             ScopeToken::new("a\\b"),
             Err(ScopeError::InvalidChar { ch: '\\', index: 1 })
         );
+    }
+
+    fn hierarchy() -> ScopeHierarchy {
+        let t = ScopeToken::from_static;
+        ScopeHierarchy::new([
+            (t("admin"), t("write")),
+            (t("write"), t("read")),
+            (t("admin"), t("audit")),
+        ])
+    }
+
+    #[test]
+    fn a_hierarchy_is_closed_transitively() {
+        let h = hierarchy();
+        fn names(s: &[ScopeToken]) -> Vec<&str> {
+            s.iter().map(ScopeToken::as_str).collect()
+        }
+        assert_eq!(names(h.implies("admin")), ["audit", "read", "write"]);
+        assert_eq!(names(h.implied_by("read")), ["admin", "write"]);
+        assert!(h.implies("read").is_empty());
+        assert!(h.implied_by("other").is_empty());
+        let admin: ScopeSet = "admin".parse().expect("valid");
+        assert!(h.grants(&admin, "read"));
+        assert!(!h.grants(&"write".parse().expect("valid"), "audit"));
+        assert!(!h.grants(&admin, "other"));
+    }
+
+    #[test]
+    fn minimal_drops_what_another_scope_implies() {
+        let h = hierarchy();
+        let set: ScopeSet = "read write other".parse().expect("valid");
+        assert_eq!(h.minimal(set).to_string(), "other write");
+        let empty = ScopeHierarchy::default();
+        let set: ScopeSet = "read write".parse().expect("valid");
+        assert_eq!(empty.minimal(set.clone()), set);
+    }
+
+    #[test]
+    fn a_cycle_built_by_hand_ends_and_keeps_both() {
+        let t = ScopeToken::from_static;
+        let h = ScopeHierarchy::new([(t("a"), t("b")), (t("b"), t("a")), (t("a"), t("a"))]);
+        assert_eq!(h.implies("a"), [t("b")]);
+        assert_eq!(h.implies("b"), [t("a")]);
+        let both: ScopeSet = "a b".parse().expect("valid");
+        assert_eq!(h.minimal(both.clone()), both);
     }
 
     #[test]

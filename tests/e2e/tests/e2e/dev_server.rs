@@ -387,13 +387,17 @@ async fn rfc8414_metadata_advertises_every_endpoint() {
         );
         // The configured scopes first, then those the program declares with `scopes!` (this
         // test binary links the photo examples, which declare photos:delete too, and the
-        // step-up module, which declares the payments scopes).
+        // step-up module, which declares the payments scopes, and the scope_hierarchy module,
+        // which declares the docs scopes).
         assert_eq!(
             meta["scopes_supported"],
             json!([
                 "photos:read",
                 "photos:write",
                 "albums:read",
+                "docs:admin",
+                "docs:read",
+                "docs:write",
                 "payments:read",
                 "payments:write",
                 "photos:delete"

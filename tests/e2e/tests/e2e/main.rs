@@ -27,5 +27,6 @@ mod photos_api;
 mod redis_replay;
 mod remote_keys;
 mod rocket_guards;
+mod scope_hierarchy;
 mod step_up;
 mod step_up_loop;
