@@ -10,7 +10,7 @@ use crate::authenticator::{Authenticator, AuthenticatorError};
 use crate::claims::ScopeClaim;
 use crate::dpop::{DpopConfigError, DpopMode, DpopVerifier};
 use crate::issuers::{MultiIssuerError, MultiIssuerVerifier};
-use crate::jwt::{ConfigError, JwtVerifier, JwtVerifierBuilder};
+use crate::jwt::{JwtVerifier, JwtVerifierBuilder, VerifierConfigError};
 use crate::keys::{Key, KeyError};
 
 /// What an [`Authenticator`] with a [`JwtVerifier`] needs, in a form serde can read. Unknown
@@ -338,7 +338,7 @@ pub enum AuthConfigError {
     Key(#[from] KeyError),
     /// The verifier settings are incomplete or inconsistent.
     #[error(transparent)]
-    Verifier(#[from] ConfigError),
+    Verifier(#[from] VerifierConfigError),
     /// The authenticator settings are invalid.
     #[error(transparent)]
     Authenticator(#[from] AuthenticatorError),
@@ -604,7 +604,7 @@ mod tests {
         .expect("parses");
         assert!(matches!(
             config.authenticator(),
-            Err(AuthConfigError::Verifier(ConfigError::NoKeys))
+            Err(AuthConfigError::Verifier(VerifierConfigError::NoKeys))
         ));
         let config = AuthConfig {
             public_key_files: vec!["/nonexistent.pem".into()],
@@ -737,7 +737,7 @@ mod tests {
                 serde_json::from_value(json!({ "issuers": [entry] })).expect("parses");
             assert!(matches!(
                 config.authenticator(),
-                Err(AuthConfigError::Verifier(ConfigError::NoAudience))
+                Err(AuthConfigError::Verifier(VerifierConfigError::NoAudience))
             ));
             let config: AuthConfig = serde_json::from_value(json!({
                 "audience": "api", "issuers": [{ "issuer": "https://a" }]
@@ -745,7 +745,7 @@ mod tests {
             .expect("parses");
             assert!(matches!(
                 config.authenticator(),
-                Err(AuthConfigError::Verifier(ConfigError::NoKeys))
+                Err(AuthConfigError::Verifier(VerifierConfigError::NoKeys))
             ));
             let misspelt: Result<AuthConfig, _> = serde_json::from_value(json!({
                 "issuers": [{ "issuer": "https://a", "jwks_uri": "https://a/jwks" }]

@@ -9,7 +9,7 @@ use tokio::sync::Semaphore;
 
 use crate::claims::{Claims, ScopeClaim};
 use crate::clock::{Clock, ClockRef};
-use crate::jwt::ConfigError;
+use crate::jwt::VerifierConfigError;
 use crate::metrics::Remote;
 use crate::token_shape::{Shape, ShapeBook};
 use crate::validation::{Check, ClaimRules};
@@ -39,7 +39,7 @@ use crate::verify::{TokenVerifier, VerifyError};
 /// )
 /// .negative_ttl(Duration::from_secs(5));
 /// # let _ = verifier;
-/// # Ok::<(), oauth_runtime::ConfigError>(())
+/// # Ok::<(), oauth_runtime::VerifierConfigError>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct IntrospectionVerifier {
@@ -124,11 +124,11 @@ impl IntrospectionVerifier {
         endpoint: impl Into<String>,
         client_id: impl Into<String>,
         client_secret: impl Into<String>,
-    ) -> Result<Self, ConfigError> {
+    ) -> Result<Self, VerifierConfigError> {
         let endpoint = endpoint.into();
         let endpoint_url = match reqwest::Url::parse(&endpoint) {
             Ok(url) if crate::jwks::acceptable_url(&endpoint) => url,
-            _ => return Err(ConfigError::InsecureUrl(endpoint)),
+            _ => return Err(VerifierConfigError::InsecureUrl(endpoint)),
         };
         Ok(IntrospectionVerifier {
             endpoint,
@@ -191,7 +191,7 @@ impl IntrospectionVerifier {
     ///     .max_in_flight(24)
     ///     .familiar_in_flight(8); // at most 32 requests at the server at once
     /// # let _ = verifier;
-    /// # Ok::<(), oauth_runtime::ConfigError>(())
+    /// # Ok::<(), oauth_runtime::VerifierConfigError>(())
     /// ```
     pub fn familiar_in_flight(mut self, n: usize) -> Self {
         self.familiar = Lane::new(n);
@@ -530,7 +530,7 @@ mod tests {
     fn plain_http_is_refused_off_loopback() {
         assert!(matches!(
             IntrospectionVerifier::new("http://idp.example.com/introspect", "a", "b"),
-            Err(ConfigError::InsecureUrl(_))
+            Err(VerifierConfigError::InsecureUrl(_))
         ));
         assert!(IntrospectionVerifier::new("https://idp.example.com/introspect", "a", "b").is_ok());
         assert!(IntrospectionVerifier::new("http://localhost:9000/introspect", "a", "b").is_ok());

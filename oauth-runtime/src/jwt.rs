@@ -18,10 +18,18 @@ pub const DEFAULT_MAX_TOKEN_LEN: usize = 16 * 1024;
 /// The clock skew tolerated on `exp` and `nbf` unless configured otherwise.
 pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(60);
 
-/// Why a [`JwtVerifier`] could not be built.
+/// The name this error had before it said whose it is.
+#[doc(hidden)]
+pub type ConfigError = VerifierConfigError;
+
+/// Why a verifier could not be built: a [`JwtVerifier`] (no keys, an insecure key-set URL,
+/// failed discovery, ...) or an [`IntrospectionVerifier`](crate::IntrospectionVerifier) (an
+/// insecure endpoint). Beside it: [`AuthenticatorError`](crate::AuthenticatorError) for the
+/// authenticator, [`AuthConfigError`](crate::AuthConfigError) for configuration files,
+/// [`DpopConfigError`](crate::dpop::DpopConfigError) for DPoP settings.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
-pub enum ConfigError {
+pub enum VerifierConfigError {
     /// No verification key was given.
     #[error("no verification key: add one with .key(..) or .jwk_set_json(..)")]
     NoKeys,
@@ -99,7 +107,7 @@ pub struct JwtVerifierBuilder {
     keys: Vec<Key>,
     #[cfg(feature = "remote")]
     remote: Option<std::sync::Arc<crate::jwks::RemoteKeySet>>,
-    error: Option<ConfigError>,
+    error: Option<VerifierConfigError>,
     issuer: Option<Check>,
     audience: Option<Check>,
     client_id_as_audience: bool,
@@ -116,7 +124,7 @@ impl JwtVerifierBuilder {
         if matches!(self.issuer, Some(Check::Any)) {
             self.error = self
                 .error
-                .or(Some(ConfigError::Contradiction("the issuer")));
+                .or(Some(VerifierConfigError::Contradiction("the issuer")));
         }
         self.issuer = Some(Check::OneOf(vec![issuer.into()]));
         self
@@ -127,7 +135,7 @@ impl JwtVerifierBuilder {
         if matches!(self.issuer, Some(Check::OneOf(_))) {
             self.error = self
                 .error
-                .or(Some(ConfigError::Contradiction("the issuer")));
+                .or(Some(VerifierConfigError::Contradiction("the issuer")));
         }
         self.issuer = Some(Check::Any);
         self
@@ -141,7 +149,7 @@ impl JwtVerifierBuilder {
             Some(Check::Any) => {
                 self.error = self
                     .error
-                    .or(Some(ConfigError::Contradiction("the audience")));
+                    .or(Some(VerifierConfigError::Contradiction("the audience")));
             }
             None => self.audience = Some(Check::OneOf(vec![audience.into()])),
         }
@@ -153,7 +161,7 @@ impl JwtVerifierBuilder {
         if matches!(self.audience, Some(Check::OneOf(_))) {
             self.error = self
                 .error
-                .or(Some(ConfigError::Contradiction("the audience")));
+                .or(Some(VerifierConfigError::Contradiction("the audience")));
         }
         self.audience = Some(Check::Any);
         self
@@ -183,7 +191,7 @@ impl JwtVerifierBuilder {
     pub fn jwk_set_json(mut self, json: &str) -> Self {
         match keys_from_jwk_set(json) {
             Ok(keys) => self.keys.extend(keys),
-            Err(e) => self.error = self.error.or(Some(ConfigError::Key(e))),
+            Err(e) => self.error = self.error.or(Some(VerifierConfigError::Key(e))),
         }
         self
     }
@@ -210,11 +218,13 @@ impl JwtVerifierBuilder {
     ) -> Self {
         let url = url.into();
         if !crate::jwks::acceptable_url(&url) {
-            self.error = self.error.or(Some(ConfigError::InsecureUrl(url)));
+            self.error = self.error.or(Some(VerifierConfigError::InsecureUrl(url)));
             return self;
         }
         if let Err(why) = settings.check() {
-            self.error = self.error.or(Some(ConfigError::InvalidSettings(why)));
+            self.error = self
+                .error
+                .or(Some(VerifierConfigError::InvalidSettings(why)));
             return self;
         }
         self.remote = Some(std::sync::Arc::new(crate::jwks::RemoteKeySet::new(
@@ -227,7 +237,7 @@ impl JwtVerifierBuilder {
     /// (`/.well-known/oauth-authorization-server`), falling back to OpenID Connect discovery
     /// (`/.well-known/openid-configuration`). The metadata's `issuer` must equal `issuer` exactly.
     #[cfg(feature = "remote")]
-    pub async fn discover(self, issuer: &str) -> Result<Self, ConfigError> {
+    pub async fn discover(self, issuer: &str) -> Result<Self, VerifierConfigError> {
         self.discover_with(
             issuer,
             crate::jwks::default_client(),
@@ -251,7 +261,7 @@ impl JwtVerifierBuilder {
     ///     .audience("photos-api")
     ///     .build()?;
     /// # let _ = verifier;
-    /// # Ok::<(), oauth_runtime::ConfigError>(())
+    /// # Ok::<(), oauth_runtime::VerifierConfigError>(())
     /// ```
     #[cfg(feature = "remote")]
     pub fn discover_lazily(self, issuer: impl Into<String>) -> Self {
@@ -272,11 +282,15 @@ impl JwtVerifierBuilder {
     ) -> Self {
         let issuer = issuer.into();
         if !crate::jwks::acceptable_url(&issuer) {
-            self.error = self.error.or(Some(ConfigError::InsecureUrl(issuer)));
+            self.error = self
+                .error
+                .or(Some(VerifierConfigError::InsecureUrl(issuer)));
             return self;
         }
         if let Err(why) = settings.check() {
-            self.error = self.error.or(Some(ConfigError::InvalidSettings(why)));
+            self.error = self
+                .error
+                .or(Some(VerifierConfigError::InvalidSettings(why)));
             return self;
         }
         self.remote = Some(std::sync::Arc::new(crate::jwks::RemoteKeySet::discover(
@@ -294,13 +308,13 @@ impl JwtVerifierBuilder {
         issuer: &str,
         client: reqwest::Client,
         settings: crate::jwks::JwksSettings,
-    ) -> Result<Self, ConfigError> {
+    ) -> Result<Self, VerifierConfigError> {
         if !crate::jwks::acceptable_url(issuer) {
-            return Err(ConfigError::InsecureUrl(issuer.to_owned()));
+            return Err(VerifierConfigError::InsecureUrl(issuer.to_owned()));
         }
         let jwks_uri = crate::jwks::discover_jwks_uri(&client, issuer, &settings)
             .await
-            .map_err(ConfigError::Discovery)?;
+            .map_err(VerifierConfigError::Discovery)?;
         Ok(self
             .issuer(issuer)
             .jwks_url_with(jwks_uri, client, settings))
@@ -339,7 +353,7 @@ impl JwtVerifierBuilder {
     }
 
     /// Checks the configuration.
-    pub fn build(self) -> Result<JwtVerifier, ConfigError> {
+    pub fn build(self) -> Result<JwtVerifier, VerifierConfigError> {
         if let Some(e) = self.error {
             return Err(e);
         }
@@ -348,7 +362,7 @@ impl JwtVerifierBuilder {
         #[cfg(not(feature = "remote"))]
         let remote = false;
         if self.keys.is_empty() && !remote {
-            return Err(ConfigError::NoKeys);
+            return Err(VerifierConfigError::NoKeys);
         }
         let is_hmac = |k: &Key| {
             matches!(
@@ -357,7 +371,7 @@ impl JwtVerifierBuilder {
             )
         };
         if self.keys.iter().any(is_hmac) && !self.keys.iter().all(is_hmac) {
-            return Err(ConfigError::MixedKeyTypes);
+            return Err(VerifierConfigError::MixedKeyTypes);
         }
         #[cfg(feature = "remote")]
         if let (Some(remote), Some(Check::OneOf(issuers))) = (&self.remote, &self.issuer)
@@ -370,8 +384,8 @@ impl JwtVerifierBuilder {
             #[cfg(feature = "remote")]
             remote: self.remote,
             rules: ClaimRules {
-                issuer: self.issuer.ok_or(ConfigError::NoIssuer)?,
-                audience: self.audience.ok_or(ConfigError::NoAudience)?,
+                issuer: self.issuer.ok_or(VerifierConfigError::NoIssuer)?,
+                audience: self.audience.ok_or(VerifierConfigError::NoAudience)?,
                 client_id_as_audience: self.client_id_as_audience,
                 leeway: crate::validation::seconds(self.leeway),
                 require_exp: true,

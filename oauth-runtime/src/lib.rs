@@ -107,6 +107,7 @@ pub use issuers::{
 pub use jwks::{JwksSettings, RemoteKeySet, redirect_policy as jwks_redirect_policy};
 pub use jwt::{
     ConfigError, DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_LEN, JwtVerifier, JwtVerifierBuilder,
+    VerifierConfigError,
 };
 pub use keys::{Key, KeyError, keys_from_jwk_set};
 pub use requirement::{

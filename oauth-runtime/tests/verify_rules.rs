@@ -5,7 +5,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use oauth_runtime::{
-    Algorithm, ConfigError, JwtVerifier, Key, ScopeClaim, SigningKey, VerifyError,
+    Algorithm, JwtVerifier, Key, ScopeClaim, SigningKey, VerifierConfigError, VerifyError,
 };
 use serde_json::{Value, json};
 
@@ -241,11 +241,11 @@ fn configuration_mistakes_are_errors_not_open_doors() {
     let base = || JwtVerifier::builder().key(key.clone());
     assert_eq!(
         base().audience("api").build().unwrap_err(),
-        ConfigError::NoIssuer
+        VerifierConfigError::NoIssuer
     );
     assert_eq!(
         base().issuer("i").build().unwrap_err(),
-        ConfigError::NoAudience
+        VerifierConfigError::NoAudience
     );
     assert_eq!(
         JwtVerifier::builder()
@@ -253,7 +253,7 @@ fn configuration_mistakes_are_errors_not_open_doors() {
             .audience("a")
             .build()
             .unwrap_err(),
-        ConfigError::NoKeys
+        VerifierConfigError::NoKeys
     );
     let secret = Key::hmac(Algorithm::HS256, &[1; 32]).unwrap();
     assert_eq!(
@@ -263,7 +263,7 @@ fn configuration_mistakes_are_errors_not_open_doors() {
             .key(secret)
             .build()
             .unwrap_err(),
-        ConfigError::MixedKeyTypes
+        VerifierConfigError::MixedKeyTypes
     );
     assert!(
         base()
@@ -328,7 +328,10 @@ fn a_check_both_configured_and_waived_is_a_configuration_error() {
     ];
     for built in builds {
         assert!(
-            matches!(built, Err(oauth_runtime::ConfigError::Contradiction(_))),
+            matches!(
+                built,
+                Err(oauth_runtime::VerifierConfigError::Contradiction(_))
+            ),
             "{built:?}"
         );
     }

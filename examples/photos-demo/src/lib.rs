@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use oauth_runtime::dev::{DevServerConfig, DevServerHandle, StartError};
 use oauth_runtime::{
-    Authenticator, AuthenticatorError, ConfigError, JwtVerifier, Key, ProtectedResource,
+    Authenticator, AuthenticatorError, JwtVerifier, Key, ProtectedResource, VerifierConfigError,
 };
 use serde::{Deserialize, Serialize};
 
@@ -129,7 +129,7 @@ impl Store {
 pub fn verifier(
     issuer: &str,
     keys: impl IntoIterator<Item = Key>,
-) -> Result<JwtVerifier, ConfigError> {
+) -> Result<JwtVerifier, VerifierConfigError> {
     JwtVerifier::builder()
         .issuer(issuer)
         .audience(AUDIENCE)

@@ -59,7 +59,7 @@ pub use config::{
 };
 
 use crate::Algorithm;
-use crate::jwt::{ConfigError, JwtVerifier};
+use crate::jwt::{JwtVerifier, VerifierConfigError};
 use crate::keys::KeyError;
 use crate::signing::SigningKey;
 use store::{AccessRecord, Fill, RandomFailed, Store};
@@ -680,7 +680,7 @@ impl Server {
 
     /// A verifier of every token this server issues, whatever resource it is for: what
     /// introspection and revocation need.
-    pub(crate) fn verifier(&self) -> Result<JwtVerifier, ConfigError> {
+    pub(crate) fn verifier(&self) -> Result<JwtVerifier, VerifierConfigError> {
         self.verifier_for(std::iter::once(&self.audience).chain(&self.resources))
     }
 
@@ -688,7 +688,7 @@ impl Server {
     pub(crate) fn verifier_for<'a>(
         &self,
         audiences: impl IntoIterator<Item = &'a String>,
-    ) -> Result<JwtVerifier, ConfigError> {
+    ) -> Result<JwtVerifier, VerifierConfigError> {
         let keys = self
             .published_keys()
             .iter()
@@ -767,14 +767,14 @@ impl DevServerHandle {
 
     /// A verifier for its tokens: its issuer and audience, its currently published keys, strict
     /// RFC 9068. (Keys rotated in later are not seen by this verifier; fetch the JWKS for that.)
-    pub fn verifier(&self) -> Result<JwtVerifier, ConfigError> {
+    pub fn verifier(&self) -> Result<JwtVerifier, VerifierConfigError> {
         self.server.verifier_for([&self.server.audience])
     }
 
     /// As [`DevServerHandle::verifier`] for the resource server of `resource` (RFC 8707): it
     /// accepts only tokens whose `aud` names that resource, in canonical form
     /// ([`crate::canonical_resource_uri`]), so that a token for another resource is refused.
-    pub fn resource_verifier(&self, resource: &str) -> Result<JwtVerifier, ConfigError> {
+    pub fn resource_verifier(&self, resource: &str) -> Result<JwtVerifier, VerifierConfigError> {
         let canonical =
             crate::canonical_resource_uri(resource).unwrap_or_else(|_| resource.to_owned());
         self.server.verifier_for([&canonical])

@@ -466,7 +466,10 @@ async fn impossible_settings_are_a_configuration_error() {
             .jwks_url_with("https://idp.example.com/jwks", reqwest::Client::new(), s)
             .build();
         assert!(
-            matches!(built, Err(oauth_runtime::ConfigError::InvalidSettings(_))),
+            matches!(
+                built,
+                Err(oauth_runtime::VerifierConfigError::InvalidSettings(_))
+            ),
             "{built:?}"
         );
     }
@@ -607,7 +610,7 @@ async fn rfc8414_discovery_against_the_dev_server() {
         .await
         .unwrap_err();
     assert!(
-        matches!(error, oauth_runtime::ConfigError::Discovery(_)),
+        matches!(error, oauth_runtime::VerifierConfigError::Discovery(_)),
         "{error}"
     );
 }
