@@ -137,7 +137,7 @@ pub struct AuthConfig {
     /// max_proof_len = 8192
     /// nonces = true                            # RFC 9449 §9; or nonce_key = "<32+ bytes>" shared
     /// nonce_period_secs = 60
-    /// redis_url = "rediss://replay.internal:6380" # feature `redis`: one replay store for all instances
+    /// redis_url = "redis://replay.internal:6379" # feature `redis`: one store for all instances
     /// ```
     ///
     /// ```
