@@ -10,9 +10,9 @@
 mod common;
 
 use std::hint::black_box;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use common::verifier_for;
+use common::{unix_now, verifier_for};
 use oauth_runtime::dpop::{
     DpopMode, DpopVerifier, MemoryReplayStore, access_token_hash, jwk_thumbprint,
 };
@@ -21,13 +21,6 @@ use serde_json::json;
 
 const REQUESTS: usize = 2_000;
 const EXTERNAL: &str = "https://api.example";
-
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock")
-        .as_secs()
-}
 
 const REQUEST: HttpRequest<'static> = HttpRequest {
     method: "GET",

@@ -10,9 +10,9 @@
 mod common;
 
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
-use common::verifier_for;
+use common::{unix_now, verifier_for};
 use oauth_runtime::dpop::{
     DpopMode, DpopReplayStore, DpopVerifier, MemoryReplayStore, access_token_hash, jwk_thumbprint,
 };
@@ -22,13 +22,6 @@ use serde_json::json;
 
 const REQUESTS: usize = 5_000;
 const EXTERNAL: &str = "https://api.example";
-
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock")
-        .as_secs()
-}
 
 fn authenticator(issuer: &SigningKey, store: impl DpopReplayStore) -> Authenticator {
     Authenticator::builder(CachedVerifier::new(verifier_for(issuer)))

@@ -211,12 +211,24 @@ impl JwtVerifierBuilder {
     /// mTLS, User-Agent) and cache settings.
     #[cfg(feature = "remote")]
     pub fn jwks_url_with(
-        mut self,
+        self,
         url: impl Into<String>,
         client: reqwest::Client,
         settings: crate::jwks::JwksSettings,
     ) -> Self {
-        let url = url.into();
+        self.remote_keys(url.into(), client, settings, crate::jwks::RemoteKeySet::new)
+    }
+
+    /// Sets a remote key set made by `make` from an acceptable `url` (https, or http on
+    /// loopback) and settings that can work, or remembers why not for `build()`.
+    #[cfg(feature = "remote")]
+    fn remote_keys(
+        mut self,
+        url: String,
+        client: reqwest::Client,
+        settings: crate::jwks::JwksSettings,
+        make: fn(String, reqwest::Client, crate::jwks::JwksSettings) -> crate::jwks::RemoteKeySet,
+    ) -> Self {
         if !crate::jwks::acceptable_url(&url) {
             self.error = self.error.or(Some(VerifierConfigError::InsecureUrl(url)));
             return self;
@@ -227,9 +239,7 @@ impl JwtVerifierBuilder {
                 .or(Some(VerifierConfigError::InvalidSettings(why)));
             return self;
         }
-        self.remote = Some(std::sync::Arc::new(crate::jwks::RemoteKeySet::new(
-            url, client, settings,
-        )));
+        self.remote = Some(std::sync::Arc::new(make(url, client, settings)));
         self
     }
 
@@ -275,30 +285,21 @@ impl JwtVerifierBuilder {
     /// As [`JwtVerifierBuilder::discover_lazily`], with your own HTTP client and cache settings.
     #[cfg(feature = "remote")]
     pub fn discover_lazily_with(
-        mut self,
+        self,
         issuer: impl Into<String>,
         client: reqwest::Client,
         settings: crate::jwks::JwksSettings,
     ) -> Self {
         let issuer = issuer.into();
-        if !crate::jwks::acceptable_url(&issuer) {
-            self.error = self
-                .error
-                .or(Some(VerifierConfigError::InsecureUrl(issuer)));
-            return self;
-        }
-        if let Err(why) = settings.check() {
-            self.error = self
-                .error
-                .or(Some(VerifierConfigError::InvalidSettings(why)));
-            return self;
-        }
-        self.remote = Some(std::sync::Arc::new(crate::jwks::RemoteKeySet::discover(
+        self.remote_keys(
             issuer.clone(),
             client,
             settings,
-        )));
-        self.issuer(issuer)
+            |issuer, client, settings| {
+                crate::jwks::RemoteKeySet::discover(issuer, client, settings)
+            },
+        )
+        .issuer(issuer)
     }
 
     /// As [`JwtVerifierBuilder::discover`], with your own HTTP client and cache settings.

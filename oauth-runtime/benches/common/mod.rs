@@ -25,12 +25,17 @@ pub struct Case {
     pub validation: Validation,
 }
 
-/// An RFC 9068 token for `subject`, signed with `key`, valid for an hour.
-pub fn token_for(key: &SigningKey, subject: &str) -> String {
-    let now = SystemTime::now()
+/// Seconds since the Unix epoch, for claims.
+pub fn unix_now() -> u64 {
+    SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .expect("clock")
-        .as_secs();
+        .as_secs()
+}
+
+/// An RFC 9068 token for `subject`, signed with `key`, valid for an hour.
+pub fn token_for(key: &SigningKey, subject: &str) -> String {
+    let now = unix_now();
     key.sign_jwt(&json!({
         "iss": "https://issuer.test", "aud": "api", "sub": subject, "client_id": "c",
         "iat": now, "exp": now + 3600, "jti": "j", "scope": "photos:read photos:write",
