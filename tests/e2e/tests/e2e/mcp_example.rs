@@ -128,6 +128,8 @@ async fn mcp_spec_without_a_token_the_client_gets_401_with_the_rfc9728_metadata_
     let challenge = error.auth_challenge().expect("a challenge").to_owned();
     assert!(challenge.starts_with("Bearer "), "{challenge}");
     assert!(challenge.contains(&example.metadata_link()), "{challenge}");
+    // The base scope, so that a client asks for it alone and steps up per tool later.
+    assert!(challenge.contains(r#"scope="photos:read""#), "{challenge}");
 
     // The link resolves to the document for this very resource, naming its issuer.
     let document: Value = reqwest::get(format!(
