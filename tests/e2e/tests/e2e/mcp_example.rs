@@ -17,10 +17,12 @@ use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig
 use rmcp::{RoleClient, ServiceExt};
 use serde_json::{Value, json};
 
-struct Example {
-    server: DevServerHandle,
-    base: String,
-    mcp: String,
+/// The example running on 127.0.0.1 with its development server.
+pub(crate) struct Example {
+    pub(crate) server: DevServerHandle,
+    pub(crate) base: String,
+    /// The MCP endpoint, which is also its canonical resource URI.
+    pub(crate) mcp: String,
 }
 
 async fn start_with(hide_uncallable: bool) -> Example {
@@ -45,7 +47,7 @@ async fn start_with(hide_uncallable: bool) -> Example {
     Example { server, base, mcp }
 }
 
-async fn start() -> Example {
+pub(crate) async fn start() -> Example {
     start_with(false).await
 }
 
