@@ -315,3 +315,75 @@ async fn a_body_the_gate_and_rmcp_could_read_differently_never_reaches_a_tool() 
     );
     assert_eq!(example.post(&write, big).await.status(), 413);
 }
+
+/// rmcp's own OAuth client (feature `auth`) through the whole flow, as an MCP client meets the
+/// server for the first time: the 401's challenge → RFC 9728 and RFC 8414 metadata → RFC 7591
+/// registration → PKCE authorization with the RFC 8707 `resource` (the consent form completed
+/// by HTTP as alice) → token, checked for RFC 9207 `iss` → `tools/list` and `tools/call`.
+#[tokio::test]
+async fn rmcps_oauth_client_discovers_registers_authorizes_and_calls_a_tool() {
+    use rmcp::transport::auth::{AuthClient, AuthorizationRequest, OAuthState};
+
+    const REDIRECT: &str = "http://127.0.0.1/callback";
+    let example = start().await;
+    let challenge = example
+        .connect(None)
+        .await
+        .expect_err("refused")
+        .auth_challenge()
+        .expect("a challenge")
+        .to_owned();
+    let mut state = OAuthState::new(example.mcp.as_str(), None).await.unwrap();
+    state
+        .start_authorization(
+            AuthorizationRequest::new(REDIRECT)
+                .with_client_name("rmcp e2e")
+                // The 401's scope first, as the MCP specification orders it; rmcp's default
+                // adds everything in `scopes_supported` to it.
+                .with_initial_scope_selection()
+                .with_challenge(challenge),
+        )
+        .await
+        .unwrap();
+    let url = reqwest::Url::parse(&state.get_authorization_url().await.unwrap()).unwrap();
+    let query = |name: &str| {
+        url.query_pairs()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+    };
+    // Registered dynamically (the dev server's ids for those are not the configured ones),
+    // asking for the base scope the 401 named, for this resource.
+    assert_ne!(query("client_id").as_deref(), Some(CLIENT_ID));
+    assert_eq!(query("scope").as_deref(), Some("photos:read"));
+    assert_eq!(query("resource").as_deref(), Some(example.mcp.as_str()));
+    assert_eq!(query("code_challenge_method").as_deref(), Some("S256"));
+
+    let location =
+        oauth_e2e::support::approve_as_alice(example.server.issuer(), url.as_str()).await;
+    state.handle_callback_url(&location).await.unwrap();
+    let manager = state.into_authorization_manager().expect("authorized");
+    let token = manager.get_access_token().await.unwrap();
+    let client = ()
+        .serve(StreamableHttpClientTransport::with_client(
+            AuthClient::new(reqwest::Client::new(), manager),
+            StreamableHttpClientTransportConfig::with_uri(example.mcp.as_str()),
+        ))
+        .await
+        .expect("connected with the token rmcp obtained");
+    assert_eq!(client.list_all_tools().await.unwrap().len(), 4);
+    let listed = client
+        .call_tool(call("list_photos", json!({})))
+        .await
+        .unwrap();
+    assert_eq!(text_of(&listed), json!([]));
+    // The token rmcp holds is alice's, for this resource, with the base scope only.
+    let payload = token.split('.').nth(1).unwrap();
+    let claims: Value = serde_json::from_slice(
+        &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload)
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(claims["aud"], example.mcp.as_str());
+    assert_eq!(claims["sub"], "alice");
+    assert_eq!(claims["scope"], "photos:read");
+}
