@@ -53,6 +53,9 @@ use rmcp::{ErrorData, RoleServer, ServerHandler, schemars, tool, tool_router};
 use serde::Deserialize;
 
 mod jsonrpc;
+mod sessions;
+
+pub use sessions::MAX_SESSIONS;
 
 /// The path the MCP endpoint is served at.
 pub const MCP_PATH: &str = "/mcp";
@@ -153,12 +156,14 @@ impl ToolScopes {
 pub struct Gate {
     authenticator: Authenticator,
     scopes: Arc<ToolScopes>,
+    sessions: Arc<sessions::SessionOwners>,
 }
 
 /// The MCP endpoint's gate, in front of rmcp: the base scope for every request (the attribute),
 /// then, for a POST, the JSON-RPC body read (at most [`MAX_BODY_BYTES`]) and each `tools/call`
-/// in it checked against the tool's requirement. Passes the verified claims on in the request's
-/// extensions, where rmcp hands them to the tools.
+/// in it checked against the tool's requirement; a request on an MCP session that another token
+/// holder opened is answered 404, as an unknown session. Passes the verified claims on in the
+/// request's extensions, where rmcp hands them to the tools.
 #[requires_scope(PHOTOS_READ)]
 pub async fn mcp_gate(
     State(gate): State<Gate>,
@@ -168,36 +173,73 @@ pub async fn mcp_gate(
 ) -> Response {
     let (mut parts, body) = request.into_parts();
     parts.extensions.insert(claims.clone());
-    if parts.method != Method::POST {
-        return next.run(Request::from_parts(parts, body)).await;
+    let owner = sessions::owner(&claims);
+    let session = parts
+        .headers
+        .get(sessions::SESSION_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    if let Some(session) = &session
+        && !gate.sessions.allows(session, &owner)
+    {
+        tracing::debug!("MCP session used by a token holder other than its opener");
+        return (StatusCode::NOT_FOUND, "no such session").into_response();
     }
+    let body = if parts.method == Method::POST {
+        match checked_body(&gate, &claims, body).await {
+            Ok(body) => body,
+            Err(refused) => return refused,
+        }
+    } else {
+        body
+    };
+    let ending = parts.method == Method::DELETE;
+    let response = next.run(Request::from_parts(parts, body)).await;
+    match (&session, ending) {
+        (Some(session), true) if response.status().is_success() => gate.sessions.closed(session),
+        (None, _) => {
+            if let Some(opened) = response
+                .headers()
+                .get(sessions::SESSION_HEADER)
+                .and_then(|v| v.to_str().ok())
+            {
+                gate.sessions.opened(opened, owner);
+            }
+        }
+        _ => {}
+    }
+    response
+}
+
+/// The POST body, read whole (bounded) and checked: each `tools/call` in it against its tool's
+/// requirement.
+async fn checked_body(gate: &Gate, claims: &Claims, body: Body) -> Result<Body, Response> {
     let bytes: Bytes = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
         Ok(bytes) => bytes,
         Err(_) => {
-            return (
+            return Err((
                 StatusCode::PAYLOAD_TOO_LARGE,
                 format!("the request body is over {MAX_BODY_BYTES} bytes"),
             )
-                .into_response();
+                .into_response());
         }
     };
     let tools = match jsonrpc::called_tools(&bytes) {
         Ok(tools) => tools,
         Err(error) => {
             tracing::debug!(%error, "MCP request refused before rmcp");
-            return jsonrpc::parse_error(&error);
+            return Err(jsonrpc::parse_error(&error));
         }
     };
     for tool in tools {
         let Some(requirement) = gate.scopes.requirement(&tool) else {
             continue;
         };
-        if let Err(error) = gate.authenticator.authorize(&claims, requirement) {
-            return AuthRejection(gate.authenticator.reject(&error)).into_response();
+        if let Err(error) = gate.authenticator.authorize(claims, requirement) {
+            return Err(AuthRejection(gate.authenticator.reject(&error)).into_response());
         }
     }
-    next.run(Request::from_parts(parts, Body::from(bytes)))
-        .await
+    Ok(Body::from(bytes))
 }
 
 /// The arguments of `get_photo` and `delete_photo`.
@@ -371,6 +413,7 @@ pub fn app(authenticator: Authenticator, scopes: ToolScopes, store: Store) -> ax
     let gate = Gate {
         authenticator: authenticator.clone(),
         scopes,
+        sessions: Arc::default(),
     };
     axum::Router::new()
         .route_service(MCP_PATH, service)

@@ -387,3 +387,125 @@ async fn rmcps_oauth_client_discovers_registers_authorizes_and_calls_a_tool() {
     assert_eq!(claims["sub"], "alice");
     assert_eq!(claims["scope"], "photos:read");
 }
+
+impl Example {
+    /// A token for this MCP endpoint of alice through the demo public client: the code flow
+    /// with PKCE and `resource`, as an MCP client on a user's behalf gets one.
+    async fn alice_token(&self, scope: &str) -> String {
+        let (challenge, verifier) = oauth2::PkceCodeChallenge::new_random_sha256();
+        let redirect = format!("{}/callback", self.base);
+        let mut url = reqwest::Url::parse(&format!("{}/authorize", self.server.issuer())).unwrap();
+        url.query_pairs_mut()
+            .append_pair("response_type", "code")
+            .append_pair("client_id", "demo-spa")
+            .append_pair("redirect_uri", &redirect)
+            .append_pair("scope", scope)
+            .append_pair("resource", &self.mcp)
+            .append_pair("state", "s")
+            .append_pair("code_challenge", challenge.as_str())
+            .append_pair("code_challenge_method", "S256");
+        let location =
+            oauth_e2e::support::approve_as_alice(self.server.issuer(), url.as_str()).await;
+        let code = reqwest::Url::parse(&location)
+            .unwrap()
+            .query_pairs()
+            .find(|(k, _)| k == "code")
+            .map(|(_, v)| v.into_owned())
+            .expect("a code");
+        let answer: Value = reqwest::Client::new()
+            .post(format!("{}/token", self.server.issuer()))
+            .form(&[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", &redirect),
+                ("client_id", "demo-spa"),
+                ("code_verifier", verifier.secret()),
+            ])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        answer["access_token"].as_str().expect("a token").to_owned()
+    }
+
+    async fn on_session(
+        &self,
+        method: reqwest::Method,
+        token: &str,
+        session: &str,
+        body: &'static str,
+    ) -> reqwest::Response {
+        reqwest::Client::new()
+            .request(method, &self.mcp)
+            .bearer_auth(token)
+            .header("mcp-session-id", session)
+            .header("mcp-protocol-version", "2025-06-18")
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+/// The MCP specification: a session id is not authentication. Alice's session, its id known
+/// to another token holder, still answers only to alice's tokens.
+#[tokio::test]
+async fn an_mcp_session_answers_only_to_the_token_holder_who_opened_it() {
+    let example = start().await;
+    let alice = example.alice_token("photos:read").await;
+    let other = example
+        .token("photos:read photos:write photos:delete")
+        .await;
+    let opened = example
+        .post(
+            &alice,
+            r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"e2e","version":"1"}}}"#,
+        )
+        .await;
+    assert_eq!(opened.status(), 200);
+    let session = opened.headers()["mcp-session-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    drop(opened);
+    let initialized = r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
+    let list = r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"list_photos","arguments":{}}}"#;
+    assert_eq!(
+        example
+            .on_session(reqwest::Method::POST, &alice, &session, initialized)
+            .await
+            .status(),
+        202
+    );
+
+    // Every scope, but not alice's token: as if the session did not exist.
+    for (method, body) in [
+        (reqwest::Method::POST, list),
+        (reqwest::Method::GET, ""),
+        (reqwest::Method::DELETE, ""),
+    ] {
+        let answer = example
+            .on_session(method.clone(), &other, &session, body)
+            .await;
+        assert_eq!(answer.status(), 404, "{method}");
+    }
+    // Alice's session is intact.
+    let answer = example
+        .on_session(reqwest::Method::POST, &alice, &session, list)
+        .await;
+    assert_eq!(answer.status(), 200);
+    assert!(answer.text().await.unwrap().contains(r#""result""#));
+    assert_eq!(
+        example
+            .on_session(reqwest::Method::DELETE, &alice, &session, "")
+            .await
+            .status()
+            .as_u16()
+            / 100,
+        2
+    );
+}
