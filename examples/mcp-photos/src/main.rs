@@ -10,6 +10,12 @@ use photos_demo::{Options, Store, init_logging};
 async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     init_logging("oauth_runtime=debug,info");
     let options = Options::from_args("mcp-photos");
+    if options.metrics {
+        // The flag is shared with the photo APIs; this example has no /metrics, and saying
+        // so beats a flag that silently does nothing.
+        eprintln!("mcp-photos: --metrics is not served by this example");
+        std::process::exit(2);
+    }
     let listener =
         tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], options.port))).await?;
     let base = format!("http://{}", listener.local_addr()?);
