@@ -22,6 +22,8 @@ mod hostile_tokens;
 mod issuers;
 mod logging;
 mod mcp_dev_server;
+mod mcp_example;
+mod mcp_interop;
 mod metrics;
 mod photos_api;
 mod redis_replay;
