@@ -35,9 +35,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use oauth_runtime::axum::AuthRejection;
 use oauth_runtime::dev::{DevServerConfig, DevServerHandle, StartError};
-use oauth_runtime::{
-    AuthError, Authenticator, Claims, ErrorResponse, ProtectedResource, Requirement, requires_scope,
-};
+use oauth_runtime::{Authenticator, Claims, ProtectedResource, Requirement, requires_scope};
 use photos_demo::{Options, PHOTOS_DELETE, PHOTOS_READ, PHOTOS_WRITE, Photo, Store};
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::tool::{Extension, ToolCallContext};
@@ -454,22 +452,13 @@ pub fn authenticator(
     Ok(Authenticator::builder(server.resource_verifier(&resource)?)
         .realm("mcp-photos")
         .protected_resource(ProtectedResource::new(&resource, [server.issuer()]))
-        .map_response(with_base_scope)
+        // The base scope in the 401 for a missing or bad token (RFC 6750 §3 allows `scope` on
+        // any challenge; the MCP specification asks for it). Without it an MCP client falls back
+        // to every scope in the RFC 9728 document's `scopes_supported` and asks the user for all
+        // of them up front, where the base scope and a step-up when a tool needs more is least
+        // privilege.
+        .scope_on_unauthorized(true)
         .build()?)
-}
-
-/// Adds `scope="photos:read"` (the base scope) to the 401 for a missing or bad token (RFC 6750
-/// §3 allows `scope` on any challenge; the MCP specification asks for it). Without it an MCP
-/// client falls back to every scope in the RFC 9728 document's `scopes_supported` and asks the
-/// user for all of them up front, where the base scope and a step-up when a tool needs more is
-/// least privilege.
-fn with_base_scope(error: &AuthError, mut response: ErrorResponse) -> ErrorResponse {
-    if matches!(error, AuthError::MissingToken | AuthError::InvalidToken(_))
-        && let Some(challenge) = &mut response.www_authenticate
-    {
-        challenge.push_str(&format!(", scope=\"{}\"", PHOTOS_READ.name()));
-    }
-    response
 }
 
 /// What the example prints at start: `issuer:` and `mcp:` first, then commands to try.
