@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# What `#[requires_scope]` costs at compile time (issue 14, "Compile time").
+#
+# Generates two library crates of N axum handlers (default 100) that differ only in the
+# attribute: `guarded` has `#[requires_scope(..)]` on every handler, `plain` has the same
+# handlers without it. Both build the same router (`pub fn app() -> Router`), which makes rustc
+# instantiate every handler's extractor and future, as an application's router does. A library
+# and not a binary, so that the figure is the crate's own compile time and not the linker's.
+#
+# Dependencies are built once per profile; then each crate is rebuilt alone (its `lib.rs`
+# touched, `CARGO_INCREMENTAL=0`), alternating plain and guarded so that a change in the
+# machine's load hits both alike, ROUNDS times (default 3) per profile. The best time of each
+# is kept and the ratio guarded / plain printed.
+#
+# Usage: scripts/compile-time.sh [N] [ROUNDS]
+# Environment: CTIME_DIR (where the crates and their target dir go; default
+# target/compile-time of this workspace, which git ignores), CTIME_PROFILES ("debug release").
+# Needs the workspace's crates in cargo's cache (it builds `--offline` against the
+# workspace's Cargo.lock).
+set -euo pipefail
+
+N=${1:-100}
+ROUNDS=${2:-3}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+DIR=${CTIME_DIR:-$ROOT/target/compile-time}
+PROFILES=${CTIME_PROFILES:-debug release}
+export CARGO_TARGET_DIR=$DIR/target
+export CARGO_INCREMENTAL=0
+
+mkdir -p "$DIR"
+cat >"$DIR/Cargo.toml" <<EOF
+[workspace]
+resolver = "3"
+members = ["guarded", "plain"]
+
+[workspace.dependencies]
+oauth-runtime = { path = "$ROOT/oauth-runtime", default-features = false, features = ["axum"] }
+axum = { version = "0.8.9", default-features = false, features = ["tokio", "http1", "json"] }
+EOF
+# The workspace's versions, so that nothing is resolved anew (and nothing downloaded).
+cp "$ROOT/Cargo.lock" "$DIR/Cargo.lock"
+
+# Handler i: a mix of the shapes applications write (no extractor, a path parameter, the
+# claims), with requirements of one scope, all of two and any of two.
+handler() {
+    local i=$1 guarded=$2
+    if [ "$guarded" = 1 ]; then
+        case $((i % 3)) in
+        0) echo "#[requires_scope(\"photos:read\")]" ;;
+        1) echo "#[requires_scope(\"photos:write\", \"photos:delete\")]" ;;
+        2) echo "#[requires_scope(any(\"photos:read\", \"albums:read\"))]" ;;
+        esac
+    fi
+    case $((i % 3)) in
+    0) echo "pub async fn handler_$i() -> &'static str { \"handler $i\" }" ;;
+    1) echo "pub async fn handler_$i(Path(id): Path<u32>) -> String { format!(\"photo {id} of handler $i\") }" ;;
+    2) echo "pub async fn handler_$i(claims: Claims) -> String { format!(\"{} at handler $i\", claims.subject().unwrap_or(\"?\")) }" ;;
+    esac
+}
+
+generate() {
+    local name=$1 guarded=$2
+    mkdir -p "$DIR/$name/src"
+    cat >"$DIR/$name/Cargo.toml" <<EOF
+[package]
+name = "$name"
+version = "0.0.0"
+edition = "2024"
+publish = false
+
+[dependencies]
+oauth-runtime.workspace = true
+axum.workspace = true
+EOF
+    {
+        echo "#![allow(unused_imports)]"
+        echo "use axum::{Router, extract::Path, routing::get};"
+        echo "use oauth_runtime::{Authenticator, Claims, requires_scope};"
+        echo
+        for ((i = 0; i < N; i++)); do
+            handler "$i" "$guarded"
+        done
+        echo
+        echo "pub fn app(authenticator: &Authenticator) -> Router {"
+        echo "    Router::new()"
+        for ((i = 0; i < N; i++)); do
+            if ((i % 3 == 1)); then
+                echo "        .route(\"/h$i/{id}\", get(handler_$i))"
+            else
+                echo "        .route(\"/h$i\", get(handler_$i))"
+            fi
+        done
+        echo "        .layer(authenticator.layer())"
+        echo "}"
+    } >"$DIR/$name/src/lib.rs.new"
+    # Rewritten only when changed, so that a second run reuses the first one's build.
+    if ! cmp -s "$DIR/$name/src/lib.rs.new" "$DIR/$name/src/lib.rs" 2>/dev/null; then
+        mv "$DIR/$name/src/lib.rs.new" "$DIR/$name/src/lib.rs"
+    else
+        rm "$DIR/$name/src/lib.rs.new"
+    fi
+}
+
+generate guarded 1
+generate plain 0
+
+cd "$DIR"
+# Seconds (with milliseconds) of one rebuild of crate $1 in profile $2.
+rebuild() {
+    local crate=$1 profile=$2 flag=()
+    [ "$profile" = release ] && flag=(--release)
+    touch "$crate/src/lib.rs"
+    local start end
+    start=$(date +%s%N)
+    cargo build --offline --quiet -p "$crate" "${flag[@]}"
+    end=$(date +%s%N)
+    echo "scale=3; ($end - $start) / 1000000000" | bc
+}
+
+min() { printf '%s\n' "$@" | sort -g | head -1; }
+
+echo "# $N handlers, best of $ROUNDS rebuilds, CARGO_INCREMENTAL=0, $(rustc --version)"
+echo "# machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+for profile in $PROFILES; do
+    flag=()
+    [ "$profile" = release ] && flag=(--release)
+    # Dependencies (and a first build of each crate), not measured.
+    cargo build --offline --quiet --workspace "${flag[@]}"
+    plain=() guarded=()
+    for ((r = 1; r <= ROUNDS; r++)); do
+        plain+=("$(rebuild plain "$profile")")
+        guarded+=("$(rebuild guarded "$profile")")
+        echo "# $profile round $r: plain ${plain[-1]} s, guarded ${guarded[-1]} s"
+    done
+    best_plain=$(min "${plain[@]}")
+    best_guarded=$(min "${guarded[@]}")
+    ratio=$(echo "scale=3; $best_guarded / $best_plain" | bc)
+    echo "$profile: plain ${best_plain} s, guarded ${best_guarded} s, ratio ${ratio}"
+done
