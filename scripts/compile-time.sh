@@ -10,7 +10,7 @@
 # Dependencies are built once per profile; then each crate is rebuilt alone (its `lib.rs`
 # touched, `CARGO_INCREMENTAL=0`), alternating plain and guarded so that a change in the
 # machine's load hits both alike, ROUNDS times (default 3) per profile. The best time of each
-# is kept and the ratio guarded / plain printed. A third crate, `extractor`, is `plain` with a
+# is kept (wall clock and CPU time apart) and the ratios to plain printed. A third crate, `extractor`, is `plain` with a
 # non-generic extractor (`Claims`) added first to every handler: what axum's own code for one
 # more extractor costs, which no guard in extractor form can go below.
 #
@@ -111,39 +111,48 @@ generate plain 0
 generate extractor 2
 
 cd "$DIR"
-# Seconds (with milliseconds) of one rebuild of crate $1 in profile $2.
+# One rebuild of crate $1 in profile $2: its wall-clock seconds and the CPU seconds (user and
+# system) of cargo and the compilers it ran. On a shared machine the wall clock moves with the
+# neighbours' load by a factor of two; the CPU time, which is the work done, moves far less.
 rebuild() {
     local crate=$1 profile=$2 flag=()
     [ "$profile" = release ] && flag=(--release)
     touch "$crate/src/lib.rs"
-    local start end
-    start=$(date +%s%N)
-    cargo build --offline --quiet -p "$crate" "${flag[@]}"
-    end=$(date +%s%N)
-    echo "scale=3; ($end - $start) / 1000000000" | bc
+    /usr/bin/time -f "%e %U %S" -o "$DIR/time.txt" \
+        cargo build --offline --quiet -p "$crate" "${flag[@]}"
+    awk '{ printf "%.2f %.2f\n", $1, $2 + $3 }' "$DIR/time.txt"
 }
 
 min() { printf '%s\n' "$@" | sort -g | head -1; }
+ratio() { echo "scale=3; $1 / $2" | bc; }
 
 echo "# $N handlers, best of $ROUNDS rebuilds, CARGO_INCREMENTAL=0, $(rustc --version)"
 echo "# machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+declare -A best_wall=() best_cpu=()
 for profile in $PROFILES; do
     flag=()
     [ "$profile" = release ] && flag=(--release)
     # Dependencies (and a first build of each crate), not measured.
     cargo build --offline --quiet --workspace "${flag[@]}"
-    plain=() guarded=() extractor=()
+    declare -A wall=() cpu=()
     for ((r = 1; r <= ROUNDS; r++)); do
-        plain+=("$(rebuild plain "$profile")")
-        guarded+=("$(rebuild guarded "$profile")")
-        extractor+=("$(rebuild extractor "$profile")")
-        echo "# $profile round $r: plain ${plain[-1]} s, guarded ${guarded[-1]} s, extractor ${extractor[-1]} s"
+        line="# $profile round $r (wall s, cpu s):"
+        for crate in plain guarded extractor; do
+            read -r w c < <(rebuild "$crate" "$profile")
+            wall[$crate]+=" $w" cpu[$crate]+=" $c"
+            line+=" $crate $w $c,"
+        done
+        echo "${line%,}"
     done
-    best_plain=$(min "${plain[@]}")
-    best_guarded=$(min "${guarded[@]}")
-    best_extractor=$(min "${extractor[@]}")
-    ratio=$(echo "scale=3; $best_guarded / $best_plain" | bc)
-    floor=$(echo "scale=3; $best_extractor / $best_plain" | bc)
-    echo "$profile: plain ${best_plain} s, guarded ${best_guarded} s, ratio ${ratio};" \
-        "plain with an extractor more ${best_extractor} s, ratio ${floor}"
+    for crate in plain guarded extractor; do
+        # shellcheck disable=SC2086
+        best_wall[$crate]=$(min ${wall[$crate]}) best_cpu[$crate]=$(min ${cpu[$crate]})
+    done
+    echo "$profile, best of $ROUNDS: plain ${best_wall[plain]} s wall, ${best_cpu[plain]} s cpu;" \
+        "guarded ${best_wall[guarded]} s, ${best_cpu[guarded]} s;" \
+        "extractor ${best_wall[extractor]} s, ${best_cpu[extractor]} s"
+    echo "$profile ratio guarded / plain: wall $(ratio "${best_wall[guarded]}" "${best_wall[plain]}")," \
+        "cpu $(ratio "${best_cpu[guarded]}" "${best_cpu[plain]}");" \
+        "extractor / plain: wall $(ratio "${best_wall[extractor]}" "${best_wall[plain]}")," \
+        "cpu $(ratio "${best_cpu[extractor]}" "${best_cpu[plain]}")"
 done
