@@ -33,7 +33,7 @@ mkdir -p "$DIR"
 cat >"$DIR/Cargo.toml" <<EOF
 [workspace]
 resolver = "3"
-members = ["guarded", "plain", "extractor"]
+members = ["guarded", "plain", "extractor", "handmade"]
 
 [workspace.dependencies]
 oauth-runtime = { path = "$ROOT/oauth-runtime", default-features = false, features = ["axum"] }
@@ -44,11 +44,30 @@ cp "$ROOT/Cargo.lock" "$DIR/Cargo.lock"
 
 # Handler i: a mix of the shapes applications write (no extractor, a path parameter, the
 # claims), with requirements of one scope, all of two and any of two.
+# Handler i's requirement as the attribute's expansion writes it.
+requirement() {
+    local scope='Requirement::Scope(ScopeToken::from_static("%s"))'
+    case $(($1 % 3)) in
+    0) printf "$scope" photos:read ;;
+    1) printf "Requirement::All(Cow::Borrowed(&[$scope, $scope]))" photos:write photos:delete ;;
+    2) printf "Requirement::Any(Cow::Borrowed(&[$scope, $scope]))" photos:read albums:read ;;
+    esac
+}
+
 handler() {
     local i=$1 guarded=$2 first=""
     # The third crate's handlers take a non-generic extractor (`Claims`) first, where the guard
     # goes: what any added extractor costs axum, the floor of a guard that is an extractor.
     [ "$guarded" = 2 ] && first="_first: Claims, "
+    # The fourth crate's handlers take a `ScopeGuard` whose requirement type is written by hand,
+    # without the attribute (no expansion, no catalog entry): what the guard's type costs alone.
+    if [ "$guarded" = 3 ]; then
+        first="_guard: ScopeGuard<Requires$i>, "
+        echo "pub struct Requires$i;"
+        echo "impl ScopeRequirement for Requires$i {"
+        echo "    const REQUIREMENT: &'static Requirement = &$(requirement "$i");"
+        echo "}"
+    fi
     if [ "$guarded" = 1 ]; then
         case $((i % 3)) in
         0) echo "#[requires_scope(\"photos:read\")]" ;;
@@ -80,7 +99,9 @@ EOF
     {
         echo "#![allow(unused_imports)]"
         echo "use axum::{Router, extract::Path, routing::get};"
+        echo "use std::borrow::Cow;"
         echo "use oauth_runtime::{Authenticator, Claims, requires_scope};"
+        echo "use oauth_runtime::{Requirement, ScopeGuard, ScopeRequirement, ScopeToken};"
         echo
         for ((i = 0; i < N; i++)); do
             handler "$i" "$guarded"
@@ -109,6 +130,7 @@ EOF
 generate guarded 1
 generate plain 0
 generate extractor 2
+generate handmade 3
 
 cd "$DIR"
 # One rebuild of crate $1 in profile $2: its wall-clock seconds and the CPU seconds (user and
@@ -137,22 +159,25 @@ for profile in $PROFILES; do
     declare -A wall=() cpu=()
     for ((r = 1; r <= ROUNDS; r++)); do
         line="# $profile round $r (wall s, cpu s):"
-        for crate in plain guarded extractor; do
+        for crate in plain guarded extractor handmade; do
             read -r w c < <(rebuild "$crate" "$profile")
             wall[$crate]+=" $w" cpu[$crate]+=" $c"
             line+=" $crate $w $c,"
         done
         echo "${line%,}"
     done
-    for crate in plain guarded extractor; do
+    for crate in plain guarded extractor handmade; do
         # shellcheck disable=SC2086
         best_wall[$crate]=$(min ${wall[$crate]}) best_cpu[$crate]=$(min ${cpu[$crate]})
     done
     echo "$profile, best of $ROUNDS: plain ${best_wall[plain]} s wall, ${best_cpu[plain]} s cpu;" \
         "guarded ${best_wall[guarded]} s, ${best_cpu[guarded]} s;" \
-        "extractor ${best_wall[extractor]} s, ${best_cpu[extractor]} s"
+        "extractor ${best_wall[extractor]} s, ${best_cpu[extractor]} s;" \
+        "handmade ${best_wall[handmade]} s, ${best_cpu[handmade]} s"
     echo "$profile ratio guarded / plain: wall $(ratio "${best_wall[guarded]}" "${best_wall[plain]}")," \
         "cpu $(ratio "${best_cpu[guarded]}" "${best_cpu[plain]}");" \
         "extractor / plain: wall $(ratio "${best_wall[extractor]}" "${best_wall[plain]}")," \
-        "cpu $(ratio "${best_cpu[extractor]}" "${best_cpu[plain]}")"
+        "cpu $(ratio "${best_cpu[extractor]}" "${best_cpu[plain]}");" \
+        "handmade / plain: wall $(ratio "${best_wall[handmade]}" "${best_wall[plain]}")," \
+        "cpu $(ratio "${best_cpu[handmade]}" "${best_cpu[plain]}")"
 done
