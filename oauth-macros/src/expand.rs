@@ -145,9 +145,10 @@ pub(crate) fn expand_parts(
     function.attrs.push(syn::parse_quote!(#[doc = #doc]));
 
     let items = quote_spanned! {span=>
+        // No derives: nothing needs the marker to be `Debug`, `Clone` or `Copy`, and each
+        // derive is an impl more to expand and check per handler.
         #[doc(hidden)]
         #[allow(non_camel_case_types)]
-        #[derive(Debug, Clone, Copy)]
         #vis struct #marker;
 
         impl #rt::ScopeRequirement for #marker {

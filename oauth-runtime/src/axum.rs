@@ -36,6 +36,7 @@
 //! ```
 
 use std::future::Future;
+use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
@@ -50,8 +51,8 @@ use crate::authenticator::{Authenticator, HttpRequest};
 use crate::claims::Claims;
 use crate::dpop::{DpopError, DpopMode};
 use crate::error::{AuthError, ErrorResponse, RETRY_AFTER_SECONDS};
-use crate::guard::ScopeGuard;
-use crate::requirement::{Requirement, ScopeRequirement};
+use crate::guard::{ScopeGuard, check_claims};
+use crate::requirement::{AuthnRequirement, Requirement, ScopeRequirement};
 
 impl Authenticator {
     /// The RFC 9728 metadata routes (`GET /.well-known/oauth-protected-resource...`, at the
@@ -336,13 +337,62 @@ impl RequestAuth {
 impl<S: Send + Sync, R: ScopeRequirement> FromRequestParts<S> for ScopeGuard<R> {
     type Rejection = AuthRejection;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let auth = RequestAuth::of(&mut parts.extensions, &parts.uri)?;
-        let require_dpop = ScopeGuard::<R>::requires_dpop();
-        auth.claims(&parts.method, &parts.headers, &parts.uri, require_dpop)
-            .await
-            .and_then(|claims| ScopeGuard::check(&auth.authenticator, claims))
-            .map_err(|e| auth.reject_guarded(&e, require_dpop, R::REQUIREMENT))
+    // Every protected handler has its own `R`, so whatever is generic here is compiled once per
+    // handler: that is only `Admit`'s wrapping, and the work is in `guard_claims`, compiled once.
+    fn from_request_parts(
+        parts: &mut Parts,
+        _state: &S,
+    ) -> impl Future<Output = Result<Self, Self::Rejection>> + Send {
+        Admit {
+            inner: guard_claims(parts, R::REQUIREMENT, R::AUTHENTICATION),
+            _requirement: PhantomData,
+        }
+    }
+}
+
+/// The claims of a request that meet `requirement` (and `authentication`), or the answer that
+/// refuses it: all of [`ScopeGuard`]'s extraction but the type.
+async fn guard_claims(
+    parts: &mut Parts,
+    requirement: &'static Requirement,
+    authentication: Option<&'static AuthnRequirement>,
+) -> Result<Claims, AuthRejection> {
+    let auth = RequestAuth::of(&mut parts.extensions, &parts.uri)?;
+    let require_dpop = authentication.is_some_and(AuthnRequirement::requires_dpop);
+    auth.claims(&parts.method, &parts.headers, &parts.uri, require_dpop)
+        .await
+        .and_then(|claims| {
+            check_claims(&auth.authenticator, &claims, requirement, authentication)?;
+            Ok(claims)
+        })
+        .map_err(|e| auth.reject_guarded(&e, require_dpop, requirement))
+}
+
+pin_project_lite::pin_project! {
+    /// [`guard_claims`]'s future, its claims wrapped in the guard of `R`. A plain struct rather
+    /// than an `async` block: its `poll` is the one function instantiated per handler.
+    struct Admit<F, R> {
+        #[pin]
+        inner: F,
+        _requirement: PhantomData<fn() -> R>,
+    }
+}
+
+impl<F, R> Future for Admit<F, R>
+where
+    F: Future<Output = Result<Claims, AuthRejection>>,
+    R: ScopeRequirement,
+{
+    type Output = Result<ScopeGuard<R>, AuthRejection>;
+
+    // A `match` rather than `Poll::map` and `Result::map`, whose closures would be three more
+    // functions compiled per handler.
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().inner.poll(cx) {
+            Poll::Ready(Ok(claims)) => Poll::Ready(Ok(ScopeGuard::admit(claims))),
+            Poll::Ready(Err(rejection)) => Poll::Ready(Err(rejection)),
+            Poll::Pending => Poll::Pending,
+        }
     }
 }
 

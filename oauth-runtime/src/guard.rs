@@ -6,7 +6,7 @@ use std::marker::PhantomData;
 use crate::authenticator::Authenticator;
 use crate::claims::Claims;
 use crate::error::AuthError;
-use crate::requirement::{Requirement, ScopeRequirement};
+use crate::requirement::{AuthnRequirement, Requirement, ScopeRequirement};
 
 /// Proof that the request carried a verified token meeting `R`'s requirement.
 ///
@@ -45,15 +45,18 @@ impl<R: ScopeRequirement> ScopeGuard<R> {
     /// second factor to be refused afterwards. The step-up 401 is for a token that is otherwise
     /// good enough, which is the case RFC 9470 §3 describes.
     pub fn check(authenticator: &Authenticator, claims: Claims) -> Result<Self, AuthError> {
-        authenticator.authorize(&claims, R::REQUIREMENT)?;
-        if let Some(authentication) = R::AUTHENTICATION {
-            authenticator.authorize_authentication(&claims, authentication)?;
-        }
-        crate::metrics::request_allowed();
-        Ok(ScopeGuard {
+        check_claims(authenticator, &claims, R::REQUIREMENT, R::AUTHENTICATION)?;
+        Ok(ScopeGuard::admit(claims))
+    }
+
+    /// The guard for claims that [`check_claims`] accepted with `R`'s requirement. The adapters'
+    /// extractors end here, so that all their work is in non-generic code compiled once for every
+    /// handler, and only this wrapping is instantiated per requirement type.
+    pub(crate) fn admit(claims: Claims) -> Self {
+        ScopeGuard {
             claims,
             _requirement: PhantomData,
-        })
+        }
     }
 
     /// The requirement this guard enforces.
@@ -77,6 +80,22 @@ impl<R: ScopeRequirement> ScopeGuard<R> {
     pub fn into_claims(self) -> Claims {
         self.claims
     }
+}
+
+/// [`ScopeGuard::check`] without the type: what every guard checks, whatever its requirement.
+/// Non-generic so that it is compiled once, in this crate, and not once per protected handler.
+pub(crate) fn check_claims(
+    authenticator: &Authenticator,
+    claims: &Claims,
+    requirement: &'static Requirement,
+    authentication: Option<&'static AuthnRequirement>,
+) -> Result<(), AuthError> {
+    authenticator.authorize(claims, requirement)?;
+    if let Some(authentication) = authentication {
+        authenticator.authorize_authentication(claims, authentication)?;
+    }
+    crate::metrics::request_allowed();
+    Ok(())
 }
 
 /// Shows the requirement only. The guard is a parameter of every protected handler, so

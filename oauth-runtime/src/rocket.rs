@@ -80,8 +80,8 @@ use crate::claims::Claims;
 use crate::config::AuthConfig;
 use crate::dpop::{DpopError, DpopMode};
 use crate::error::{AuthError, ErrorResponse, RETRY_AFTER_SECONDS};
-use crate::guard::ScopeGuard;
-use crate::requirement::{Requirement, ScopeRequirement};
+use crate::guard::{ScopeGuard, check_claims};
+use crate::requirement::{AuthnRequirement, Requirement, ScopeRequirement};
 
 enum Source {
     Given(Authenticator),
@@ -245,25 +245,38 @@ fn reject(
 impl<'r, R: ScopeRequirement> FromRequest<'r> for ScopeGuard<R> {
     type Error = AuthError;
 
+    // Every protected handler has its own `R`: the work is in `guard_claims`, compiled once, and
+    // only the wrapping of its claims is compiled per handler.
     async fn from_request(request: &'r Request<'_>) -> Outcome<Self, AuthError> {
-        let require_dpop = ScopeGuard::<R>::requires_dpop();
-        let (authenticator, claims) =
-            match verify(request, require_dpop, Some(R::REQUIREMENT)).await {
-                Ok(verified) => verified,
-                Err(failure) => return Outcome::Error(failure),
-            };
-        match ScopeGuard::check(&authenticator, claims) {
-            Ok(guard) => Outcome::Success(guard),
-            Err(error) => {
-                let status = reject(
-                    request,
-                    &authenticator,
-                    &error,
-                    require_dpop,
-                    Some(R::REQUIREMENT),
-                );
-                Outcome::Error((status, error))
-            }
+        guard_claims(request, R::REQUIREMENT, R::AUTHENTICATION)
+            .await
+            .map(ScopeGuard::admit)
+    }
+}
+
+/// The claims of a request that meet `requirement` (and `authentication`), or the recorded
+/// answer that refuses it: all of [`ScopeGuard`]'s request guard but the type.
+async fn guard_claims(
+    request: &Request<'_>,
+    requirement: &'static Requirement,
+    authentication: Option<&'static AuthnRequirement>,
+) -> Outcome<Claims, AuthError> {
+    let require_dpop = authentication.is_some_and(AuthnRequirement::requires_dpop);
+    let (authenticator, claims) = match verify(request, require_dpop, Some(requirement)).await {
+        Ok(verified) => verified,
+        Err(failure) => return Outcome::Error(failure),
+    };
+    match check_claims(&authenticator, &claims, requirement, authentication) {
+        Ok(()) => Outcome::Success(claims),
+        Err(error) => {
+            let status = reject(
+                request,
+                &authenticator,
+                &error,
+                require_dpop,
+                Some(requirement),
+            );
+            Outcome::Error((status, error))
         }
     }
 }
