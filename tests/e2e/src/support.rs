@@ -353,3 +353,34 @@ pub fn scoped(
     tracing::callsite::rebuild_interest_cache();
     guard
 }
+
+/// A DPoP proof (RFC 9449 §4.2) by `key` for `method` and `url`, issued at `iat`, with a `jti`
+/// never used before in this process, the `ath` of `token` and the server's `nonce` when given.
+pub fn dpop_proof(
+    key: &SigningKey,
+    method: &str,
+    url: &str,
+    iat: i64,
+    token: Option<&str>,
+    nonce: Option<&str>,
+) -> String {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let mut claims = json!({
+        "jti": format!("e2e-{}-{}", now(), NEXT.fetch_add(1, Ordering::SeqCst)),
+        "htm": method,
+        "htu": url,
+        "iat": iat,
+    });
+    if let Some(token) = token {
+        claims["ath"] = oauth_runtime::dpop::access_token_hash(token).into();
+    }
+    if let Some(nonce) = nonce {
+        claims["nonce"] = nonce.into();
+    }
+    let header = json!({
+        "typ": "dpop+jwt",
+        "alg": format!("{:?}", key.algorithm()),
+        "jwk": key.public_jwk().expect("a public key"),
+    });
+    key.sign_jwt_with_header(&header, &claims)
+}

@@ -3,15 +3,11 @@
 //! with a fresh proof of that key for each request.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::atomic::{AtomicU64, Ordering};
-
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use oauth_e2e::support::{Answer, now};
 use oauth_runtime::dev::{Client, DevServer, DevServerHandle, Grant, User};
-use oauth_runtime::dpop::{
-    DpopMode, DpopVerifier, MemoryReplayStore, access_token_hash, jwk_thumbprint,
-};
+use oauth_runtime::dpop::{DpopMode, DpopVerifier, MemoryReplayStore, jwk_thumbprint};
 use oauth_runtime::{Algorithm, Authenticator, CachedVerifier, ManualClock, SigningKey};
 use serde_json::{Value, json};
 
@@ -35,22 +31,7 @@ async fn dev_server() -> DevServerHandle {
 
 /// A DPoP proof (RFC 9449 §4.2) by `key` for `method` and `url`, for `token` when given.
 fn proof(key: &SigningKey, method: &str, url: &str, token: Option<&str>) -> String {
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let mut claims = json!({
-        "jti": format!("e2e-{}-{}", now(), NEXT.fetch_add(1, Ordering::SeqCst)),
-        "htm": method,
-        "htu": url,
-        "iat": now(),
-    });
-    if let Some(token) = token {
-        claims["ath"] = access_token_hash(token).into();
-    }
-    let header = json!({
-        "typ": "dpop+jwt",
-        "alg": format!("{:?}", key.algorithm()),
-        "jwk": key.public_jwk().unwrap(),
-    });
-    key.sign_jwt_with_header(&header, &claims)
+    oauth_e2e::support::dpop_proof(key, method, url, now(), token, None)
 }
 
 async fn token_request(issuer: &str, form: &[(&str, &str)], proof: Option<&str>) -> (u16, Value) {
@@ -335,17 +316,7 @@ async fn rfc9449_section_7_1_axum_and_rocket_answer_alike() {
 
 /// A proof by `key` for `GET url` and `token` with the given `iat` and a fresh `jti`.
 fn proof_at(key: &SigningKey, url: &str, token: &str, iat: i64) -> String {
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let claims = json!({
-        "jti": format!("at-{}", NEXT.fetch_add(1, Ordering::SeqCst)),
-        "htm": "GET", "htu": url, "iat": iat, "ath": access_token_hash(token),
-    });
-    let header = json!({
-        "typ": "dpop+jwt",
-        "alg": format!("{:?}", key.algorithm()),
-        "jwk": key.public_jwk().unwrap(),
-    });
-    key.sign_jwt_with_header(&header, &claims)
+    oauth_e2e::support::dpop_proof(key, "GET", url, iat, Some(token), None)
 }
 
 /// The example API in `Required` mode with `dpop` in front of `server`, and a token bound to

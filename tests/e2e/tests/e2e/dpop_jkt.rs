@@ -2,8 +2,6 @@
 //! the client names, and exchanges it only with a proof of that key.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::atomic::{AtomicU64, Ordering};
-
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use oauth_e2e::support::{approve_as_alice, browser, now};
@@ -11,7 +9,7 @@ use oauth_runtime::dev::{Client, DevServer, DevServerHandle, Grant, User};
 use oauth_runtime::dpop::jwk_thumbprint;
 use oauth_runtime::{Algorithm, SigningKey};
 use oauth2::PkceCodeChallenge;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 const REDIRECT: &str = "http://127.0.0.1:8080/callback";
 
@@ -32,22 +30,7 @@ async fn dev_server() -> DevServerHandle {
 
 /// A DPoP proof (RFC 9449 §4.2) by `key` for `POST {issuer}/token`.
 pub(crate) fn token_proof(key: &SigningKey, issuer: &str, nonce: Option<&str>) -> String {
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let mut claims = json!({
-        "jti": format!("jkt-{}-{}", now(), NEXT.fetch_add(1, Ordering::SeqCst)),
-        "htm": "POST",
-        "htu": format!("{issuer}/token"),
-        "iat": now(),
-    });
-    if let Some(nonce) = nonce {
-        claims["nonce"] = nonce.into();
-    }
-    let header = json!({
-        "typ": "dpop+jwt",
-        "alg": format!("{:?}", key.algorithm()),
-        "jwk": key.public_jwk().unwrap(),
-    });
-    key.sign_jwt_with_header(&header, &claims)
+    oauth_e2e::support::dpop_proof(key, "POST", &format!("{issuer}/token"), now(), None, nonce)
 }
 
 fn thumbprint(key: &SigningKey) -> String {

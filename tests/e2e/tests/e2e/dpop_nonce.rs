@@ -3,12 +3,10 @@
 //! instances of one API would, and the development server requiring them at `/token`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::atomic::{AtomicU64, Ordering};
-
 use oauth_e2e::support::now;
 use oauth_runtime::dev::{Client, DevServer, DevServerHandle, Grant, User};
 use oauth_runtime::dpop::{
-    DEFAULT_NONCE_PERIOD, DpopMode, DpopNonces, DpopVerifier, access_token_hash, jwk_thumbprint,
+    DEFAULT_NONCE_PERIOD, DpopMode, DpopNonces, DpopVerifier, jwk_thumbprint,
 };
 use oauth_runtime::{Algorithm, Authenticator, ManualClock, SigningKey};
 use serde_json::{Value, json};
@@ -24,25 +22,7 @@ fn proof(
     token: Option<&str>,
     nonce: Option<&str>,
 ) -> String {
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let mut claims = json!({
-        "jti": format!("nonce-{}", NEXT.fetch_add(1, Ordering::SeqCst)),
-        "htm": method,
-        "htu": url,
-        "iat": iat,
-    });
-    if let Some(token) = token {
-        claims["ath"] = access_token_hash(token).into();
-    }
-    if let Some(nonce) = nonce {
-        claims["nonce"] = nonce.into();
-    }
-    let header = json!({
-        "typ": "dpop+jwt",
-        "alg": format!("{:?}", key.algorithm()),
-        "jwk": key.public_jwk().unwrap(),
-    });
-    key.sign_jwt_with_header(&header, &claims)
+    oauth_e2e::support::dpop_proof(key, method, url, iat, token, nonce)
 }
 
 /// What the client saw, with the `DPoP-Nonce` header.

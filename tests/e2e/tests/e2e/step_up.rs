@@ -4,11 +4,9 @@
 //! frameworks must answer byte for byte alike.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::atomic::{AtomicU64, Ordering};
-
 use oauth_e2e::support::{Answer, now};
 use oauth_runtime::dev::{DevServer, DevServerHandle};
-use oauth_runtime::dpop::{access_token_hash, jwk_thumbprint};
+use oauth_runtime::dpop::jwk_thumbprint;
 use oauth_runtime::{Algorithm, Authenticator, SigningKey, requires_scope};
 use serde_json::{Value, json};
 
@@ -193,20 +191,7 @@ async fn rfc9470_section_3_a_missing_scope_wins_over_step_up() {
 
 /// A DPoP proof (RFC 9449 §4.2) by `key` for `GET url` and `token`.
 fn proof(key: &SigningKey, url: &str, token: &str) -> String {
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let claims = json!({
-        "jti": format!("step-up-{}-{}", now(), NEXT.fetch_add(1, Ordering::SeqCst)),
-        "htm": "GET",
-        "htu": url,
-        "iat": now(),
-        "ath": access_token_hash(token),
-    });
-    let header = json!({
-        "typ": "dpop+jwt",
-        "alg": "ES256",
-        "jwk": key.public_jwk().unwrap(),
-    });
-    key.sign_jwt_with_header(&header, &claims)
+    oauth_e2e::support::dpop_proof(key, "GET", url, now(), Some(token), None)
 }
 
 /// RFC 9449 §7.1: a handler marked `dpop` takes only a DPoP-bound token with a valid proof, with
