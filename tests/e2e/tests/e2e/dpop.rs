@@ -11,7 +11,9 @@ use oauth_runtime::dpop::{DpopMode, DpopVerifier, MemoryReplayStore, jwk_thumbpr
 use oauth_runtime::{Algorithm, Authenticator, CachedVerifier, ManualClock, SigningKey};
 use serde_json::{Value, json};
 
-async fn dev_server() -> DevServerHandle {
+/// The development server the DPoP modules use, not started: a public client with the password
+/// and refresh grants, and alice.
+pub(crate) fn dpop_app_server() -> DevServer {
     DevServer::new()
         .audience(photos_demo::AUDIENCE)
         .scope("photos:read", "See your photos")
@@ -19,14 +21,11 @@ async fn dev_server() -> DevServerHandle {
             Client::public("dpop-app", ["http://127.0.0.1:8080/callback"])
                 .with_grants([Grant::Password, Grant::RefreshToken]),
         )
-        .user(User {
-            username: "alice".into(),
-            password: "wonderland".into(),
-            otp: None,
-        })
-        .start()
-        .await
-        .unwrap()
+        .user(User::new("alice", "wonderland"))
+}
+
+async fn dev_server() -> DevServerHandle {
+    dpop_app_server().start().await.unwrap()
 }
 
 /// A DPoP proof (RFC 9449 §4.2) by `key` for `method` and `url`, for `token` when given.

@@ -3,8 +3,8 @@
 //! instances of one API would, and the development server requiring them at `/token`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use oauth_e2e::support::now;
-use oauth_runtime::dev::{Client, DevServer, DevServerHandle, Grant, User};
+use oauth_e2e::support::{dpop_proof as proof, now};
+use oauth_runtime::dev::DevServerHandle;
 use oauth_runtime::dpop::{
     DEFAULT_NONCE_PERIOD, DpopMode, DpopNonces, DpopVerifier, jwk_thumbprint,
 };
@@ -12,18 +12,6 @@ use oauth_runtime::{Algorithm, Authenticator, ManualClock, SigningKey};
 use serde_json::{Value, json};
 
 const ALGS: &str = r#"algs="ES256 ES384 RS256 PS256 EdDSA""#;
-
-/// A proof by `key` for `method url` made at `iat`, with `nonce` and for `token` when given.
-fn proof(
-    key: &SigningKey,
-    method: &str,
-    url: &str,
-    iat: i64,
-    token: Option<&str>,
-    nonce: Option<&str>,
-) -> String {
-    oauth_e2e::support::dpop_proof(key, method, url, iat, token, nonce)
-}
 
 /// What the client saw, with the `DPoP-Nonce` header.
 #[derive(Debug, PartialEq, Eq)]
@@ -50,14 +38,7 @@ async fn seen(response: reqwest::Response) -> Seen {
 }
 
 async fn dev_server() -> DevServerHandle {
-    DevServer::new()
-        .audience(photos_demo::AUDIENCE)
-        .scope("photos:read", "See your photos")
-        .client(
-            Client::public("dpop-app", ["http://127.0.0.1:8080/callback"])
-                .with_grants([Grant::Password, Grant::RefreshToken]),
-        )
-        .user(User::new("alice", "wonderland"))
+    super::dpop::dpop_app_server()
         .require_dpop_nonces()
         .start()
         .await
