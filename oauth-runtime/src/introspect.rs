@@ -55,10 +55,9 @@ pub struct IntrospectionVerifier {
     rules: ClaimRules,
     cache_ttl: Duration,
     clock: ClockRef,
-    /// Shared by clones: one bound per verifier, however it is copied.
-    in_flight: Arc<Semaphore>,
-    /// Tokens waiting for a turn now, shared like `in_flight`.
-    waiting: Arc<AtomicUsize>,
+    /// The turns every token may take, and the tokens waiting for one. Shared by clones: one
+    /// bound per verifier, however it is copied.
+    shared: Lane,
     max_waiting: usize,
     /// The turns kept for tokens shaped like ones the server said were active, and the tokens
     /// waiting for one: a flood of junk of another shape never reaches them.
@@ -66,7 +65,7 @@ pub struct IntrospectionVerifier {
     shapes: Arc<ShapeBook>,
 }
 
-/// Turns of the lane for familiar tokens, shared by clones like `in_flight`.
+/// Turns at the server, and the tokens waiting for one.
 #[derive(Debug, Clone)]
 struct Lane {
     turns: Arc<Semaphore>,
@@ -74,11 +73,16 @@ struct Lane {
 }
 
 impl Lane {
-    fn new(turns: usize) -> Option<Lane> {
-        (turns > 0).then(|| Lane {
+    fn with_turns(turns: usize) -> Lane {
+        Lane {
             turns: Arc::new(Semaphore::new(turns.min(Semaphore::MAX_PERMITS))),
             waiting: Arc::new(AtomicUsize::new(0)),
-        })
+        }
+    }
+
+    /// A lane of `turns`, or none for 0.
+    fn new(turns: usize) -> Option<Lane> {
+        (turns > 0).then(|| Lane::with_turns(turns))
     }
 }
 
@@ -148,8 +152,7 @@ impl IntrospectionVerifier {
             },
             cache_ttl: DEFAULT_INTROSPECTION_CACHE_TTL,
             clock: ClockRef::default(),
-            in_flight: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
-            waiting: Arc::new(AtomicUsize::new(0)),
+            shared: Lane::with_turns(MAX_IN_FLIGHT),
             max_waiting: MAX_WAITING,
             familiar: Lane::new(FAMILIAR_IN_FLIGHT),
             shapes: Arc::new(ShapeBook::default()),
@@ -160,7 +163,7 @@ impl IntrospectionVerifier {
     /// their turn within [`timeout`](IntrospectionVerifier::timeout), then are `Unavailable`
     /// (503). Bounds what a flood of tokens no cache knows can ask of the server.
     pub fn max_in_flight(mut self, n: usize) -> Self {
-        self.in_flight = Arc::new(Semaphore::new(n.clamp(1, Semaphore::MAX_PERMITS)));
+        self.shared = Lane::with_turns(n.max(1));
         self
     }
 
@@ -254,13 +257,10 @@ impl IntrospectionVerifier {
         let shape = Shape::of(token);
         let lane = match &self.familiar {
             Some(lane) if self.shapes.knows(&shape) => lane,
-            _ => &Lane {
-                turns: Arc::clone(&self.in_flight),
-                waiting: Arc::clone(&self.waiting),
-            },
+            _ => &self.shared,
         };
         let in_turn = async {
-            let _permit = match self.in_flight.try_acquire() {
+            let _permit = match self.shared.turns.try_acquire() {
                 Ok(permit) => permit,
                 Err(_) => match lane.turns.try_acquire() {
                     Ok(permit) => permit,
