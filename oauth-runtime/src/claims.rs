@@ -156,14 +156,14 @@ impl Claims {
         self.0.client_id.as_deref()
     }
     /// The granted scopes, as the token lists them (without the scopes they imply; see
-    /// [`ScopeHierarchy::effective`](crate::catalog::ScopeHierarchy::effective) for those).
+    /// [`ScopeHierarchy::effective`](crate::docs::catalog::ScopeHierarchy::effective) for those).
     pub fn scopes(&self) -> &ScopeSet {
         &self.0.scopes
     }
     /// Whether `scope` was granted, or a scope that implies it in the program's
-    /// [hierarchy](crate::catalog::hierarchy), as `#[requires_scope]` decides.
+    /// [hierarchy](crate::docs::catalog::hierarchy), as `#[requires_scope]` decides.
     pub fn has_scope(&self, scope: &str) -> bool {
-        crate::catalog::hierarchy().grants(&self.0.scopes, scope)
+        crate::docs::catalog::hierarchy().grants(&self.0.scopes, scope)
     }
     /// Any claim, raw.
     pub fn get(&self, name: &str) -> Option<&Value> {

@@ -3,10 +3,10 @@
 //! access token at all. Use [`JwtVerifier::verify_token`](crate::JwtVerifier::verify_token) or
 //! [`TokenVerifier`](crate::TokenVerifier) to accept requests.
 
-use crate::jwt::JwtVerifier;
 use crate::verify::VerifyError;
+use crate::verify::jwt::JwtVerifier;
 
-pub use crate::jws::VerifiedJws;
+pub use crate::verify::jws::VerifiedJws;
 
 /// The signature layer alone: checks the compact JWS structure, picks the key by `kid` and
 /// `alg` and verifies the signature with the verifier's keys given up front (not a remote key

@@ -3,10 +3,10 @@
 
 use std::borrow::Cow;
 
-use crate::dpop::DpopError;
 use crate::requirement::{AuthnRequirement, Requirement, StepUpFailure};
 use crate::scope::ScopeSet;
 use crate::verify::VerifyError;
+use crate::verify::dpop::DpopError;
 
 /// The `Retry-After` of every 503 answer, in seconds. A 503 of ours means a dependency (key set,
 /// introspection endpoint, DPoP replay store) is out for now; clients told when to come back

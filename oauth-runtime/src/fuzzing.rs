@@ -4,18 +4,18 @@
 
 use crate::error::AuthError;
 
-/// The request path's reading of the bearer token: [`crate::bearer::located`] over the
-/// `Authorization` header values and the query, then [`crate::bearer::token`].
+/// The request path's reading of the bearer token: [`crate::request::bearer::located`] over the
+/// `Authorization` header values and the query, then [`crate::request::bearer::token`].
 pub fn bearer_token<'a>(
     authorization: &[&'a [u8]],
     query: Option<&str>,
     max_len: usize,
 ) -> Result<&'a str, AuthError> {
-    let header = crate::bearer::located(authorization.iter().copied(), query, max_len)?;
-    crate::bearer::token(header, max_len)
+    let header = crate::request::bearer::located(authorization.iter().copied(), query, max_len)?;
+    crate::request::bearer::token(header, max_len)
 }
 
-/// What the verified-token cache looks tokens up by: [`crate::bearer::unchecked_token`].
+/// What the verified-token cache looks tokens up by: [`crate::request::bearer::unchecked_token`].
 pub fn bearer_unchecked_token(header: &[u8]) -> Option<&[u8]> {
-    crate::bearer::unchecked_token(header)
+    crate::request::bearer::unchecked_token(header)
 }

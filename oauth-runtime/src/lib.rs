@@ -46,76 +46,67 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 
-mod authenticator;
-mod bearer;
-mod cache;
-pub mod catalog;
+// The vocabulary and the answers, which every layer below reads.
 mod claims;
 mod clock;
-mod config;
 pub mod dangerous;
-pub mod dpop;
-#[cfg(feature = "redis")]
-pub mod dpop_redis;
 mod error;
 #[doc(hidden)]
 pub mod fuzzing;
-mod guard;
-#[cfg(feature = "remote")]
-mod introspect;
-mod issuers;
-#[cfg(feature = "remote")]
-mod jwks;
-mod jws;
-mod jwt;
-mod keys;
 pub mod metrics;
-#[cfg(feature = "utoipa")]
-pub mod openapi;
 mod requirement;
-mod resource;
 mod scope;
-mod signing;
-#[cfg(feature = "remote")]
-mod token_shape;
-mod validation;
-mod verify;
 
-#[cfg(feature = "axum")]
-pub mod axum;
+// The layers of the list above, one folder each, from the bottom up.
 #[cfg(feature = "dev-server")]
 pub mod dev;
-#[cfg(feature = "rocket")]
-pub mod rocket;
+mod docs;
+mod frameworks;
+mod request;
+mod verify;
 
-pub use authenticator::{Authenticator, AuthenticatorBuilder, AuthenticatorError, HttpRequest};
-pub use cache::CachedVerifier;
+// The public modules keep their paths at the root, wherever their folder is.
+pub use docs::catalog;
+#[cfg(feature = "utoipa")]
+pub use docs::openapi;
+#[cfg(feature = "axum")]
+pub use frameworks::axum;
+#[cfg(feature = "rocket")]
+pub use frameworks::rocket;
+pub use verify::dpop;
+#[cfg(feature = "redis")]
+pub use verify::dpop_redis;
+
 pub use claims::{Claims, ScopeClaim};
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use config::IssuerConfig;
-pub use config::{AuthConfig, AuthConfigError, DpopConfig};
-pub use dpop::{DpopMode, DpopVerifier};
 pub use error::{AuthError, ErrorResponse};
-pub use guard::ScopeGuard;
+pub use request::authenticator::{
+    Authenticator, AuthenticatorBuilder, AuthenticatorError, HttpRequest,
+};
+pub use request::config::IssuerConfig;
+pub use request::config::{AuthConfig, AuthConfigError, DpopConfig};
+pub use request::guard::ScopeGuard;
+pub use request::resource::{ProtectedResource, ResourceUriError, canonical_resource_uri};
+pub use requirement::{
+    AuthnRequirement, Requirement, ScopeRequirement, StepUpFailure, Unsatisfied,
+};
+pub use scope::{ScopeError, ScopeSet, ScopeToken};
+pub use verify::cache::CachedVerifier;
+pub use verify::dpop::{DpopMode, DpopVerifier};
 #[cfg(feature = "remote")]
-pub use introspect::IntrospectionVerifier;
-pub use issuers::{
+pub use verify::introspect::IntrospectionVerifier;
+pub use verify::issuers::{
     IssuerResolver, MAX_ISSUER_LEN, MultiIssuerError, MultiIssuerVerifier,
     MultiIssuerVerifierBuilder, ResolveError,
 };
 #[cfg(feature = "remote")]
-pub use jwks::{JwksSettings, RemoteKeySet, redirect_policy as jwks_redirect_policy};
-pub use jwt::{
+pub use verify::jwks::{JwksSettings, RemoteKeySet, redirect_policy as jwks_redirect_policy};
+pub use verify::jwt::{
     ConfigError, DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_LEN, JwtVerifier, JwtVerifierBuilder,
     VerifierConfigError,
 };
-pub use keys::{Key, KeyError, keys_from_jwk_set};
-pub use requirement::{
-    AuthnRequirement, Requirement, ScopeRequirement, StepUpFailure, Unsatisfied,
-};
-pub use resource::{ProtectedResource, ResourceUriError, canonical_resource_uri};
-pub use scope::{ScopeError, ScopeSet, ScopeToken};
-pub use signing::SigningKey;
+pub use verify::keys::{Key, KeyError, keys_from_jwk_set};
+pub use verify::signing::SigningKey;
 pub use verify::{TokenVerifier, VerifyError};
 
 /// The JOSE signature algorithms (from `jsonwebtoken`).

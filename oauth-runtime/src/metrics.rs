@@ -29,10 +29,10 @@
 //! path. Install the recorder before serving the first request: the per-issuer gauge handle is
 //! taken at a key set's first use, and stays with the recorder installed then.
 
-use crate::dpop::DpopError;
 use crate::error::AuthError;
 use crate::requirement::StepUpFailure;
 use crate::verify::VerifyError;
+use crate::verify::dpop::DpopError;
 
 /// Requests let through: counter, no labels.
 pub const REQUESTS_ALLOWED: &str = "oauth_requests_allowed_total";

@@ -307,7 +307,7 @@ impl Registry {
             max_body: MAX_DOCUMENT_BYTES,
             ..JwksSettings::default()
         };
-        let http = self.http.get_or_init(crate::jwks::default_client);
+        let http = self.http.get_or_init(crate::verify::jwks::default_client);
         let response = http
             .get(url)
             .header(reqwest::header::ACCEPT, "application/json")
@@ -319,10 +319,10 @@ impl Registry {
                 DocumentRefused("the client metadata document could not be fetched")
             })?;
         let (min, default, max) = DOCUMENT_TTL;
-        let ttl = crate::jwks::max_age(response.headers())
+        let ttl = crate::verify::jwks::max_age(response.headers())
             .unwrap_or(default)
             .clamp(min, max);
-        let body = crate::jwks::read_body(response, &settings)
+        let body = crate::verify::jwks::read_body(response, &settings)
             .await
             .map_err(|(_, error)| {
                 tracing::debug!(%error, url, "client metadata document refused");

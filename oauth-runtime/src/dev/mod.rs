@@ -59,9 +59,9 @@ pub use config::{
 };
 
 use crate::Algorithm;
-use crate::jwt::{JwtVerifier, VerifierConfigError};
-use crate::keys::KeyError;
-use crate::signing::SigningKey;
+use crate::verify::jwt::{JwtVerifier, VerifierConfigError};
+use crate::verify::keys::KeyError;
+use crate::verify::signing::SigningKey;
 use store::{AccessRecord, Fill, RandomFailed, Store};
 
 /// Configures and starts a development authorization server.
@@ -322,11 +322,11 @@ impl DevServer {
             }),
             store: Store::default(),
             dpop: if self.dpop_nonces {
-                crate::dpop::DpopVerifier::builder()
-                    .nonces(crate::dpop::DpopNonces::random()?)
+                crate::verify::dpop::DpopVerifier::builder()
+                    .nonces(crate::verify::dpop::DpopNonces::random()?)
                     .build()?
             } else {
-                crate::dpop::DpopVerifier::default()
+                crate::verify::dpop::DpopVerifier::default()
             },
             resources,
             registry: clients::Registry::new(max_registered, metadata_documents),
@@ -364,7 +364,7 @@ pub enum StartError {
     Config(#[from] DevConfigError),
     /// The DPoP settings could not be made (no randomness for the nonce key).
     #[error(transparent)]
-    Dpop(#[from] crate::dpop::DpopConfigError),
+    Dpop(#[from] crate::verify::dpop::DpopConfigError),
 }
 
 fn load_or_create_key(
@@ -419,7 +419,7 @@ pub(crate) struct Server {
     pub(crate) keys: RwLock<KeyRing>,
     pub(crate) store: Store,
     /// Checks the DPoP proofs of token requests, with its own replay store.
-    pub(crate) dpop: crate::dpop::DpopVerifier,
+    pub(crate) dpop: crate::verify::dpop::DpopVerifier,
     /// The resources tokens may be requested for (RFC 8707), canonical.
     pub(crate) resources: Vec<String>,
     /// Clients registered at run time or described by metadata documents.
@@ -643,7 +643,7 @@ impl Server {
         self.configured_description(scope)
             .map(str::to_owned)
             .or_else(|| {
-                crate::catalog::declared_scopes()
+                crate::docs::catalog::declared_scopes()
                     .iter()
                     .find(|d| d.name() == scope)
                     .map(|d| d.description())
@@ -662,7 +662,7 @@ impl Server {
     /// Configured scopes, and the scopes the program declares with `scopes!`.
     pub(crate) fn knows_scope(&self, scope: &str) -> bool {
         self.scopes.iter().any(|s| s.name == scope)
-            || crate::catalog::declared_scopes()
+            || crate::docs::catalog::declared_scopes()
                 .iter()
                 .any(|d| d.name() == scope)
     }
@@ -670,7 +670,7 @@ impl Server {
     /// Every scope the server grants, for its metadata.
     pub(crate) fn scope_names(&self) -> Vec<String> {
         let mut names: Vec<String> = self.scopes.iter().map(|s| s.name.clone()).collect();
-        for declared in crate::catalog::declared_scopes() {
+        for declared in crate::docs::catalog::declared_scopes() {
             if !names.iter().any(|n| n == declared.name()) {
                 names.push(declared.name().to_owned());
             }

@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use super::Server;
 use super::params::Params;
-use crate::resource::{ResourceUriError, canonical_resource_uri};
+use crate::request::resource::{ResourceUriError, canonical_resource_uri};
 
 /// The resources a request names with `resource` (RFC 8707 §2), in canonical form and without
 /// repeats; empty when it names none. Each must be one the server is configured with. `Err` is

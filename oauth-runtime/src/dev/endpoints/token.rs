@@ -1,7 +1,7 @@
 //! `/token`: client authentication and every grant (RFC 6749 §4, §6; RFC 7636 for the code).
 
 use super::*;
-use crate::dpop::DpopError;
+use crate::verify::dpop::DpopError;
 
 /// `POST /token` (RFC 6749 §3.2, §4.1.3, §4.3.2, §4.4.2, §6).
 pub(super) async fn token(
@@ -51,7 +51,7 @@ fn with_nonce(mut response: Response, nonce: Option<String>) -> Response {
 async fn proof_key(
     server: &Server,
     headers: &HeaderMap,
-) -> Result<Option<crate::dpop::VerifiedProof>, OAuthError> {
+) -> Result<Option<crate::verify::dpop::VerifiedProof>, OAuthError> {
     let mut proofs = headers.get_all("dpop").iter();
     let proof = match (proofs.next(), proofs.next()) {
         (None, _) => return Ok(None),

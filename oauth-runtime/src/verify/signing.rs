@@ -13,7 +13,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::Algorithm;
 use serde_json::{Value, json};
 
-use crate::keys::{Key, KeyError};
+use crate::verify::keys::{Key, KeyError};
 
 enum Signer {
     Ecdsa(EcdsaKeyPair),

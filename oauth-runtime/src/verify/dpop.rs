@@ -14,7 +14,7 @@ use jsonwebtoken::Algorithm;
 use serde_json::{Map, Value};
 
 use crate::clock::{Clock, ClockRef};
-use crate::keys::{Key, PRIVATE_MEMBERS};
+use crate::verify::keys::{Key, PRIVATE_MEMBERS};
 
 /// Proofs longer than this are refused before decoding (8 KiB: a proof carrying a 4096-bit RSA
 /// key and signature needs less than 2 KiB).
@@ -1088,7 +1088,7 @@ fn normalize_url(url: &str) -> Option<String> {
 mod tests {
     use super::*;
     use crate::clock::ManualClock;
-    use crate::signing::SigningKey;
+    use crate::verify::signing::SigningKey;
     use serde_json::json;
 
     const NOW: u64 = 1_700_000_000;

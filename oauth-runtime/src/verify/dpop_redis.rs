@@ -1,6 +1,6 @@
 //! A DPoP replay store on Redis (feature `redis`), for an API run as several instances: a proof
 //! used at one instance is refused at every other (RFC 9449 §11.1), which a per-instance
-//! [`MemoryReplayStore`](crate::dpop::MemoryReplayStore) cannot do.
+//! [`MemoryReplayStore`](crate::verify::dpop::MemoryReplayStore) cannot do.
 //!
 //! Each proof costs one round trip, `SET <namespace>:dpop:<hex key> 1 NX PX <ms>`: atomic in
 //! Redis, so of two instances that get one proof at once, one only is told "first use". The key
@@ -11,7 +11,7 @@
 //!
 //! Failure policy: fail closed. When Redis is unreachable, answers with an error, or takes
 //! longer than the timeout (default [`DEFAULT_REDIS_TIMEOUT`]), the proof is refused with
-//! [`DpopError::StoreUnavailable`](crate::dpop::DpopError::StoreUnavailable), which the
+//! [`DpopError::StoreUnavailable`](crate::verify::dpop::DpopError::StoreUnavailable), which the
 //! adapters answer `503` with `Retry-After`; it is never let through, since a proof nobody
 //! recorded could be replayed at every instance. Bearer requests never touch the store. The
 //! connection manager reconnects in the background, so the API recovers by itself once Redis is
@@ -27,8 +27,8 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{RedisError, Value};
 
 use crate::clock::{Clock, ClockRef};
-use crate::dpop::{DpopReplayStore, ReplayStoreError};
 use crate::metrics::StoreFailure;
+use crate::verify::dpop::{DpopReplayStore, ReplayStoreError};
 
 /// How long a proof waits for Redis before it is refused (503): short, since every DPoP request
 /// waits that long while Redis is slow or gone, and a round trip in one data centre takes well

@@ -75,13 +75,13 @@ use rocket::http::{ContentType, Header, Status};
 use rocket::request::{FromRequest, Outcome};
 use rocket::{Build, Catcher, Request, Response, Rocket};
 
-use crate::authenticator::{Authenticator, HttpRequest};
 use crate::claims::Claims;
-use crate::config::AuthConfig;
-use crate::dpop::{DpopError, DpopMode};
 use crate::error::{AuthError, ErrorResponse, RETRY_AFTER_SECONDS};
-use crate::guard::{ScopeGuard, check_claims};
+use crate::request::authenticator::{Authenticator, HttpRequest};
+use crate::request::config::AuthConfig;
+use crate::request::guard::{ScopeGuard, check_claims};
 use crate::requirement::{AuthnRequirement, Requirement, ScopeRequirement};
+use crate::verify::dpop::{DpopError, DpopMode};
 
 enum Source {
     Given(Authenticator),
@@ -222,7 +222,7 @@ fn is_dpop(request: &Request<'_>) -> bool {
     request
         .headers()
         .get_one("Authorization")
-        .is_some_and(|h| crate::bearer::is_dpop(h.as_bytes()))
+        .is_some_and(|h| crate::request::bearer::is_dpop(h.as_bytes()))
 }
 
 /// Records the answer to `error`, its error on the challenge of the scheme the request used
@@ -383,7 +383,7 @@ fn write_answer(response: &mut Response<'_>, answer: ErrorResponse) {
 
 /// Serves the RFC 9728 metadata document.
 #[derive(Clone)]
-struct Metadata(crate::resource::ProtectedResource);
+struct Metadata(crate::request::resource::ProtectedResource);
 
 #[rocket::async_trait]
 impl rocket::route::Handler for Metadata {

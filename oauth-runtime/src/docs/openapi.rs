@@ -41,7 +41,7 @@ use utoipa::openapi::security::{
     AuthorizationCode, Flow, OAuth2, Scopes, SecurityRequirement, SecurityScheme,
 };
 
-use crate::catalog;
+use crate::docs::catalog;
 use crate::requirement::Requirement;
 use crate::scope::{ScopeHierarchy, ScopeSet, ScopeToken};
 

@@ -15,8 +15,8 @@ use tokio::sync::OnceCell;
 
 use crate::claims::Claims;
 use crate::clock::{Clock, ClockRef};
-use crate::jws;
-use crate::jwt::{DEFAULT_MAX_TOKEN_LEN, JwtVerifier};
+use crate::verify::jws;
+use crate::verify::jwt::{DEFAULT_MAX_TOKEN_LEN, JwtVerifier};
 use crate::verify::{TokenVerifier, VerifyError};
 
 /// An `iss` longer than this is refused without asking the resolver: issuer identifiers are
@@ -644,7 +644,7 @@ impl Dynamic {
 mod tests {
     use super::*;
     use crate::clock::ManualClock;
-    use crate::signing::SigningKey;
+    use crate::verify::signing::SigningKey;
     use jsonwebtoken::Algorithm;
     use serde_json::json;
     use std::sync::atomic::AtomicUsize;

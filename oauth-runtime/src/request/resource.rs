@@ -2,7 +2,7 @@
 //! API trusts and which scopes it knows, linked from every challenge.
 //!
 //! The challenge needs only the document's URL, so this module is part of the core; the
-//! document itself lists the catalog's scopes and is written by [`crate::catalog`], which
+//! document itself lists the catalog's scopes and is written by [`crate::docs::catalog`], which
 //! depends on this module and not the other way round.
 
 /// The scope that asks for a refresh token (OpenID Connect Core §11): a request to the

@@ -9,10 +9,10 @@ use tokio::sync::Semaphore;
 
 use crate::claims::{Claims, ScopeClaim};
 use crate::clock::{Clock, ClockRef};
-use crate::jwt::VerifierConfigError;
 use crate::metrics::Remote;
-use crate::token_shape::{Shape, ShapeBook};
-use crate::validation::{Check, ClaimRules};
+use crate::verify::jwt::VerifierConfigError;
+use crate::verify::token_shape::{Shape, ShapeBook};
+use crate::verify::validation::{Check, ClaimRules};
 use crate::verify::{TokenVerifier, VerifyError};
 
 /// Asks the authorization server about each token (RFC 7662 §2), authenticating as a client
@@ -131,7 +131,7 @@ impl IntrospectionVerifier {
     ) -> Result<Self, VerifierConfigError> {
         let endpoint = endpoint.into();
         let endpoint_url = match reqwest::Url::parse(&endpoint) {
-            Ok(url) if crate::jwks::acceptable_url(&endpoint) => url,
+            Ok(url) if crate::verify::jwks::acceptable_url(&endpoint) => url,
             _ => return Err(VerifierConfigError::InsecureUrl(endpoint)),
         };
         Ok(IntrospectionVerifier {

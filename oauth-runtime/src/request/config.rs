@@ -6,12 +6,12 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::authenticator::{Authenticator, AuthenticatorError};
 use crate::claims::ScopeClaim;
-use crate::dpop::{DpopConfigError, DpopMode, DpopVerifier};
-use crate::issuers::{MultiIssuerError, MultiIssuerVerifier};
-use crate::jwt::{JwtVerifier, JwtVerifierBuilder, VerifierConfigError};
-use crate::keys::{Key, KeyError};
+use crate::request::authenticator::{Authenticator, AuthenticatorError};
+use crate::verify::dpop::{DpopConfigError, DpopMode, DpopVerifier};
+use crate::verify::issuers::{MultiIssuerError, MultiIssuerVerifier};
+use crate::verify::jwt::{JwtVerifier, JwtVerifierBuilder, VerifierConfigError};
+use crate::verify::keys::{Key, KeyError};
 
 /// What an [`Authenticator`] with a [`JwtVerifier`] needs, in a form serde can read. Unknown
 /// fields are errors, so a misspelt setting is not silently ignored.
@@ -161,7 +161,7 @@ pub struct AuthConfig {
 }
 
 /// The DPoP settings of an [`AuthConfig`] (RFC 9449), the builder methods of
-/// [`DpopVerifier`](crate::dpop::DpopVerifierBuilder) in a form serde can read. Unknown fields
+/// [`DpopVerifier`](crate::verify::dpop::DpopVerifierBuilder) in a form serde can read. Unknown fields
 /// are errors.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -171,7 +171,7 @@ pub struct DpopConfig {
     #[serde(default)]
     pub mode: DpopMode,
     /// The URL clients use to reach the API, to which the request path is appended to check
-    /// `htu` (see [`external_url`](crate::dpop::DpopVerifierBuilder::external_url)).
+    /// `htu` (see [`external_url`](crate::verify::dpop::DpopVerifierBuilder::external_url)).
     #[serde(default)]
     pub external_url: Option<String>,
     /// Proof algorithms accepted, by their JOSE names (`ES256`, `EdDSA`, `RS256`, ...); only
@@ -234,8 +234,8 @@ impl DpopConfig {
             builder = builder.max_proof_len(max);
         }
         let nonces = match (&self.nonce_key, self.nonces) {
-            (Some(key), _) => Some(crate::dpop::DpopNonces::with_key(key.as_bytes())?),
-            (None, true) => Some(crate::dpop::DpopNonces::random()?),
+            (Some(key), _) => Some(crate::verify::dpop::DpopNonces::with_key(key.as_bytes())?),
+            (None, true) => Some(crate::verify::dpop::DpopNonces::random()?),
             (None, false) if self.nonce_period_secs.is_some() => {
                 return Err(AuthConfigError::Contradiction(
                     "dpop.nonce_period_secs without nonces: set `nonces = true` or `nonce_key`",
@@ -251,7 +251,7 @@ impl DpopConfig {
         }
         #[cfg(feature = "redis")]
         if let Some(url) = &self.redis_url {
-            let mut store = crate::dpop_redis::RedisReplayStore::builder(url.clone());
+            let mut store = crate::verify::dpop_redis::RedisReplayStore::builder(url.clone());
             if let Some(namespace) = &self.redis_namespace {
                 store = store.namespace(namespace.clone());
             }
@@ -355,7 +355,7 @@ pub enum AuthConfigError {
     /// The Redis replay store's settings cannot work.
     #[cfg(feature = "redis")]
     #[error("dpop: {0}")]
-    Redis(#[from] crate::dpop_redis::RedisStoreError),
+    Redis(#[from] crate::verify::dpop_redis::RedisStoreError),
 }
 
 /// Where a verifier's keys come from in the configuration, top level or one issuer's.
@@ -618,7 +618,7 @@ mod tests {
 
     mod several_issuers {
         use super::*;
-        use crate::signing::SigningKey;
+        use crate::verify::signing::SigningKey;
         use crate::verify::{TokenVerifier, VerifyError};
         use jsonwebtoken::Algorithm;
         use serde_json::json;
@@ -759,9 +759,9 @@ mod tests {
     /// one gets.
     mod dpop_settings {
         use super::*;
-        use crate::authenticator::HttpRequest;
-        use crate::dpop::{access_token_hash, jwk_thumbprint};
-        use crate::signing::SigningKey;
+        use crate::request::authenticator::HttpRequest;
+        use crate::verify::dpop::{access_token_hash, jwk_thumbprint};
+        use crate::verify::signing::SigningKey;
         use jsonwebtoken::Algorithm;
         use serde_json::json;
 
@@ -937,7 +937,9 @@ mod tests {
             assert!(
                 matches!(
                     refused,
-                    Err(crate::AuthError::Dpop(crate::dpop::DpopError::UseNonce))
+                    Err(crate::AuthError::Dpop(
+                        crate::verify::dpop::DpopError::UseNonce
+                    ))
                 ),
                 "{refused:?}"
             );

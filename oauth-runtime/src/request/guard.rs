@@ -3,9 +3,9 @@
 use std::fmt;
 use std::marker::PhantomData;
 
-use crate::authenticator::Authenticator;
 use crate::claims::Claims;
 use crate::error::AuthError;
+use crate::request::authenticator::Authenticator;
 use crate::requirement::{AuthnRequirement, Requirement, ScopeRequirement};
 
 /// Proof that the request carried a verified token meeting `R`'s requirement.

@@ -6,9 +6,9 @@ use jsonwebtoken::Algorithm;
 
 use crate::claims::{Claims, ScopeClaim};
 use crate::clock::{Clock, ClockRef};
-use crate::jws::{self, VerifiedJws};
-use crate::keys::{Key, KeyError, keys_from_jwk_set};
-use crate::validation::{Check, ClaimRules};
+use crate::verify::jws::{self, VerifiedJws};
+use crate::verify::keys::{Key, KeyError, keys_from_jwk_set};
+use crate::verify::validation::{Check, ClaimRules};
 use crate::verify::{TokenVerifier, VerifyError};
 
 /// Tokens longer than this are refused before any decoding. Large enough for Keycloak and Entra
@@ -26,7 +26,7 @@ pub type ConfigError = VerifierConfigError;
 /// failed discovery, ...) or an [`IntrospectionVerifier`](crate::IntrospectionVerifier) (an
 /// insecure endpoint). Beside it: [`AuthenticatorError`](crate::AuthenticatorError) for the
 /// authenticator, [`AuthConfigError`](crate::AuthConfigError) for configuration files,
-/// [`DpopConfigError`](crate::dpop::DpopConfigError) for DPoP settings.
+/// [`DpopConfigError`](crate::verify::dpop::DpopConfigError) for DPoP settings.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum VerifierConfigError {
@@ -92,7 +92,7 @@ pub enum VerifierConfigError {
 pub struct JwtVerifier {
     keys: Vec<Key>,
     #[cfg(feature = "remote")]
-    remote: Option<std::sync::Arc<crate::jwks::RemoteKeySet>>,
+    remote: Option<std::sync::Arc<crate::verify::jwks::RemoteKeySet>>,
     rules: ClaimRules,
     rfc9068: bool,
     scope_claim: ScopeClaim,
@@ -106,7 +106,7 @@ pub struct JwtVerifier {
 pub struct JwtVerifierBuilder {
     keys: Vec<Key>,
     #[cfg(feature = "remote")]
-    remote: Option<std::sync::Arc<crate::jwks::RemoteKeySet>>,
+    remote: Option<std::sync::Arc<crate::verify::jwks::RemoteKeySet>>,
     error: Option<VerifierConfigError>,
     issuer: Option<Check>,
     audience: Option<Check>,
@@ -202,8 +202,8 @@ impl JwtVerifierBuilder {
     pub fn jwks_url(self, url: impl Into<String>) -> Self {
         self.jwks_url_with(
             url,
-            crate::jwks::default_client(),
-            crate::jwks::JwksSettings::default(),
+            crate::verify::jwks::default_client(),
+            crate::verify::jwks::JwksSettings::default(),
         )
     }
 
@@ -214,9 +214,14 @@ impl JwtVerifierBuilder {
         self,
         url: impl Into<String>,
         client: reqwest::Client,
-        settings: crate::jwks::JwksSettings,
+        settings: crate::verify::jwks::JwksSettings,
     ) -> Self {
-        self.remote_keys(url.into(), client, settings, crate::jwks::RemoteKeySet::new)
+        self.remote_keys(
+            url.into(),
+            client,
+            settings,
+            crate::verify::jwks::RemoteKeySet::new,
+        )
     }
 
     /// Sets a remote key set made by `make` from an acceptable `url` (https, or http on
@@ -226,10 +231,14 @@ impl JwtVerifierBuilder {
         mut self,
         url: String,
         client: reqwest::Client,
-        settings: crate::jwks::JwksSettings,
-        make: fn(String, reqwest::Client, crate::jwks::JwksSettings) -> crate::jwks::RemoteKeySet,
+        settings: crate::verify::jwks::JwksSettings,
+        make: fn(
+            String,
+            reqwest::Client,
+            crate::verify::jwks::JwksSettings,
+        ) -> crate::verify::jwks::RemoteKeySet,
     ) -> Self {
-        if !crate::jwks::acceptable_url(&url) {
+        if !crate::verify::jwks::acceptable_url(&url) {
             self.error = self.error.or(Some(VerifierConfigError::InsecureUrl(url)));
             return self;
         }
@@ -250,8 +259,8 @@ impl JwtVerifierBuilder {
     pub async fn discover(self, issuer: &str) -> Result<Self, VerifierConfigError> {
         self.discover_with(
             issuer,
-            crate::jwks::default_client(),
-            crate::jwks::JwksSettings::default(),
+            crate::verify::jwks::default_client(),
+            crate::verify::jwks::JwksSettings::default(),
         )
         .await
     }
@@ -277,8 +286,8 @@ impl JwtVerifierBuilder {
     pub fn discover_lazily(self, issuer: impl Into<String>) -> Self {
         self.discover_lazily_with(
             issuer,
-            crate::jwks::default_client(),
-            crate::jwks::JwksSettings::default(),
+            crate::verify::jwks::default_client(),
+            crate::verify::jwks::JwksSettings::default(),
         )
     }
 
@@ -288,7 +297,7 @@ impl JwtVerifierBuilder {
         self,
         issuer: impl Into<String>,
         client: reqwest::Client,
-        settings: crate::jwks::JwksSettings,
+        settings: crate::verify::jwks::JwksSettings,
     ) -> Self {
         let issuer = issuer.into();
         self.remote_keys(
@@ -296,7 +305,7 @@ impl JwtVerifierBuilder {
             client,
             settings,
             |issuer, client, settings| {
-                crate::jwks::RemoteKeySet::discover(issuer, client, settings)
+                crate::verify::jwks::RemoteKeySet::discover(issuer, client, settings)
             },
         )
         .issuer(issuer)
@@ -308,12 +317,12 @@ impl JwtVerifierBuilder {
         self,
         issuer: &str,
         client: reqwest::Client,
-        settings: crate::jwks::JwksSettings,
+        settings: crate::verify::jwks::JwksSettings,
     ) -> Result<Self, VerifierConfigError> {
-        if !crate::jwks::acceptable_url(issuer) {
+        if !crate::verify::jwks::acceptable_url(issuer) {
             return Err(VerifierConfigError::InsecureUrl(issuer.to_owned()));
         }
-        let jwks_uri = crate::jwks::discover_jwks_uri(&client, issuer, &settings)
+        let jwks_uri = crate::verify::jwks::discover_jwks_uri(&client, issuer, &settings)
             .await
             .map_err(VerifierConfigError::Discovery)?;
         Ok(self
@@ -388,7 +397,7 @@ impl JwtVerifierBuilder {
                 issuer: self.issuer.ok_or(VerifierConfigError::NoIssuer)?,
                 audience: self.audience.ok_or(VerifierConfigError::NoAudience)?,
                 client_id_as_audience: self.client_id_as_audience,
-                leeway: crate::validation::seconds(self.leeway),
+                leeway: crate::verify::validation::seconds(self.leeway),
                 require_exp: true,
             },
             rfc9068: self.rfc9068,

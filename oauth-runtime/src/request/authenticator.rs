@@ -4,14 +4,14 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::bearer;
 use crate::claims::Claims;
 use crate::clock::{Clock, ClockRef};
-use crate::dpop::{DpopError, DpopMode, DpopVerifier};
 use crate::error::{AuthError, DpopChallenge, ErrorResponse};
-use crate::jwt::DEFAULT_MAX_TOKEN_LEN;
+use crate::request::bearer;
+use crate::request::resource::ProtectedResource;
 use crate::requirement::{AuthnRequirement, Requirement};
-use crate::resource::ProtectedResource;
+use crate::verify::dpop::{DpopError, DpopMode, DpopVerifier};
+use crate::verify::jwt::DEFAULT_MAX_TOKEN_LEN;
 use crate::verify::{TokenVerifier, VerifyError};
 
 type Customize = dyn Fn(&AuthError, ErrorResponse) -> ErrorResponse + Send + Sync;
@@ -951,7 +951,7 @@ mod tests {
         use serde_json::json;
 
         use super::*;
-        use crate::dpop::{access_token_hash, jwk_thumbprint};
+        use crate::verify::dpop::{access_token_hash, jwk_thumbprint};
         use crate::{Algorithm, CachedVerifier, JwtVerifier, SigningKey};
 
         const URL: &str = "http://api.test/photos";

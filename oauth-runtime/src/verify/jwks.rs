@@ -7,9 +7,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
-use crate::keys::{Key, keys_from_remote_jwk_set};
 use crate::metrics::{KeySetMetrics, Remote};
 use crate::verify::VerifyError;
+use crate::verify::keys::{Key, keys_from_remote_jwk_set};
 
 /// How a remote key set is fetched and cached.
 #[derive(Debug, Clone)]

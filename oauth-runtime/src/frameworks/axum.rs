@@ -47,12 +47,12 @@ use axum::http::request::Parts;
 use axum::http::{Extensions, HeaderMap, HeaderValue, Method, Request, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 
-use crate::authenticator::{Authenticator, HttpRequest};
 use crate::claims::Claims;
-use crate::dpop::{DpopError, DpopMode};
 use crate::error::{AuthError, ErrorResponse, RETRY_AFTER_SECONDS};
-use crate::guard::{ScopeGuard, check_claims};
+use crate::request::authenticator::{Authenticator, HttpRequest};
+use crate::request::guard::{ScopeGuard, check_claims};
 use crate::requirement::{AuthnRequirement, Requirement, ScopeRequirement};
+use crate::verify::dpop::{DpopError, DpopMode};
 
 impl Authenticator {
     /// The RFC 9728 metadata routes (`GET /.well-known/oauth-protected-resource...`, at the
@@ -284,7 +284,7 @@ impl RequestAuth {
         }
         self.via_dpop = headers
             .get(AUTHORIZATION)
-            .is_some_and(|h| crate::bearer::is_dpop(h.as_bytes()));
+            .is_some_and(|h| crate::request::bearer::is_dpop(h.as_bytes()));
         let request = HttpRequest {
             method: method.as_str(),
             scheme: uri.scheme_str().unwrap_or("http"),

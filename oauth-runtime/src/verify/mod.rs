@@ -1,4 +1,27 @@
 //! The verifier abstraction: turn a bearer token into verified [`Claims`] or say why not.
+//!
+//! Layer 4 of the crate (see its front page): a bearer token in, [`Claims`] or a reason out;
+//! no web framework and no HTTP request here. JWS and JWT checks, key sets, introspection,
+//! several issuers, the verified-token cache, and DPoP proofs (RFC 9449), which the request path
+//! runs after the verifier.
+
+// What the trait's implementations are made of, and the implementations.
+pub(crate) mod cache;
+pub mod dpop;
+#[cfg(feature = "redis")]
+pub mod dpop_redis;
+#[cfg(feature = "remote")]
+pub(crate) mod introspect;
+pub(crate) mod issuers;
+#[cfg(feature = "remote")]
+pub(crate) mod jwks;
+pub(crate) mod jws;
+pub(crate) mod jwt;
+pub(crate) mod keys;
+pub(crate) mod signing;
+#[cfg(feature = "remote")]
+pub(crate) mod token_shape;
+pub(crate) mod validation;
 
 use std::sync::Arc;
 

@@ -518,7 +518,7 @@ macro_rules! scopes {
     };
 }
 
-impl crate::resource::ProtectedResource {
+impl crate::request::resource::ProtectedResource {
     /// The metadata document (RFC 9728 §2): `resource`, `authorization_servers`,
     /// `scopes_supported` (from the scope catalog: declared scopes and scopes any handler
     /// requires) and `bearer_methods_supported` (`header` only). Written here, beside the

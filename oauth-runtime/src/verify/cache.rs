@@ -11,7 +11,7 @@ use hashbrown::HashTable;
 
 use crate::claims::Claims;
 use crate::clock::{Clock, ClockRef, unix_seconds};
-use crate::validation::seconds;
+use crate::verify::validation::seconds;
 use crate::verify::{TokenVerifier, VerifyError};
 
 struct Entry {

@@ -6,8 +6,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::Algorithm;
 
-use crate::keys::Key;
 use crate::verify::VerifyError;
+use crate::verify::keys::Key;
 
 /// The header members we read. Unknown members are ignored (RFC 7515 §4), duplicates refused.
 #[derive(serde::Deserialize)]
