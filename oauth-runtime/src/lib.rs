@@ -116,6 +116,7 @@ pub use requirement::{
 pub use resource::{ProtectedResource, ResourceUriError, canonical_resource_uri};
 pub use scope::{ScopeError, ScopeSet, ScopeToken};
 pub use signing::SigningKey;
+pub use verify::ConfirmationMethod;
 pub use verify::{TokenVerifier, VerifyError};
 
 /// The JOSE signature algorithms (from `jsonwebtoken`).
