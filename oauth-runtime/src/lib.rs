@@ -107,7 +107,7 @@ pub use verify::jwt::{
 };
 pub use verify::keys::{Key, KeyError, keys_from_jwk_set};
 pub use verify::signing::SigningKey;
-pub use verify::{TokenVerifier, VerifyError};
+pub use verify::{ConfirmationMethod, TokenVerifier, VerifyError};
 
 /// The JOSE signature algorithms (from `jsonwebtoken`).
 pub use jsonwebtoken::Algorithm;

@@ -31,8 +31,8 @@
 
 use crate::error::AuthError;
 use crate::requirement::StepUpFailure;
-use crate::verify::VerifyError;
 use crate::verify::dpop::DpopError;
+use crate::verify::{ConfirmationMethod, VerifyError};
 
 /// Requests let through: counter, no labels.
 pub const REQUESTS_ALLOWED: &str = "oauth_requests_allowed_total";
@@ -88,6 +88,9 @@ pub const REFUSAL_DETAILS: &[&str] = &[
     "invalid_claim",
     "invalid_type",
     "inactive",
+    "certificate_binding",
+    "dpop_binding",
+    "unknown_binding",
     // step_up
     "acr",
     "max_age",
@@ -204,6 +207,13 @@ fn token_labels(error: &VerifyError) -> &'static Labelled {
         VerifyError::InvalidClaim(_) => labelled!("invalid_token", "invalid_claim"),
         VerifyError::InvalidType => labelled!("invalid_token", "invalid_type"),
         VerifyError::Inactive => labelled!("invalid_token", "inactive"),
+        VerifyError::UnverifiableBinding(method) => match method {
+            ConfirmationMethod::ClientCertificate => {
+                labelled!("invalid_token", "certificate_binding")
+            }
+            ConfirmationMethod::DpopKey => labelled!("invalid_token", "dpop_binding"),
+            ConfirmationMethod::Other => labelled!("invalid_token", "unknown_binding"),
+        },
     }
 }
 
@@ -540,6 +550,9 @@ mod tests {
             VerifyError::InvalidClaim(CHOSEN.into()),
             VerifyError::InvalidType,
             VerifyError::Inactive,
+            VerifyError::UnverifiableBinding(ConfirmationMethod::ClientCertificate),
+            VerifyError::UnverifiableBinding(ConfirmationMethod::DpopKey),
+            VerifyError::UnverifiableBinding(ConfirmationMethod::Other),
             VerifyError::Unavailable(CHOSEN.into()),
         ];
         let dpop = [

@@ -12,7 +12,7 @@ use crate::request::resource::ProtectedResource;
 use crate::requirement::{AuthnRequirement, Requirement};
 use crate::verify::dpop::{DpopError, DpopMode, DpopVerifier};
 use crate::verify::jwt::DEFAULT_MAX_TOKEN_LEN;
-use crate::verify::{TokenVerifier, VerifyError};
+use crate::verify::{ConfirmationMethod, TokenVerifier, VerifyError};
 
 type Customize = dyn Fn(&AuthError, ErrorResponse) -> ErrorResponse + Send + Sync;
 
@@ -55,6 +55,8 @@ struct Inner {
     clock: ClockRef,
     /// Whether a 401 on a scope-guarded route names the route's scopes.
     scope_on_unauthorized: bool,
+    /// Whether tokens bound to what this server cannot check pass as bearer tokens.
+    accept_unverified_binding: bool,
 }
 
 /// DPoP settings of an authenticator whose mode is not [`DpopMode::Disabled`].
@@ -160,6 +162,7 @@ pub struct AuthenticatorBuilder {
     dpop_verifier: Option<DpopVerifier>,
     clock: ClockRef,
     scope_on_unauthorized: bool,
+    accept_unverified_binding: bool,
 }
 
 impl fmt::Debug for AuthenticatorBuilder {
@@ -235,6 +238,62 @@ impl AuthenticatorBuilder {
         self
     }
 
+    /// Whether a token bound to a proof of possession that this server cannot check is taken
+    /// as a plain bearer token. Default off: such a token is refused with 401 `invalid_token`
+    /// and an `error_description` naming the binding ([`VerifyError::UnverifiableBinding`]).
+    /// The bindings concerned are the token's `cnf` claim (RFC 7800), whichever verifier
+    /// produced the claims (JWT or introspection): `x5t#S256`, a TLS client certificate that
+    /// this crate never sees (RFC 8705 §3 requires the resource to check it); `jkt` when DPoP
+    /// is disabled (RFC 9449 §7.2); any other member, and a `cnf` that is not an object.
+    ///
+    /// The risk accepted when on: such a token is as safe as a bearer token here, no more.
+    /// Whoever obtains a copy (from a log, a proxy, another resource it was sent to) can use it,
+    /// which is exactly what its issuer bound it to prevent. Meant for a phased rollout, while an
+    /// authorization server starts binding tokens before this API can check the binding;
+    /// turn it off again once it can. With DPoP enabled a `cnf.jkt` token still needs the
+    /// `DPoP` scheme and a proof: the option never waives a check this server can make.
+    ///
+    /// ```
+    /// use oauth_runtime::{Algorithm, AuthError, Authenticator, ConfirmationMethod, JwtVerifier, SigningKey, VerifyError};
+    ///
+    /// let issuer = SigningKey::generate(Algorithm::ES256)?;
+    /// let verifier = || {
+    ///     JwtVerifier::builder()
+    ///         .issuer("https://auth.example.com")
+    ///         .audience("api")
+    ///         .key(issuer.verification_key()?)
+    ///         .build()
+    /// };
+    /// let token = issuer.sign_jwt(&serde_json::json!({
+    ///     "iss": "https://auth.example.com", "aud": "api", "exp": 4102444800u64,
+    ///     "cnf": { "x5t#S256": "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2" },
+    /// }));
+    /// let header = format!("Bearer {token}");
+    /// # let run = |authenticator: Authenticator| {
+    /// #     let header = header.clone();
+    /// #     tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async move {
+    /// #         authenticator.authenticate(std::iter::once(header.as_bytes()), None).await
+    /// #     })
+    /// # };
+    ///
+    /// // By default the certificate binding, which this server cannot check, is refused.
+    /// let strict = Authenticator::builder(verifier()?).build()?;
+    /// assert_eq!(
+    ///     run(strict).err(),
+    ///     Some(AuthError::InvalidToken(VerifyError::UnverifiableBinding(
+    ///         ConfirmationMethod::ClientCertificate
+    ///     )))
+    /// );
+    /// // During a rollout, knowingly accepted as a bearer token.
+    /// let lenient = Authenticator::builder(verifier()?).accept_unverified_binding(true).build()?;
+    /// assert!(run(lenient).is_ok());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn accept_unverified_binding(mut self, accept: bool) -> Self {
+        self.accept_unverified_binding = accept;
+        self
+    }
+
     /// Rewrites every rejection: receives the reason and the standard answer, returns the one to
     /// send. Used identically by every framework adapter.
     ///
@@ -289,6 +348,13 @@ impl AuthenticatorBuilder {
                 resource.resource().to_owned(),
             ));
         }
+        if self.accept_unverified_binding {
+            // Said once at start, so that an opt-out left on after a rollout shows in the logs.
+            tracing::warn!(
+                "accept_unverified_binding is on: tokens bound to a client certificate or key \
+                 that this server cannot check are accepted as bearer tokens"
+            );
+        }
         let (dpop, route_dpop) = Dpop::for_mode(self.dpop_mode, self.dpop_verifier);
         if let Some(customize) = &self.customize {
             let metadata = self.resource.as_ref().map(ProtectedResource::metadata_url);
@@ -318,6 +384,7 @@ impl AuthenticatorBuilder {
             route_dpop,
             clock: self.clock,
             scope_on_unauthorized: self.scope_on_unauthorized,
+            accept_unverified_binding: self.accept_unverified_binding,
         })))
     }
 }
@@ -349,6 +416,31 @@ async fn traced<T>(
         }
     }
     outcome
+}
+
+/// The first binding in a token's `cnf` claim (RFC 7800 §3.1) that this server cannot check;
+/// `jkt` counts as checked when `dpop_checked` (the request's DPoP proof is checked against it).
+/// An absent or `null` `cnf` binds nothing. Certificate binding is named first: no change of
+/// scheme on the client's side would make such a token good here.
+fn unproven_binding(
+    cnf: Option<&serde_json::Value>,
+    dpop_checked: bool,
+) -> Option<ConfirmationMethod> {
+    let members = match cnf {
+        None | Some(serde_json::Value::Null) => return None,
+        Some(serde_json::Value::Object(members)) => members,
+        // RFC 7800 §3.1: `cnf` is an object; anything else is a binding of unknown meaning.
+        Some(_) => return Some(ConfirmationMethod::Other),
+    };
+    if members.contains_key("x5t#S256") {
+        return Some(ConfirmationMethod::ClientCertificate);
+    }
+    if members.keys().any(|name| name != "jkt") {
+        return Some(ConfirmationMethod::Other);
+    }
+    // RFC 9449 §7.2 lets a resource that does not know DPoP take a `jkt` token as a bearer
+    // token; this one knows the claim, so it refuses a binding it was not asked to check.
+    (members.contains_key("jkt") && !dpop_checked).then_some(ConfirmationMethod::DpopKey)
 }
 
 /// One rejection of each kind, to try a custom answer on before the first request.
@@ -389,6 +481,7 @@ impl Authenticator {
             route_dpop: Dpop::new(true, DpopVerifier::default()),
             clock: ClockRef::default(),
             scope_on_unauthorized: false,
+            accept_unverified_binding: false,
         }))
     }
 
@@ -404,6 +497,7 @@ impl Authenticator {
             dpop_verifier: None,
             clock: ClockRef::default(),
             scope_on_unauthorized: false,
+            accept_unverified_binding: false,
         }
     }
 
@@ -418,7 +512,9 @@ impl Authenticator {
     }
 
     /// Finds the request's bearer token (RFC 6750 §2.1: the `Authorization` header, whose values
-    /// are given here, checked against a token in `query`) and verifies it.
+    /// are given here, checked against a token in `query`) and verifies it. A token bound to a
+    /// key or certificate (`cnf`) is refused, since no proof of it comes with a bearer token
+    /// (see [`AuthenticatorBuilder::accept_unverified_binding`]).
     pub async fn authenticate<'a>(
         &self,
         authorization: impl Iterator<Item = &'a [u8]>,
@@ -433,7 +529,29 @@ impl Authenticator {
         query: Option<&str>,
     ) -> Result<Claims, AuthError> {
         let header = bearer::located(authorization, query, self.0.max_token_len)?;
-        self.bearer_claims(header).await
+        let claims = self.bearer_claims(header).await?;
+        self.check_binding(&claims, false)?;
+        Ok(claims)
+    }
+
+    /// Refuses claims bound (`cnf`, RFC 7800) to something this request did not prove, when
+    /// `via_dpop` is false also a DPoP key. Applied to the claims of every verifier and on
+    /// every request, cache hits included: a cache remembers that a token verified, not that
+    /// the request holding it proved the binding.
+    fn check_binding(&self, claims: &Claims, via_dpop: bool) -> Result<(), AuthError> {
+        let cnf = claims.get("cnf");
+        // RFC 9449 §7.2: a server that accepts DPoP refuses a DPoP-bound token sent as a bearer
+        // token, whatever the opt-out, which waives only checks this server cannot make.
+        if !via_dpop && self.0.dpop.is_some() && cnf.and_then(|c| c.get("jkt")).is_some() {
+            return Err(AuthError::Dpop(DpopError::BoundTokenAsBearer));
+        }
+        if self.0.accept_unverified_binding {
+            return Ok(());
+        }
+        match unproven_binding(cnf, via_dpop) {
+            None => Ok(()),
+            Some(method) => Err(VerifyError::UnverifiableBinding(method).into()),
+        }
     }
 
     async fn bearer_claims(&self, header: &[u8]) -> Result<Claims, AuthError> {
@@ -552,9 +670,7 @@ impl Authenticator {
             }
             let claims = self.bearer_claims(header).await?;
             // RFC 9449 §7.2: a bound token is only good with its proof.
-            if claims.get("cnf").and_then(|c| c.get("jkt")).is_some() {
-                return Err(AuthError::Dpop(DpopError::BoundTokenAsBearer));
-            }
+            self.check_binding(&claims, false)?;
             return Ok((claims, None));
         }
         let token = bearer::dpop_token(header, self.0.max_token_len)?;
@@ -563,6 +679,8 @@ impl Authenticator {
             Some(known) => known?,
             None => verifier.verify(token).await?,
         };
+        // The proof below checks `jkt`; any other binding the token carries it does not.
+        self.check_binding(&claims, true)?;
         let jkt = match claims.get("cnf").and_then(|c| c.get("jkt")) {
             None => return Err(AuthError::Dpop(DpopError::TokenNotBound)),
             // A `jkt` that is not a string matches no thumbprint.
@@ -990,6 +1108,10 @@ mod tests {
             }
 
             fn authenticator(&self, mode: DpopMode) -> Authenticator {
+                self.builder(mode).build().expect("authenticator")
+            }
+
+            fn builder(&self, mode: DpopMode) -> AuthenticatorBuilder {
                 let verifier = JwtVerifier::builder()
                     .issuer("https://issuer.test")
                     .audience("api")
@@ -997,11 +1119,7 @@ mod tests {
                     .build()
                     .expect("verifier");
                 let cached = CachedVerifier::new(Counting(verifier, self.calls.clone()));
-                Authenticator::builder(cached)
-                    .realm("photos")
-                    .dpop(mode)
-                    .build()
-                    .expect("authenticator")
+                Authenticator::builder(cached).realm("photos").dpop(mode)
             }
 
             fn token(&self, bound_to: Option<&SigningKey>) -> String {
@@ -1015,6 +1133,207 @@ mod tests {
                 }
                 self.issuer.sign_jwt(&claims)
             }
+
+            /// A token whose `cnf` claim is `cnf`.
+            fn token_with_cnf(&self, cnf: serde_json::Value) -> String {
+                self.issuer.sign_jwt(&json!({
+                    "iss": "https://issuer.test", "aud": "api", "sub": "alice",
+                    "exp": now() + 600, "scope": "photos:read", "cnf": cnf,
+                }))
+            }
+
+            fn jkt(&self) -> String {
+                jwk_thumbprint(&self.client.public_jwk().expect("jwk")).expect("jkt")
+            }
+        }
+
+        /// The refusal of a token bound by `method`.
+        fn unverifiable(method: ConfirmationMethod) -> Option<AuthError> {
+            Some(AuthError::InvalidToken(VerifyError::UnverifiableBinding(
+                method,
+            )))
+        }
+
+        /// Both bearer entry points: the adapters' one and the plain `authenticate`.
+        async fn bearer_both(
+            authenticator: &Authenticator,
+            token: &str,
+        ) -> [Result<Claims, AuthError>; 2] {
+            let header = format!("Bearer {token}");
+            [
+                call(authenticator, &header, &[]).await,
+                authenticator
+                    .authenticate(std::iter::once(header.as_bytes()), None)
+                    .await,
+            ]
+        }
+
+        const CERTIFICATE: &str = "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2";
+
+        /// RFC 8705 §3: the resource MUST check that the client certificate of the connection
+        /// is the one the token is bound to. This crate never sees that certificate, so a
+        /// certificate-bound token is refused, in every mode and on a cache hit too: the cache
+        /// remembers that the token verified, not that any request proved the binding.
+        #[tokio::test]
+        async fn rfc8705_section_3_a_certificate_bound_token_is_refused() {
+            let setup = Setup::new();
+            let token = setup.token_with_cnf(json!({ "x5t#S256": CERTIFICATE }));
+            for mode in [DpopMode::Disabled, DpopMode::Allowed] {
+                let authenticator = setup.authenticator(mode);
+                for outcome in bearer_both(&authenticator, &token).await {
+                    assert_eq!(
+                        outcome.err(),
+                        unverifiable(ConfirmationMethod::ClientCertificate),
+                        "{mode:?}"
+                    );
+                }
+            }
+            assert_eq!(
+                setup.calls.load(Ordering::SeqCst),
+                2,
+                "one verification per authenticator's cache: the second request was a hit, \
+                 and refused too"
+            );
+            let refused = setup
+                .authenticator(DpopMode::Disabled)
+                .reject(&unverifiable(ConfirmationMethod::ClientCertificate).expect("an error"));
+            assert_eq!(refused.status, 401);
+            assert_eq!(
+                refused.www_authenticate.as_deref(),
+                Some(
+                    r#"Bearer realm="photos", error="invalid_token", error_description="the access token is bound to a client certificate (cnf.x5t#S256), which this server cannot check""#
+                )
+            );
+            assert_eq!(refused.problem(), None);
+            // A DPoP proof proves the key, not the certificate.
+            let both = setup.token_with_cnf(json!({ "x5t#S256": CERTIFICATE, "jkt": setup.jkt() }));
+            let allowed = setup.authenticator(DpopMode::Allowed);
+            let p = proof(&setup.client, "GET", URL, &both);
+            assert_eq!(
+                call(&allowed, &format!("DPoP {both}"), &[&p]).await.err(),
+                unverifiable(ConfirmationMethod::ClientCertificate)
+            );
+        }
+
+        /// RFC 9449 §7.2 allows a resource that does not know DPoP to take a `jkt`-bound token
+        /// as a bearer token; this one knows the claim, and without DPoP it cannot check it.
+        #[tokio::test]
+        async fn rfc9449_section_7_2_a_dpop_bound_token_is_refused_without_dpop() {
+            let setup = Setup::new();
+            let bound = setup.token(Some(&setup.client));
+            let disabled = setup.authenticator(DpopMode::Disabled);
+            for _ in 0..2 {
+                for outcome in bearer_both(&disabled, &bound).await {
+                    assert_eq!(outcome.err(), unverifiable(ConfirmationMethod::DpopKey));
+                }
+            }
+            assert_eq!(setup.calls.load(Ordering::SeqCst), 1, "cache hits refused");
+            // With DPoP enabled, as before: the DPoP scheme's own refusal, now also through
+            // the plain `authenticate`.
+            let allowed = setup.authenticator(DpopMode::Allowed);
+            for outcome in bearer_both(&allowed, &bound).await {
+                assert_eq!(
+                    outcome.err(),
+                    Some(AuthError::Dpop(DpopError::BoundTokenAsBearer))
+                );
+            }
+            let p = proof(&setup.client, "GET", URL, &bound);
+            call(&allowed, &format!("DPoP {bound}"), &[&p])
+                .await
+                .expect("the DPoP scheme with its proof");
+            // Unbound tokens pass as ever.
+            for outcome in bearer_both(&disabled, &setup.token(None)).await {
+                outcome.expect("an unbound token");
+            }
+        }
+
+        /// RFC 7800 §3.1: `cnf` is an object of confirmation members. A member this server
+        /// does not check, or a `cnf` of another type, is a binding of unknown meaning: refused.
+        /// An absent, `null` or empty `cnf` binds nothing.
+        #[tokio::test]
+        async fn rfc7800_section_3_1_unknown_confirmation_methods_are_refused() {
+            let setup = Setup::new();
+            for mode in [DpopMode::Disabled, DpopMode::Allowed] {
+                let authenticator = setup.authenticator(mode);
+                for cnf in [
+                    json!({ "jwk": { "kty": "oct", "k": "c2VjcmV0" } }),
+                    json!({ "kid": "client-key-1" }),
+                    json!({ "jwe": "a.b.c.d.e" }),
+                    json!({ "unknown-method": true }),
+                    json!("x5t#S256"),
+                    json!(["jkt"]),
+                    json!(42),
+                    json!(true),
+                ] {
+                    let token = setup.token_with_cnf(cnf.clone());
+                    for outcome in bearer_both(&authenticator, &token).await {
+                        assert_eq!(
+                            outcome.err(),
+                            unverifiable(ConfirmationMethod::Other),
+                            "{mode:?} {cnf}"
+                        );
+                    }
+                }
+                for cnf in [json!(null), json!({})] {
+                    let token = setup.token_with_cnf(cnf.clone());
+                    for outcome in bearer_both(&authenticator, &token).await {
+                        outcome.unwrap_or_else(|e| panic!("{mode:?} {cnf}: {e}"));
+                    }
+                }
+            }
+            // A DPoP-bound token with one more member: the proof covers `jkt` only.
+            let allowed = setup.authenticator(DpopMode::Allowed);
+            let token = setup.token_with_cnf(json!({ "jkt": setup.jkt(), "kid": "k" }));
+            let p = proof(&setup.client, "GET", URL, &token);
+            assert_eq!(
+                call(&allowed, &format!("DPoP {token}"), &[&p]).await.err(),
+                unverifiable(ConfirmationMethod::Other)
+            );
+        }
+
+        /// The explicit opt-out waives the checks this server cannot make, and only those:
+        /// with DPoP enabled a `jkt` token still needs its proof (RFC 9449 §7.2).
+        #[tokio::test]
+        async fn rfc8705_section_3_the_opt_out_accepts_unverifiable_bindings_only() {
+            let setup = Setup::new();
+            let lenient = |mode| {
+                setup
+                    .builder(mode)
+                    .accept_unverified_binding(true)
+                    .build()
+                    .expect("authenticator")
+            };
+            let disabled = lenient(DpopMode::Disabled);
+            for cnf in [
+                json!({ "x5t#S256": CERTIFICATE }),
+                json!({ "jkt": setup.jkt() }),
+                json!({ "kid": "k" }),
+                json!("not an object"),
+            ] {
+                let token = setup.token_with_cnf(cnf.clone());
+                for outcome in bearer_both(&disabled, &token).await {
+                    outcome.unwrap_or_else(|e| panic!("{cnf}: {e}"));
+                }
+            }
+            let allowed = lenient(DpopMode::Allowed);
+            let both = setup.token_with_cnf(json!({ "x5t#S256": CERTIFICATE, "jkt": setup.jkt() }));
+            for outcome in bearer_both(&allowed, &both).await {
+                assert_eq!(
+                    outcome.err(),
+                    Some(AuthError::Dpop(DpopError::BoundTokenAsBearer))
+                );
+            }
+            let p = proof(&setup.client, "GET", URL, &both);
+            call(&allowed, &format!("DPoP {both}"), &[&p])
+                .await
+                .expect("the key proven, the certificate waived");
+            let other_key = SigningKey::generate(Algorithm::ES256).expect("key");
+            let p = proof(&other_key, "GET", URL, &both);
+            assert_eq!(
+                call(&allowed, &format!("DPoP {both}"), &[&p]).await.err(),
+                Some(AuthError::Dpop(DpopError::KeyMismatch)),
+                "the key is still checked"
+            );
         }
 
         fn proof(key: &SigningKey, method: &str, url: &str, token: &str) -> String {

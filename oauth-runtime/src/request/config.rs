@@ -158,6 +158,18 @@ pub struct AuthConfig {
     /// ```
     #[serde(default)]
     pub dpop: Option<DpopConfig>,
+    /// Take tokens bound to what this server cannot check (`cnf.x5t#S256`, `cnf.jkt` without
+    /// DPoP, other `cnf` members) as bearer tokens, for a phased rollout; default `false`:
+    /// refused with `invalid_token`. See
+    /// [`AuthenticatorBuilder::accept_unverified_binding`](crate::AuthenticatorBuilder::accept_unverified_binding)
+    /// for the risk it accepts.
+    ///
+    /// ```toml
+    /// [default.oauth]
+    /// accept_unverified_binding = true
+    /// ```
+    #[serde(default)]
+    pub accept_unverified_binding: bool,
 }
 
 /// The DPoP settings of an [`AuthConfig`] (RFC 9449), the builder methods of
@@ -452,7 +464,9 @@ impl AuthConfig {
                 .dpop(dpop.mode)
                 .dpop_verifier(dpop.verifier()?);
         }
-        Ok(authenticator.build()?)
+        Ok(authenticator
+            .accept_unverified_binding(self.accept_unverified_binding)
+            .build()?)
     }
 
     fn top_level_keys(&self) -> KeySources<'_> {
@@ -614,6 +628,63 @@ mod tests {
             config.authenticator(),
             Err(AuthConfigError::KeyFile { .. })
         ));
+    }
+
+    /// RFC 8705 §3: `accept_unverified_binding` in `Rocket.toml` reaches the authenticator;
+    /// absent or false, a certificate-bound token (which this server cannot check) is refused.
+    #[tokio::test]
+    async fn rfc8705_section_3_the_binding_opt_out_is_read_from_toml() {
+        use crate::verify::signing::SigningKey;
+        use crate::verify::{ConfirmationMethod, VerifyError};
+        use rocket::figment::Figment;
+        use rocket::figment::providers::{Format, Toml};
+
+        let issuer = SigningKey::generate(jsonwebtoken::Algorithm::ES256).expect("key");
+        let jwks = serde_json::json!({ "keys": [issuer.public_jwk()] }).to_string();
+        let read = |line: &str| {
+            let text = format!(
+                "[default.oauth]\nissuer = \"https://issuer.test\"\naudience = \"api\"\n\
+                 jwks = '{jwks}'\n{line}\n"
+            );
+            Figment::from(Toml::string(&text).nested())
+                .extract_inner::<AuthConfig>("oauth")
+                .map_err(|e| e.to_string())
+        };
+        let token = issuer.sign_jwt(&serde_json::json!({
+            "iss": "https://issuer.test", "aud": "api", "exp": 4102444800u64,
+            "cnf": { "x5t#S256": "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2" },
+        }));
+        let header = format!("Bearer {token}");
+        for (line, accepted) in [
+            ("", false),
+            ("accept_unverified_binding = false", false),
+            ("accept_unverified_binding = true", true),
+        ] {
+            let config = read(line).expect("parses");
+            assert_eq!(config.accept_unverified_binding, accepted, "{line:?}");
+            let outcome = config
+                .authenticator()
+                .expect("authenticator")
+                .authenticate(std::iter::once(header.as_bytes()), None)
+                .await;
+            if accepted {
+                outcome.expect("accepted as a bearer token");
+            } else {
+                assert_eq!(
+                    outcome.err(),
+                    Some(crate::AuthError::InvalidToken(
+                        VerifyError::UnverifiableBinding(ConfirmationMethod::ClientCertificate)
+                    )),
+                    "{line:?}"
+                );
+            }
+        }
+        for wrong in [
+            "accept_unverified_binding = \"yes\"",
+            "accept_unverified_bindings = true",
+        ] {
+            assert!(read(wrong).is_err(), "{wrong}");
+        }
     }
 
     mod several_issuers {

@@ -62,7 +62,9 @@ pub const DEFAULT_DPOP_ALGORITHMS: [Algorithm; 5] = [
 #[non_exhaustive]
 pub enum DpopMode {
     /// Bearer tokens only, as without DPoP support: the `DPoP` scheme counts as no credentials,
-    /// and answers are those of RFC 6750 alone.
+    /// and answers are those of RFC 6750 alone. A DPoP-bound token (`cnf.jkt`) is refused as
+    /// one whose binding cannot be checked here
+    /// ([`VerifyError::UnverifiableBinding`](crate::VerifyError::UnverifiableBinding)).
     #[default]
     Disabled,
     /// Bearer tokens and DPoP-bound tokens with their proofs; a DPoP-bound token (one with

@@ -103,6 +103,56 @@ pub enum VerifyError {
     /// The verifier could not reach what it needs (a key set, an introspection endpoint).
     #[error("token verification unavailable: {0}")]
     Unavailable(String),
+    /// The token is bound to a key or certificate (`cnf`, RFC 7800) whose possession this
+    /// server cannot check for the request: accepted, it would serve whoever holds a copy,
+    /// which is what the binding exists to prevent (RFC 8705 §3, RFC 9449 §7.2). Raised by the
+    /// [`Authenticator`](crate::Authenticator) for the claims of every verifier; see
+    /// [`accept_unverified_binding`](crate::AuthenticatorBuilder::accept_unverified_binding).
+    #[error("{}", .0.description())]
+    UnverifiableBinding(ConfirmationMethod),
+}
+
+/// A confirmation method of a token's `cnf` claim (RFC 7800 §3.1) that an
+/// [`Authenticator`](crate::Authenticator) could not check, in
+/// [`VerifyError::UnverifiableBinding`].
+///
+/// ```
+/// use oauth_runtime::{ConfirmationMethod, VerifyError};
+///
+/// let e = VerifyError::UnverifiableBinding(ConfirmationMethod::ClientCertificate);
+/// assert_eq!(
+///     e.description(),
+///     "the access token is bound to a client certificate (cnf.x5t#S256), which this server cannot check"
+/// );
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ConfirmationMethod {
+    /// `x5t#S256`: bound to a TLS client certificate (RFC 8705 §3.1). The TLS connection, and
+    /// so the certificate, is not visible to this crate.
+    ClientCertificate,
+    /// `jkt`: bound to a DPoP key (RFC 9449 §6) on an authenticator that does not accept DPoP.
+    DpopKey,
+    /// Another member (`jwk`, `kid`, `jwe`, ...), or a `cnf` that is not a JSON object.
+    Other,
+}
+
+impl ConfirmationMethod {
+    /// The text sent to clients in `error_description` (RFC 6750 §3 characters only).
+    pub fn description(self) -> &'static str {
+        match self {
+            ConfirmationMethod::ClientCertificate => {
+                "the access token is bound to a client certificate (cnf.x5t#S256), which this \
+                 server cannot check"
+            }
+            ConfirmationMethod::DpopKey => {
+                "the access token is DPoP-bound (cnf.jkt), and this server does not accept DPoP"
+            }
+            ConfirmationMethod::Other => {
+                "the access token is bound by a confirmation method (cnf) this server cannot check"
+            }
+        }
+    }
 }
 
 impl VerifyError {
@@ -113,6 +163,8 @@ impl VerifyError {
             VerifyError::Expired => "the access token expired",
             VerifyError::NotYetValid => "the access token is not valid yet",
             VerifyError::Unavailable(_) => "the access token cannot be verified right now",
+            // Precise: the client holds a token that no retry will make good here.
+            VerifyError::UnverifiableBinding(method) => method.description(),
             _ => "the access token is invalid",
         }
     }

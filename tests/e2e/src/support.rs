@@ -384,3 +384,19 @@ pub fn dpop_proof(
     });
     key.sign_jwt_with_header(&header, &claims)
 }
+
+/// An RFC 7662 introspection endpoint on 127.0.0.1:0 that gives `answer` for every token: its
+/// URL, and how many requests it got (to tell cache hits from calls).
+pub async fn introspection_endpoint(answer: Value) -> (String, Arc<AtomicUsize>) {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let seen = calls.clone();
+    let app = axum::Router::new().route(
+        "/introspect",
+        axum::routing::post(move || {
+            seen.fetch_add(1, Ordering::SeqCst);
+            let answer = answer.clone();
+            async move { axum::Json(answer) }
+        }),
+    );
+    (format!("{}/introspect", serve(app).await), calls)
+}

@@ -7,6 +7,7 @@
 //! fixed port, a shared file name). `logging` captures with a thread-scoped subscriber for
 //! that reason.
 
+mod bound_tokens;
 mod browser;
 mod catalog;
 mod conformance;
