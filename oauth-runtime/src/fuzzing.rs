@@ -4,8 +4,8 @@
 
 use crate::error::AuthError;
 
-/// The request path's reading of the bearer token: [`crate::request::bearer::located`] over the
-/// `Authorization` header values and the query, then [`crate::request::bearer::token`].
+/// The request path's reading of the bearer token: `bearer::located` over the
+/// `Authorization` header values and the query, then `bearer::token`.
 pub fn bearer_token<'a>(
     authorization: &[&'a [u8]],
     query: Option<&str>,
@@ -15,7 +15,7 @@ pub fn bearer_token<'a>(
     crate::request::bearer::token(header, max_len)
 }
 
-/// What the verified-token cache looks tokens up by: [`crate::request::bearer::unchecked_token`].
+/// What the verified-token cache looks tokens up by: `bearer::unchecked_token`.
 pub fn bearer_unchecked_token(header: &[u8]) -> Option<&[u8]> {
     crate::request::bearer::unchecked_token(header)
 }

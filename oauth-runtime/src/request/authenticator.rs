@@ -638,6 +638,7 @@ impl Authenticator {
     }
 
     /// Whether DPoP proofs must carry server nonces, so that answers may carry `DPoP-Nonce`.
+    #[cfg(feature = "axum")]
     pub(crate) fn dpop_nonces(&self) -> bool {
         self.0.route_dpop.verifier.requires_nonce()
     }
