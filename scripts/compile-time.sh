@@ -12,7 +12,16 @@
 # machine's load hits both alike, ROUNDS times (default 3) per profile. The best time of each
 # is kept (wall clock and CPU time apart) and the ratios to plain printed. A third crate, `extractor`, is `plain` with a
 # non-generic extractor (`Claims`) added first to every handler: what axum's own code for one
-# more extractor costs, which no guard in extractor form can go below.
+# more extractor costs. A fifth, `noop`, adds instead an extractor that does nothing at all (a
+# ready future that cannot fail): the floor of anything that is an extractor. A sixth, `typed`,
+# adds an extractor of a type of its own per handler (`Typed<RequiresN>`) that does nothing but
+# could refuse with the guard's rejection type: the floor of any extractor that carries the
+# handler's requirement in its type, which is how an extractor learns it.
+#
+# CTIME_COUNT=instructions measures instead the instructions rustc executes for each crate
+# (valgrind's cachegrind, one build each, about a minute per debug build and four per release
+# build): the same for every run of the same build, whatever else the machine does, where CPU
+# time on a shared virtual machine moves by 10 to 20 % between rounds.
 #
 # Usage: scripts/compile-time.sh [N] [ROUNDS]
 # Environment: CTIME_DIR (where the crates and their target dir go; default
@@ -33,7 +42,7 @@ mkdir -p "$DIR"
 cat >"$DIR/Cargo.toml" <<EOF
 [workspace]
 resolver = "3"
-members = ["guarded", "plain", "extractor", "handmade"]
+members = ["guarded", "plain", "extractor", "handmade", "noop", "typed"]
 
 [workspace.dependencies]
 oauth-runtime = { path = "$ROOT/oauth-runtime", default-features = false, features = ["axum"] }
@@ -59,6 +68,11 @@ handler() {
     # The third crate's handlers take a non-generic extractor (`Claims`) first, where the guard
     # goes: what any added extractor costs axum, the floor of a guard that is an extractor.
     [ "$guarded" = 2 ] && first="_first: Claims, "
+    [ "$guarded" = 4 ] && first="_first: Noop, "
+    if [ "$guarded" = 5 ]; then
+        first="_first: Typed<Requires$i>, "
+        echo "pub struct Requires$i;"
+    fi
     # The fourth crate's handlers take a `ScopeGuard` whose requirement type is written by hand,
     # without the attribute (no expansion, no catalog entry): what the guard's type costs alone.
     if [ "$guarded" = 3 ]; then
@@ -102,6 +116,26 @@ EOF
         echo "use std::borrow::Cow;"
         echo "use oauth_runtime::{Authenticator, Claims, requires_scope};"
         echo "use oauth_runtime::{Requirement, ScopeGuard, ScopeRequirement, ScopeToken};"
+        if [ "$guarded" = 4 ]; then
+            echo "pub struct Noop;"
+            echo "impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Noop {"
+            echo "    type Rejection = std::convert::Infallible;"
+            echo "    fn from_request_parts(_: &mut axum::http::request::Parts, _: &S)"
+            echo "        -> impl Future<Output = Result<Self, Self::Rejection>> + Send {"
+            echo "        std::future::ready(Ok(Noop))"
+            echo "    }"
+            echo "}"
+        fi
+        if [ "$guarded" = 5 ]; then
+            echo "pub struct Typed<R>(std::marker::PhantomData<fn() -> R>);"
+            echo "impl<S: Send + Sync, R> axum::extract::FromRequestParts<S> for Typed<R> {"
+            echo "    type Rejection = oauth_runtime::axum::AuthRejection;"
+            echo "    fn from_request_parts(_: &mut axum::http::request::Parts, _: &S)"
+            echo "        -> impl Future<Output = Result<Self, Self::Rejection>> + Send {"
+            echo "        std::future::ready(Ok(Typed(std::marker::PhantomData)))"
+            echo "    }"
+            echo "}"
+        fi
         echo
         for ((i = 0; i < N; i++)); do
             handler "$i" "$guarded"
@@ -131,6 +165,9 @@ generate guarded 1
 generate plain 0
 generate extractor 2
 generate handmade 3
+generate noop 4
+generate typed 5
+CRATES="plain guarded extractor handmade noop typed"
 
 cd "$DIR"
 # One rebuild of crate $1 in profile $2: its wall-clock seconds and the CPU seconds (user and
@@ -148,6 +185,42 @@ rebuild() {
 min() { printf '%s\n' "$@" | sort -g | head -1; }
 ratio() { echo "scale=3; $1 / $2" | bc; }
 
+# Instructions rustc executes building crate $1 in profile $2: cargo prints the rustc command
+# it would run (`-v`), which then runs again under cachegrind, its threads' counts summed.
+instructions() {
+    local crate=$1 profile=$2 flag=() command
+    [ "$profile" = release ] && flag=(--release)
+    touch "$crate/src/lib.rs"
+    command=$(cargo build --offline -v -p "$crate" "${flag[@]}" 2>&1 |
+        sed -n "s/^ *Running \`\(.*--crate-name $crate .*\)\`\$/\1/p")
+    command=${command//--error-format=json --json=diagnostic-rendered-ansi,artifacts,future-incompat/}
+    eval "valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file=/dev/null $command" 2>&1 |
+        awk '/I *refs:/ { gsub(",", "", $NF); print $NF }'
+}
+
+if [ "${CTIME_COUNT:-}" = instructions ]; then
+    command -v valgrind >/dev/null || { echo "CTIME_COUNT=instructions needs valgrind" >&2; exit 1; }
+    echo "# $N handlers, instructions rustc executes (cachegrind), $(rustc --version)"
+    for profile in $PROFILES; do
+        flag=()
+        [ "$profile" = release ] && flag=(--release)
+        cargo build --offline --quiet --workspace "${flag[@]}"
+        declare -A count=()
+        line="$profile:"
+        for crate in $CRATES; do
+            count[$crate]=$(instructions "$crate" "$profile")
+            line+=" $crate ${count[$crate]},"
+        done
+        echo "${line%,}"
+        line="$profile ratio to plain:"
+        for crate in $CRATES; do
+            [ "$crate" = plain ] || line+=" $crate $(ratio "${count[$crate]}" "${count[plain]}"),"
+        done
+        echo "${line%,}"
+    done
+    exit 0
+fi
+
 echo "# $N handlers, best of $ROUNDS rebuilds, CARGO_INCREMENTAL=0, $(rustc --version)"
 echo "# machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 declare -A best_wall=() best_cpu=()
@@ -159,25 +232,23 @@ for profile in $PROFILES; do
     declare -A wall=() cpu=()
     for ((r = 1; r <= ROUNDS; r++)); do
         line="# $profile round $r (wall s, cpu s):"
-        for crate in plain guarded extractor handmade; do
+        for crate in $CRATES; do
             read -r w c < <(rebuild "$crate" "$profile")
             wall[$crate]+=" $w" cpu[$crate]+=" $c"
             line+=" $crate $w $c,"
         done
         echo "${line%,}"
     done
-    for crate in plain guarded extractor handmade; do
+    for crate in $CRATES; do
         # shellcheck disable=SC2086
         best_wall[$crate]=$(min ${wall[$crate]}) best_cpu[$crate]=$(min ${cpu[$crate]})
     done
-    echo "$profile, best of $ROUNDS: plain ${best_wall[plain]} s wall, ${best_cpu[plain]} s cpu;" \
-        "guarded ${best_wall[guarded]} s, ${best_cpu[guarded]} s;" \
-        "extractor ${best_wall[extractor]} s, ${best_cpu[extractor]} s;" \
-        "handmade ${best_wall[handmade]} s, ${best_cpu[handmade]} s"
-    echo "$profile ratio guarded / plain: wall $(ratio "${best_wall[guarded]}" "${best_wall[plain]}")," \
-        "cpu $(ratio "${best_cpu[guarded]}" "${best_cpu[plain]}");" \
-        "extractor / plain: wall $(ratio "${best_wall[extractor]}" "${best_wall[plain]}")," \
-        "cpu $(ratio "${best_cpu[extractor]}" "${best_cpu[plain]}");" \
-        "handmade / plain: wall $(ratio "${best_wall[handmade]}" "${best_wall[plain]}")," \
-        "cpu $(ratio "${best_cpu[handmade]}" "${best_cpu[plain]}")"
+    line="$profile, best of $ROUNDS (wall s, cpu s):"
+    ratios="$profile ratio to plain (wall, cpu):"
+    for crate in $CRATES; do
+        line+=" $crate ${best_wall[$crate]} ${best_cpu[$crate]},"
+        [ "$crate" = plain ] || ratios+=" $crate $(ratio "${best_wall[$crate]}" "${best_wall[plain]}") $(ratio "${best_cpu[$crate]}" "${best_cpu[plain]}"),"
+    done
+    echo "${line%,}"
+    echo "${ratios%,}"
 done
