@@ -7,8 +7,8 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
+use crate::error::VerifyError;
 use crate::scope::{ScopeSet, ScopeToken};
-use crate::verify::VerifyError;
 
 /// Where the granted scopes are in a token's claims.
 ///
@@ -156,14 +156,14 @@ impl Claims {
         self.0.client_id.as_deref()
     }
     /// The granted scopes, as the token lists them (without the scopes they imply; see
-    /// [`ScopeHierarchy::effective`](crate::docs::catalog::ScopeHierarchy::effective) for those).
+    /// [`ScopeHierarchy::effective`](crate::scope::ScopeHierarchy::effective) for those).
     pub fn scopes(&self) -> &ScopeSet {
         &self.0.scopes
     }
     /// Whether `scope` was granted, or a scope that implies it in the program's
-    /// [hierarchy](crate::docs::catalog::hierarchy), as `#[requires_scope]` decides.
+    /// [hierarchy](crate::declared::hierarchy), as `#[requires_scope]` decides.
     pub fn has_scope(&self, scope: &str) -> bool {
-        crate::docs::catalog::hierarchy().grants(&self.0.scopes, scope)
+        crate::declared::hierarchy().grants(&self.0.scopes, scope)
     }
     /// Any claim, raw.
     pub fn get(&self, name: &str) -> Option<&Value> {

@@ -2,7 +2,7 @@
 //! so cannot reach `pub(crate)` items. Hidden from the documentation and not part of the API:
 //! they may change in any release.
 
-use crate::error::AuthError;
+use crate::request::rejection::AuthError;
 
 /// The request path's reading of the bearer token: `bearer::located` over the
 /// `Authorization` header values and the query, then `bearer::token`.

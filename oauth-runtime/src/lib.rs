@@ -27,29 +27,33 @@
 //!
 //! # Layers
 //!
-//! Imports point one way, down this list; nothing imports a layer above it:
-//! 1. framework adapters (`axum`, `rocket`) and the development server (`dev`), behind features;
-//! 2. documentation: the scope catalog ([`catalog`], `openapi`) and the RFC 9728 metadata
-//!    document ([`ProtectedResource::document`] is written in `catalog`), reading only the
-//!    vocabulary below;
-//! 3. the request path with no framework: [`Authenticator`], bearer parsing, [`AuthError`] answers,
-//!    [`ScopeGuard`], [`ProtectedResource`]'s challenge link;
-//! 4. verification: [`TokenVerifier`], [`JwtVerifier`] (the JWS layer apart from claim
+//! The source is in one folder per layer, and imports point one way, down this list; nothing
+//! imports a layer above it:
+//! 1. `frameworks/`: the adapters (`axum`, `rocket`), and `dev/`, the development server, each
+//!    behind its cargo feature;
+//! 2. `docs/`: the scope catalog ([`catalog`], `openapi`) and the RFC 9728 metadata document
+//!    ([`ProtectedResource::document`] is written in `catalog`);
+//! 3. `request/`: the request path with no framework: [`Authenticator`], bearer parsing,
+//!    [`AuthError`] and its RFC 6750 answers, [`ScopeGuard`], configuration files,
+//!    [`ProtectedResource`]'s challenge link;
+//! 4. `verify/`: [`TokenVerifier`], [`JwtVerifier`] (the JWS layer apart from claim
 //!    validation), key sets, introspection, [`MultiIssuerVerifier`], [`CachedVerifier`], the one
-//!    claim-validation routine they share and the one [`Clock`]; DPoP proof checks ([`dpop`]),
-//!    which the request path runs after the verifier;
-//! 5. the vocabulary: scopes, requirements, [`Claims`].
+//!    claim-validation routine they share, DPoP proof checks ([`dpop`]), which the request path
+//!    runs after the verifier, and what skips claim checks ([`dangerous`]);
+//! 5. the root: the vocabulary: scopes, requirements, the scopes the program declares and their
+//!    hierarchy, [`Claims`], [`VerifyError`], the one [`Clock`].
 //!
-//! The core (layers 3 to 5) depends on no web framework and does not read the catalog's
-//! registry.
+//! The core (layers 3 to 5) depends on no web framework and reads nothing of the catalog: the
+//! scope hierarchy that authorization applies is the vocabulary's (`declared.rs`), and the
+//! catalog re-exports it. [`metrics`] stands beside the layers: every layer records through it.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 
-// The vocabulary and the answers, which every layer below reads.
+// The vocabulary, which every layer reads; and `metrics` and `fuzzing`, beside the layers.
 mod claims;
 mod clock;
-pub mod dangerous;
+mod declared;
 mod error;
 #[doc(hidden)]
 pub mod fuzzing;
@@ -57,7 +61,7 @@ pub mod metrics;
 mod requirement;
 mod scope;
 
-// The layers of the list above, one folder each, from the bottom up.
+// The layers of the list above, one folder each.
 #[cfg(feature = "dev-server")]
 pub mod dev;
 mod docs;
@@ -73,19 +77,20 @@ pub use docs::openapi;
 pub use frameworks::axum;
 #[cfg(feature = "rocket")]
 pub use frameworks::rocket;
+pub use verify::dangerous;
 pub use verify::dpop;
 #[cfg(feature = "redis")]
 pub use verify::dpop_redis;
 
 pub use claims::{Claims, ScopeClaim};
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use error::{AuthError, ErrorResponse};
 pub use request::authenticator::{
     Authenticator, AuthenticatorBuilder, AuthenticatorError, HttpRequest,
 };
 pub use request::config::IssuerConfig;
 pub use request::config::{AuthConfig, AuthConfigError, DpopConfig};
 pub use request::guard::ScopeGuard;
+pub use request::rejection::{AuthError, ErrorResponse};
 pub use request::resource::{ProtectedResource, ResourceUriError, canonical_resource_uri};
 pub use requirement::{
     AuthnRequirement, Requirement, ScopeRequirement, StepUpFailure, Unsatisfied,

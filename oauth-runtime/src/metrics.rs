@@ -29,7 +29,7 @@
 //! path. Install the recorder before serving the first request: the per-issuer gauge handle is
 //! taken at a key set's first use, and stays with the recorder installed then.
 
-use crate::error::AuthError;
+use crate::request::rejection::AuthError;
 use crate::requirement::StepUpFailure;
 use crate::verify::dpop::DpopError;
 use crate::verify::{ConfirmationMethod, VerifyError};

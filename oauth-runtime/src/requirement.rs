@@ -19,7 +19,7 @@ impl Within<'_> {
     fn grants(self, granted: &ScopeSet, scope: &str) -> bool {
         granted.contains(scope)
             || match self {
-                Within::Program => crate::docs::catalog::hierarchy().grants_implied(granted, scope),
+                Within::Program => crate::declared::hierarchy().grants_implied(granted, scope),
                 Within::Given(h) => h.grants_implied(granted, scope),
             }
     }
@@ -255,7 +255,7 @@ impl Requirement {
     }
 
     /// Whether `granted` meets the requirement, a granted scope standing also for every scope
-    /// it implies in the program's [hierarchy](crate::docs::catalog::hierarchy). Allocates nothing.
+    /// it implies in the program's [hierarchy](crate::declared::hierarchy). Allocates nothing.
     /// An empty `all()` holds and an empty `any()` does not (the macro refuses both).
     pub fn is_satisfied_by(&self, granted: &ScopeSet) -> bool {
         self.satisfied(granted, Within::Program)
@@ -360,7 +360,7 @@ impl Requirement {
     /// client should ask for, so it is what the `scope` attribute of an `insufficient_scope`
     /// challenge (RFC 6750 §3) names.
     ///
-    /// With a [scope hierarchy](crate::docs::catalog::hierarchy), a scope that another of the set
+    /// With a [scope hierarchy](crate::declared::hierarchy), a scope that another of the set
     /// implies is left out (`all(photos:read, photos:write)` with write implying read is
     /// `photos:write`), and broader scopes are never added: a client is told the least it must
     /// ask for, not every scope that would also do.
@@ -378,7 +378,7 @@ impl Requirement {
     /// assert_eq!(req.sufficient_scopes().to_string(), "c");
     /// ```
     pub fn sufficient_scopes(&self) -> ScopeSet {
-        crate::docs::catalog::hierarchy().minimal(self.sufficient_scopes_flat())
+        crate::declared::hierarchy().minimal(self.sufficient_scopes_flat())
     }
 
     /// As [`Requirement::sufficient_scopes`], with `hierarchy` in place of the program's.

@@ -299,7 +299,7 @@ impl<'a> IntoIterator for &'a ScopeSet {
 /// transitively once: `photos:admin` implies `photos:write` implies `photos:read` makes a token
 /// granted `photos:admin` good for a handler that requires `photos:read`.
 ///
-/// The program's hierarchy is [`catalog::hierarchy`](crate::docs::catalog::hierarchy), built from the
+/// The program's hierarchy is [`catalog::hierarchy`](crate::declared::hierarchy), built from the
 /// declarations at first use; one can also be built by hand, for tests or for
 /// [`Requirement::is_satisfied_within`](crate::Requirement::is_satisfied_within).
 ///

@@ -21,77 +21,16 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::OnceLock;
 
 use crate::requirement::{AuthnRequirement, Requirement};
-use crate::scope::ScopeToken;
 
 #[doc(hidden)]
 pub use inventory;
 #[doc(hidden)]
 pub use oauth_macros::declare_scopes;
 
+pub use crate::declared::{DeclaredScope, hierarchy};
 pub use crate::scope::ScopeHierarchy;
-
-/// A scope declared with [`scopes!`](crate::scopes): its name, checked at compile time, and its
-/// description.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DeclaredScope {
-    name: &'static str,
-    description: &'static str,
-    implies: &'static [&'static str],
-}
-
-impl DeclaredScope {
-    /// Checks `name` against RFC 6749 §3.3 at compile time (in a `const`).
-    pub const fn new(name: &'static str, description: &'static str) -> DeclaredScope {
-        match crate::scope::check(name) {
-            Ok(()) => DeclaredScope {
-                name,
-                description,
-                implies: &[],
-            },
-            Err(_) => panic!(
-                "a declared scope must be printable ASCII without space, `\"` or `\\` (RFC 6749 §3.3)"
-            ),
-        }
-    }
-
-    /// The scopes this one implies directly (`=> [..]` in [`scopes!`](crate::scopes)). The
-    /// names come from declarations of the same block, already checked by the macro.
-    #[doc(hidden)]
-    pub const fn implying(self, implies: &'static [&'static str]) -> DeclaredScope {
-        DeclaredScope { implies, ..self }
-    }
-
-    /// The scopes this one implies directly, as declared; [`hierarchy`] has the transitive
-    /// closure.
-    pub fn implies(&self) -> &'static [&'static str] {
-        self.implies
-    }
-
-    /// The scope as a token, for requirements.
-    pub const fn token(&self) -> ScopeToken {
-        ScopeToken::from_static(self.name)
-    }
-
-    /// The scope.
-    pub fn name(&self) -> &'static str {
-        self.name
-    }
-
-    /// Its description: the doc comment of the declaration.
-    pub fn description(&self) -> String {
-        self.description
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .collect::<Vec<_>>()
-            .join(" ")
-    }
-}
-
-inventory::collect!(DeclaredScope);
 
 /// A handler protected by `#[requires_scope]`.
 #[derive(Debug, Clone, Copy)]
@@ -191,40 +130,9 @@ pub fn endpoints() -> Vec<&'static Endpoint> {
 /// Every declared scope linked into the program, by name.
 pub fn declared_scopes() -> Vec<&'static DeclaredScope> {
     let mut all: Vec<_> = inventory::iter::<DeclaredScope>.into_iter().collect();
-    all.sort_by_key(|s| s.name);
-    all.dedup_by_key(|s| s.name);
+    all.sort_by_key(|s| s.name());
+    all.dedup_by_key(|s| s.name());
     all
-}
-
-/// The scope hierarchy of every declared scope linked into the program, closed transitively
-/// when first asked for. Authorization ([`Requirement::is_satisfied_by`]), the challenges, the
-/// catalogs and the metadata documents all read this one.
-///
-/// ```
-/// oauth_runtime::scopes! {
-///     /// Manage the albums
-///     pub ALBUMS_ADMIN = "albums:admin" => [ALBUMS_WRITE];
-///     /// Change the albums
-///     pub ALBUMS_WRITE = "albums:write" => [ALBUMS_READ];
-///     /// See the albums
-///     pub ALBUMS_READ = "albums:read";
-/// }
-/// let hierarchy = oauth_runtime::catalog::hierarchy();
-/// assert_eq!(hierarchy.implies("albums:admin"), ["albums:read", "albums:write"]);
-/// ```
-pub fn hierarchy() -> &'static ScopeHierarchy {
-    static HIERARCHY: OnceLock<ScopeHierarchy> = OnceLock::new();
-    HIERARCHY.get_or_init(|| {
-        // Every declaration, not one per name: two blocks may declare one scope and its
-        // implications between them.
-        ScopeHierarchy::new(inventory::iter::<DeclaredScope>.into_iter().flat_map(|d| {
-            d.implies.iter().filter_map(move |narrower| {
-                ScopeToken::new(*narrower)
-                    .ok()
-                    .map(|narrower| (d.token(), narrower))
-            })
-        }))
-    })
 }
 
 /// A disagreement between declarations and use.
@@ -270,7 +178,7 @@ pub fn check() -> Result<(), Vec<Problem>> {
     }
     let mut problems: Vec<Problem> = used
         .iter()
-        .filter(|(scope, _)| !declared.iter().any(|d| d.name == scope.as_str()))
+        .filter(|(scope, _)| !declared.iter().any(|d| d.name() == scope.as_str()))
         .map(|(scope, function)| Problem::Undeclared {
             scope: scope.clone(),
             function,
@@ -280,9 +188,9 @@ pub fn check() -> Result<(), Vec<Problem>> {
     // handlers, which is what it was declared for.
     let hierarchy = hierarchy();
     let in_use = |d: &&&DeclaredScope| {
-        used.contains_key(d.name)
+        used.contains_key(d.name())
             || hierarchy
-                .implies(d.name)
+                .implies(d.name())
                 .iter()
                 .any(|s| used.contains_key(s.as_str()))
     };
@@ -290,7 +198,7 @@ pub fn check() -> Result<(), Vec<Problem>> {
         declared
             .iter()
             .filter(|d| !in_use(d))
-            .map(|d| Problem::Unused { scope: d.name }),
+            .map(|d| Problem::Unused { scope: d.name() }),
     );
     if problems.is_empty() {
         Ok(())
@@ -302,7 +210,7 @@ pub fn check() -> Result<(), Vec<Problem>> {
 fn by_scope() -> BTreeMap<String, Vec<&'static Endpoint>> {
     let mut map: BTreeMap<String, Vec<&'static Endpoint>> = BTreeMap::new();
     for scope in declared_scopes() {
-        map.entry(scope.name.to_owned()).or_default();
+        map.entry(scope.name().to_owned()).or_default();
     }
     for endpoint in endpoints() {
         for scope in endpoint.requirement.scopes() {
@@ -354,7 +262,7 @@ pub fn to_markdown() -> String {
     for (scope, endpoints) in by_scope() {
         let description = declared
             .iter()
-            .find(|d| d.name == scope)
+            .find(|d| d.name() == scope)
             .map(|d| d.description())
             .unwrap_or_default();
         let list: Vec<String> = endpoints
@@ -401,7 +309,7 @@ pub fn to_json() -> serde_json::Value {
         .map(|(scope, endpoints)| {
             let description = declared_scopes()
                 .iter()
-                .find(|d| d.name == scope)
+                .find(|d| d.name() == scope)
                 .map(|d| d.description());
             let mut entry = serde_json::json!({
                 "scope": scope,

@@ -48,9 +48,9 @@ use axum::http::{Extensions, HeaderMap, HeaderValue, Method, Request, StatusCode
 use axum::response::{IntoResponse, Response};
 
 use crate::claims::Claims;
-use crate::error::{AuthError, ErrorResponse, RETRY_AFTER_SECONDS};
 use crate::request::authenticator::{Authenticator, HttpRequest};
 use crate::request::guard::{ScopeGuard, check_claims};
+use crate::request::rejection::{AuthError, ErrorResponse, RETRY_AFTER_SECONDS};
 use crate::requirement::{AuthnRequirement, Requirement, ScopeRequirement};
 use crate::verify::dpop::{DpopError, DpopMode};
 

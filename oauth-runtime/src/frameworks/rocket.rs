@@ -76,10 +76,10 @@ use rocket::request::{FromRequest, Outcome};
 use rocket::{Build, Catcher, Request, Response, Rocket};
 
 use crate::claims::Claims;
-use crate::error::{AuthError, ErrorResponse, RETRY_AFTER_SECONDS};
 use crate::request::authenticator::{Authenticator, HttpRequest};
 use crate::request::config::AuthConfig;
 use crate::request::guard::{ScopeGuard, check_claims};
+use crate::request::rejection::{AuthError, ErrorResponse, RETRY_AFTER_SECONDS};
 use crate::requirement::{AuthnRequirement, Requirement, ScopeRequirement};
 use crate::verify::dpop::{DpopError, DpopMode};
 

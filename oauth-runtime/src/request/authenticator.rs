@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use crate::claims::Claims;
 use crate::clock::{Clock, ClockRef};
-use crate::error::{AuthError, DpopChallenge, ErrorResponse};
 use crate::request::bearer;
+use crate::request::rejection::{AuthError, DpopChallenge, ErrorResponse};
 use crate::request::resource::ProtectedResource;
 use crate::requirement::{AuthnRequirement, Requirement};
 use crate::verify::dpop::{DpopError, DpopMode, DpopVerifier};

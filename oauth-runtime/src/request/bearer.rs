@@ -1,6 +1,6 @@
 //! Finding the bearer token in a request (RFC 6750 §2).
 
-use crate::error::AuthError;
+use crate::request::rejection::AuthError;
 use crate::verify::VerifyError;
 
 /// Room for the scheme and the spaces after it when bounding a whole header by the token limit.

@@ -4,8 +4,8 @@ use std::fmt;
 use std::marker::PhantomData;
 
 use crate::claims::Claims;
-use crate::error::AuthError;
 use crate::request::authenticator::Authenticator;
+use crate::request::rejection::AuthError;
 use crate::requirement::{AuthnRequirement, Requirement, ScopeRequirement};
 
 /// Proof that the request carried a verified token meeting `R`'s requirement.

@@ -7,4 +7,5 @@ pub(crate) mod authenticator;
 pub(crate) mod bearer;
 pub(crate) mod config;
 pub(crate) mod guard;
+pub(crate) mod rejection;
 pub(crate) mod resource;

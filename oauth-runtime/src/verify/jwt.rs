@@ -439,7 +439,7 @@ impl JwtVerifier {
         }
     }
 
-    /// The signature layer alone, for [`crate::dangerous::verify_signature`].
+    /// The signature layer alone, for [`crate::verify::dangerous::verify_signature`].
     pub(crate) fn verify_signature(&self, token: &str) -> Result<VerifiedJws, VerifyError> {
         self.verify_signature_with(&self.keys, token)
     }
