@@ -53,7 +53,7 @@ use serde::Deserialize;
 mod jsonrpc;
 mod sessions;
 
-pub use sessions::MAX_SESSIONS;
+pub use sessions::{MAX_SESSIONS, SessionLimits};
 
 /// The path the MCP endpoint is served at.
 pub const MCP_PATH: &str = "/mcp";
@@ -401,6 +401,16 @@ pub fn resource_uri(base: &str) -> String {
 /// The MCP endpoint at [`MCP_PATH`] behind the gate, the RFC 9728 metadata, all behind
 /// `authenticator`'s layer. `store` is shared by every MCP session.
 pub fn app(authenticator: Authenticator, scopes: ToolScopes, store: Store) -> axum::Router {
+    app_with_sessions(authenticator, scopes, store, SessionLimits::default())
+}
+
+/// As [`app`], with the gate keeping track of MCP sessions within `limits`.
+pub fn app_with_sessions(
+    authenticator: Authenticator,
+    scopes: ToolScopes,
+    store: Store,
+    limits: SessionLimits,
+) -> axum::Router {
     let scopes = Arc::new(scopes);
     let factory_scopes = scopes.clone();
     let service = StreamableHttpService::new(
@@ -411,7 +421,7 @@ pub fn app(authenticator: Authenticator, scopes: ToolScopes, store: Store) -> ax
     let gate = Gate {
         authenticator: authenticator.clone(),
         scopes,
-        sessions: Arc::default(),
+        sessions: Arc::new(sessions::SessionOwners::new(limits)),
     };
     axum::Router::new()
         .route_service(MCP_PATH, service)

@@ -17,11 +17,44 @@ use oauth_runtime::Claims;
 /// loop cannot grow memory.
 pub const MAX_SESSIONS: usize = 10_000;
 
+/// How many MCP sessions the gate keeps track of (see [`crate::app_with_sessions`]).
+///
+/// ```
+/// use mcp_photos::{MAX_SESSIONS, SessionLimits};
+///
+/// assert_eq!(SessionLimits::default().max_sessions, MAX_SESSIONS);
+/// assert_eq!(SessionLimits::default().max_sessions(50).max_sessions, 50);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionLimits {
+    /// The most sessions remembered at once, all token holders together.
+    pub max_sessions: usize,
+}
+
+impl Default for SessionLimits {
+    fn default() -> SessionLimits {
+        SessionLimits {
+            max_sessions: MAX_SESSIONS,
+        }
+    }
+}
+
+impl SessionLimits {
+    /// At most `max` sessions at once (at least one).
+    pub fn max_sessions(mut self, max: usize) -> SessionLimits {
+        self.max_sessions = max.max(1);
+        self
+    }
+}
+
 /// The header rmcp's streamable HTTP transport keeps the session in.
 pub(crate) const SESSION_HEADER: &str = "mcp-session-id";
 
 #[derive(Debug, Default)]
-pub(crate) struct SessionOwners(Mutex<Owners>);
+pub(crate) struct SessionOwners {
+    owners: Mutex<Owners>,
+    limits: SessionLimits,
+}
 
 #[derive(Debug, Default)]
 struct Owners {
@@ -40,8 +73,15 @@ pub(crate) fn owner(claims: &Claims) -> String {
 }
 
 impl SessionOwners {
+    pub(crate) fn new(limits: SessionLimits) -> SessionOwners {
+        SessionOwners {
+            owners: Mutex::default(),
+            limits,
+        }
+    }
+
     fn with<T>(&self, f: impl FnOnce(&mut Owners) -> T) -> T {
-        f(&mut self.0.lock().unwrap_or_else(PoisonError::into_inner))
+        f(&mut self.owners.lock().unwrap_or_else(PoisonError::into_inner))
     }
 
     /// Whether `owner` may use `session`: yes when it opened it or the session is not known
@@ -56,7 +96,7 @@ impl SessionOwners {
             if o.by_session.insert(session.to_owned(), owner).is_none() {
                 o.order.push_back(session.to_owned());
             }
-            while o.order.len() > MAX_SESSIONS {
+            while o.order.len() > self.limits.max_sessions {
                 if let Some(oldest) = o.order.pop_front() {
                     o.by_session.remove(&oldest);
                 }
