@@ -45,6 +45,8 @@ use rmcp::model::{
     ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig,
 };
 use rmcp::service::RequestContext;
+use rmcp::transport::streamable_http_server::session::SessionId;
+use rmcp::transport::streamable_http_server::session::SessionManager;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use rmcp::{ErrorData, RoleServer, ServerHandler, schemars, tool, tool_router};
@@ -53,7 +55,7 @@ use serde::Deserialize;
 mod jsonrpc;
 mod sessions;
 
-pub use sessions::MAX_SESSIONS;
+pub use sessions::{MAX_SESSIONS, MAX_SESSIONS_PER_OWNER, SessionLimits};
 
 /// The path the MCP endpoint is served at.
 pub const MCP_PATH: &str = "/mcp";
@@ -155,13 +157,18 @@ pub struct Gate {
     authenticator: Authenticator,
     scopes: Arc<ToolScopes>,
     sessions: Arc<sessions::SessionOwners>,
+    /// rmcp's sessions, so that a session the gate will not keep is closed there too.
+    manager: Arc<LocalSessionManager>,
 }
 
 /// The MCP endpoint's gate, in front of rmcp: the base scope for every request (the attribute),
 /// then, for a POST, the JSON-RPC body read (at most [`MAX_BODY_BYTES`]) and each `tools/call`
 /// in it checked against the tool's requirement; a request on an MCP session that another token
-/// holder opened is answered 404, as an unknown session. Passes the verified claims on in the
-/// request's extensions, where rmcp hands them to the tools.
+/// holder opened, or that the gate has no record of, is answered 404, as an unknown session (the
+/// streamable HTTP transport: the client then starts a new session). A new session is recorded
+/// within the [`SessionLimits`]: beyond the per-holder cap the holder's own oldest session is
+/// closed, and when the table is full the new one is closed again and answered 503. Passes the
+/// verified claims on in the request's extensions, where rmcp hands them to the tools.
 #[requires_scope(PHOTOS_READ)]
 pub async fn mcp_gate(
     State(gate): State<Gate>,
@@ -195,18 +202,75 @@ pub async fn mcp_gate(
     let response = next.run(Request::from_parts(parts, body)).await;
     match (&session, ending) {
         (Some(session), true) if response.status().is_success() => gate.sessions.closed(session),
+        // rmcp has ended it (idle): its record goes too. rmcp also answers 404 for an unknown
+        // JSON-RPC method on a live session, hence the question.
+        (Some(session), _)
+            if response.status() == StatusCode::NOT_FOUND
+                && !gate
+                    .manager
+                    .has_session(&SessionId::from(session.as_str()))
+                    .await
+                    .unwrap_or(true) =>
+        {
+            gate.sessions.closed(session);
+        }
         (None, _) => {
-            if let Some(opened) = response
+            let opened = response
                 .headers()
                 .get(sessions::SESSION_HEADER)
                 .and_then(|v| v.to_str().ok())
-            {
-                gate.sessions.opened(opened, owner);
+                .map(str::to_owned);
+            if let Some(opened) = opened {
+                return record(&gate, opened, owner, response).await;
             }
         }
         _ => {}
     }
     response
+}
+
+/// Records the session rmcp has just opened for `owner`, or closes it: no session is left open
+/// in rmcp that the gate does not know (it would answer nobody, and hold memory).
+async fn record(gate: &Gate, session: String, owner: String, response: Response) -> Response {
+    let mut outcome = gate.sessions.opened(&session, owner.clone());
+    if outcome == sessions::Opened::Full {
+        // Records of sessions rmcp has ended since (idle, or a client that went away) make
+        // room. rmcp's read lock is held while they are dropped: a session is only recorded
+        // after rmcp has inserted it, which its write lock orders before this, so no record
+        // made meanwhile is mistaken for an ended session.
+        let live = gate.manager.sessions.read().await;
+        gate.sessions.retain_live(|s| live.contains_key(s));
+        drop(live);
+        outcome = gate.sessions.opened(&session, owner);
+    }
+    match outcome {
+        sessions::Opened::Recorded(evicted) => {
+            if let Some(evicted) = evicted {
+                tracing::debug!("MCP session closed: its holder opened more than allowed");
+                close(gate, &evicted).await;
+            }
+            response
+        }
+        sessions::Opened::Full => {
+            tracing::warn!("MCP session refused: the session table is full");
+            close(gate, &session).await;
+            let mut refused =
+                (StatusCode::SERVICE_UNAVAILABLE, "too many MCP sessions").into_response();
+            // rmcp ends an idle session after five minutes; one minute is a fair first retry.
+            refused.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static("60"),
+            );
+            refused
+        }
+    }
+}
+
+/// Closes `session` in rmcp (its record, if any, is already gone).
+async fn close(gate: &Gate, session: &str) {
+    if let Err(error) = gate.manager.close_session(&SessionId::from(session)).await {
+        tracing::debug!(%error, "MCP session already ended");
+    }
 }
 
 /// The POST body, read whole (bounded) and checked: each `tools/call` in it against its tool's
@@ -401,17 +465,29 @@ pub fn resource_uri(base: &str) -> String {
 /// The MCP endpoint at [`MCP_PATH`] behind the gate, the RFC 9728 metadata, all behind
 /// `authenticator`'s layer. `store` is shared by every MCP session.
 pub fn app(authenticator: Authenticator, scopes: ToolScopes, store: Store) -> axum::Router {
+    app_with_sessions(authenticator, scopes, store, SessionLimits::default())
+}
+
+/// As [`app`], with the gate keeping track of MCP sessions within `limits`.
+pub fn app_with_sessions(
+    authenticator: Authenticator,
+    scopes: ToolScopes,
+    store: Store,
+    limits: SessionLimits,
+) -> axum::Router {
     let scopes = Arc::new(scopes);
     let factory_scopes = scopes.clone();
+    let manager = Arc::new(LocalSessionManager::default());
     let service = StreamableHttpService::new(
         move || Ok(PhotoTools::new(store.clone(), factory_scopes.clone())),
-        Arc::new(LocalSessionManager::default()),
+        manager.clone(),
         StreamableHttpServerConfig::default().with_max_request_body_bytes(MAX_BODY_BYTES),
     );
     let gate = Gate {
         authenticator: authenticator.clone(),
         scopes,
-        sessions: Arc::default(),
+        sessions: Arc::new(sessions::SessionOwners::new(limits)),
+        manager,
     };
     axum::Router::new()
         .route_service(MCP_PATH, service)

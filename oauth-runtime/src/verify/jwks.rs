@@ -15,7 +15,11 @@ use crate::verify::keys::{Key, keys_from_remote_jwk_set};
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct JwksSettings {
-    /// Per-request timeout (default 5 s).
+    /// How long one fetch attempt may take in all (default 5 s): for a key set found by
+    /// discovery that is the metadata lookup (the RFC 8414 location, then the OpenID one) and
+    /// the key-set request together, so that a request waiting for keys never waits longer,
+    /// however many HTTP requests the attempt needs. A metadata location that does not answer
+    /// uses up the time, and the attempt fails without trying the other.
     pub timeout: Duration,
     /// The largest response accepted (default 1 MiB).
     pub max_body: usize,
@@ -253,8 +257,9 @@ impl RemoteKeySet {
     /// Connect discovery) when a token first needs a key, not at start: an API whose provider
     /// is down when it starts comes up and answers 503 until the provider is back, as for a
     /// key-set URL. The metadata's `issuer` must equal `issuer` exactly. The lookup is part of
-    /// each fetch attempt (same single flight, timeout, size limit and backoff); after a failed
-    /// fetch the `jwks_uri` is looked up again.
+    /// each fetch attempt (same single flight, size limit and backoff), and
+    /// [`JwksSettings::timeout`] bounds the lookup and the key-set request together, not each
+    /// HTTP request; after a failed fetch the `jwks_uri` is looked up again.
     pub fn discover(
         issuer: impl Into<String>,
         client: reqwest::Client,
@@ -490,13 +495,27 @@ impl RemoteKeySet {
         }
     }
 
-    /// One fetch, or how it failed (the `outcome` label) and why (for the logs).
+    /// One fetch, or how it failed (the `outcome` label) and why (for the logs), within
+    /// `timeout` in all: every request waiting for keys waits on this one attempt, and with
+    /// discovery it is up to three HTTP requests in a row, each of which would otherwise have
+    /// the whole timeout to itself.
     async fn fetch(&self) -> Result<(Vec<Key>, Duration), (Remote, String)> {
-        let url = self
-            .jwks_uri()
+        let timeout = self.settings.timeout;
+        let attempt = async {
+            let url = self
+                .jwks_uri()
+                .await
+                .map_err(|why| (Remote::HttpError, why))?;
+            self.fetch_from(&url).await
+        };
+        let fetched = tokio::time::timeout(timeout, attempt)
             .await
-            .map_err(|why| (Remote::HttpError, why))?;
-        let fetched = self.fetch_from(&url).await;
+            .unwrap_or_else(|_| {
+                Err((
+                    Remote::Timeout,
+                    format!("no key set within {timeout:?} (discovery and key set together)"),
+                ))
+            });
         if let (Err(_), Some(discovered)) = (&fetched, &self.discovered) {
             *discovered.write().unwrap_or_else(PoisonError::into_inner) = None;
         }
@@ -604,9 +623,21 @@ async fn fetch_json(
 }
 
 /// Finds the `jwks_uri` of `issuer` through RFC 8414 metadata, falling back to OpenID Connect
-/// discovery. The document's `issuer` must equal `issuer` exactly (RFC 8414 §3.3), and the
-/// `jwks_uri` must be https unless it is on a loopback host.
+/// discovery, both lookups together within `settings.timeout`. The document's `issuer` must
+/// equal `issuer` exactly (RFC 8414 §3.3), and the `jwks_uri` must be https unless it is on a
+/// loopback host.
 pub(crate) async fn discover_jwks_uri(
+    client: &reqwest::Client,
+    issuer: &str,
+    settings: &JwksSettings,
+) -> Result<String, String> {
+    let timeout = settings.timeout;
+    tokio::time::timeout(timeout, lookup_jwks_uri(client, issuer, settings))
+        .await
+        .unwrap_or_else(|_| Err(format!("no metadata of {issuer} within {timeout:?}")))
+}
+
+async fn lookup_jwks_uri(
     client: &reqwest::Client,
     issuer: &str,
     settings: &JwksSettings,

@@ -7,7 +7,7 @@
 //! (RFC 8707).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use mcp_photos::{MAX_BODY_BYTES, PhotoTools, TOOL_SCOPES, ToolScopes};
+use mcp_photos::{MAX_BODY_BYTES, PhotoTools, SessionLimits, TOOL_SCOPES, ToolScopes};
 use oauth_runtime::dev::DevServerHandle;
 use photos_demo::{CLIENT_ID, CLIENT_SECRET, Options, Store};
 use rmcp::model::{CallToolRequestParams, ContentBlock};
@@ -26,6 +26,10 @@ pub(crate) struct Example {
 }
 
 async fn start_with(hide_uncallable: bool) -> Example {
+    start_with_sessions(hide_uncallable, SessionLimits::default()).await
+}
+
+async fn start_with_sessions(hide_uncallable: bool, limits: SessionLimits) -> Example {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let options = Options {
@@ -41,7 +45,7 @@ async fn start_with(hide_uncallable: bool) -> Example {
     let scopes = ToolScopes::new(TOOL_SCOPES, &PhotoTools::tool_names())
         .unwrap()
         .hide_uncallable(hide_uncallable);
-    let router = mcp_photos::app(authenticator, scopes, Store::default());
+    let router = mcp_photos::app_with_sessions(authenticator, scopes, Store::default(), limits);
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
     let mcp = mcp_photos::resource_uri(&base);
     Example { server, base, mcp }
@@ -388,6 +392,9 @@ async fn rmcps_oauth_client_discovers_registers_authorizes_and_calls_a_tool() {
     assert_eq!(claims["scope"], "photos:read");
 }
 
+const INITIALIZE: &str = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"e2e","version":"1"}}}"#;
+const LIST: &str = r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"list_photos","arguments":{}}}"#;
+
 impl Example {
     /// A token for this MCP endpoint of alice through the demo public client: the code flow
     /// with PKCE and `resource`, as an MCP client on a user's behalf gets one.
@@ -430,6 +437,33 @@ impl Example {
         answer["access_token"].as_str().expect("a token").to_owned()
     }
 
+    /// Opens an MCP session with `token` (`initialize`, then `notifications/initialized`);
+    /// returns its id.
+    async fn open_session(&self, token: &str) -> String {
+        let opened = self.post(token, INITIALIZE).await;
+        assert_eq!(opened.status(), 200);
+        let session = opened.headers()["mcp-session-id"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        drop(opened);
+        let initialized = r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
+        let answer = self
+            .on_session(reqwest::Method::POST, token, &session, initialized)
+            .await;
+        assert_eq!(answer.status(), 202);
+        session
+    }
+
+    /// `list_photos` on `session` with `token` succeeds.
+    async fn assert_lists_photos(&self, token: &str, session: &str) {
+        let answer = self
+            .on_session(reqwest::Method::POST, token, session, LIST)
+            .await;
+        assert_eq!(answer.status(), 200);
+        assert!(answer.text().await.unwrap().contains(r#""result""#));
+    }
+
     async fn on_session(
         &self,
         method: reqwest::Method,
@@ -460,31 +494,11 @@ async fn an_mcp_session_answers_only_to_the_token_holder_who_opened_it() {
     let other = example
         .token("photos:read photos:write photos:delete")
         .await;
-    let opened = example
-        .post(
-            &alice,
-            r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"e2e","version":"1"}}}"#,
-        )
-        .await;
-    assert_eq!(opened.status(), 200);
-    let session = opened.headers()["mcp-session-id"]
-        .to_str()
-        .unwrap()
-        .to_owned();
-    drop(opened);
-    let initialized = r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
-    let list = r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"list_photos","arguments":{}}}"#;
-    assert_eq!(
-        example
-            .on_session(reqwest::Method::POST, &alice, &session, initialized)
-            .await
-            .status(),
-        202
-    );
+    let session = example.open_session(&alice).await;
 
     // Every scope, but not alice's token: as if the session did not exist.
     for (method, body) in [
-        (reqwest::Method::POST, list),
+        (reqwest::Method::POST, LIST),
         (reqwest::Method::GET, ""),
         (reqwest::Method::DELETE, ""),
     ] {
@@ -494,11 +508,7 @@ async fn an_mcp_session_answers_only_to_the_token_holder_who_opened_it() {
         assert_eq!(answer.status(), 404, "{method}");
     }
     // Alice's session is intact.
-    let answer = example
-        .on_session(reqwest::Method::POST, &alice, &session, list)
-        .await;
-    assert_eq!(answer.status(), 200);
-    assert!(answer.text().await.unwrap().contains(r#""result""#));
+    example.assert_lists_photos(&alice, &session).await;
     assert_eq!(
         example
             .on_session(reqwest::Method::DELETE, &alice, &session, "")
@@ -508,4 +518,56 @@ async fn an_mcp_session_answers_only_to_the_token_holder_who_opened_it() {
             / 100,
         2
     );
+}
+
+/// The gate must never let a request through on a session it does not know, and must never
+/// forget a session rmcp still holds for someone else's sake: were another holder able to push
+/// alice's record out by opening sessions of their own, her leaked session id would answer
+/// their token (the MCP specification: a session id is not authentication).
+#[tokio::test]
+async fn an_mcp_session_stays_bound_however_many_sessions_another_holder_opens() {
+    const MAX: usize = 4;
+    let example = start_with_sessions(false, SessionLimits::default().max_sessions(MAX)).await;
+    let alice = example.alice_token("photos:read").await;
+    let attacker = example.token("photos:read").await;
+    let session = example.open_session(&alice).await;
+
+    let mut statuses = Vec::new();
+    for _ in 0..MAX + 2 {
+        let answer = example.post(&attacker, INITIALIZE).await;
+        statuses.push(answer.status().as_u16());
+    }
+
+    let answer = example
+        .on_session(reqwest::Method::POST, &attacker, &session, LIST)
+        .await;
+    assert_eq!(answer.status(), 404, "the binding held");
+    example.assert_lists_photos(&alice, &session).await;
+    // The table full, a new session is refused rather than anyone's record forgotten.
+    assert_eq!(statuses, [200, 200, 200, 503, 503, 503]);
+}
+
+/// One holder's sessions beyond its cap close that holder's own oldest, never another's: with
+/// the binding failing closed, evicting anyone's record would log them out.
+#[tokio::test]
+async fn a_holders_sessions_beyond_its_cap_close_its_own_oldest() {
+    let limits = SessionLimits::default().max_sessions(4).max_per_owner(2);
+    let example = start_with_sessions(false, limits).await;
+    let alice = example.alice_token("photos:read").await;
+    let other = example.token("photos:read").await;
+    let hers = example.open_session(&alice).await;
+    let mut own = Vec::new();
+    for _ in 0..3 {
+        own.push(example.open_session(&other).await);
+    }
+
+    // The first is gone (rmcp's as well as the record): 404, so the client starts anew.
+    let answer = example
+        .on_session(reqwest::Method::POST, &other, &own[0], LIST)
+        .await;
+    assert_eq!(answer.status(), 404);
+    for session in &own[1..] {
+        example.assert_lists_photos(&other, session).await;
+    }
+    example.assert_lists_photos(&alice, &hers).await;
 }

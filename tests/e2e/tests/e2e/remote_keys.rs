@@ -811,6 +811,68 @@ async fn rfc8414_a_failed_fetch_looks_the_jwks_uri_up_again() {
     assert!(new.hits() >= 1, "and the new one found");
 }
 
+/// `JwksSettings::timeout` bounds a whole fetch attempt, not each of its HTTP requests: a lazily
+/// discovered key set's first fetch is the RFC 8414 location (§3.1), the OpenID one, then the
+/// key set, and every request that needs a key waits on that one attempt. Here the RFC 8414
+/// location is slow to say 404 and the key set hangs: per request, that was the slow 404 plus a
+/// whole timeout.
+#[tokio::test]
+async fn rfc8414_lazy_discovery_and_the_key_set_together_stay_within_the_timeout() {
+    const TIMEOUT: Duration = Duration::from_secs(2);
+    let (jwks, jwks_url) = jwks_server(Mode::Slow).await;
+    let openid_hits = Arc::new(AtomicUsize::new(0));
+    let document = Arc::new(Mutex::new(json!({})));
+    let app = axum::Router::new()
+        .route(
+            "/.well-known/oauth-authorization-server",
+            get(|| async {
+                tokio::time::sleep(TIMEOUT * 3 / 4).await;
+                axum::http::StatusCode::NOT_FOUND
+            }),
+        )
+        .route(
+            "/.well-known/openid-configuration",
+            get({
+                let (document, hits) = (document.clone(), openid_hits.clone());
+                move || async move {
+                    hits.fetch_add(1, Ordering::SeqCst);
+                    axum::Json(document.lock().unwrap().clone())
+                }
+            }),
+        );
+    let issuer = serve(app).await;
+    *document.lock().unwrap() = json!({ "issuer": issuer, "jwks_uri": jwks_url });
+    let mut settings = settings();
+    settings.timeout = TIMEOUT;
+    let v = JwtVerifier::builder()
+        .audience(photos_demo::AUDIENCE)
+        .discover_lazily_with(&issuer, unpooled(), settings)
+        .build()
+        .unwrap();
+    let mut c = claims("a");
+    c["iss"] = issuer.clone().into();
+    let token = key("k1").sign_jwt(&c);
+
+    let started = std::time::Instant::now();
+    // A second request queued behind the same fetch waits no longer than the first.
+    let (first, second) = tokio::join!(v.verify(&token), v.verify(&token));
+    let waited = started.elapsed();
+    for refused in [first, second] {
+        assert!(
+            matches!(refused, Err(VerifyError::Unavailable(_))),
+            "{refused:?}"
+        );
+    }
+    assert_eq!(
+        openid_hits.load(Ordering::SeqCst),
+        1,
+        "the fallback was asked"
+    );
+    assert_eq!(jwks.hits(), 1, "and the key set");
+    // Per request it was at least 3/4 + 1 timeout; the bound leaves room for a loaded machine.
+    assert!(waited < TIMEOUT * 17 / 10, "{waited:?}");
+}
+
 mod introspection {
     use super::*;
     use oauth_runtime::dev::{Client, DevServerHandle, Lifetimes};
