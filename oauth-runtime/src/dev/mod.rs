@@ -84,6 +84,7 @@ pub struct DevServer {
     max_registered: Option<usize>,
     metadata_documents: bool,
     dpop_nonces: bool,
+    max_tracked_failures: usize,
 }
 
 impl Default for DevServer {
@@ -112,6 +113,7 @@ impl DevServer {
             max_registered: None,
             metadata_documents: false,
             dpop_nonces: false,
+            max_tracked_failures: store::MAX_TRACKED_FAILURES,
         }
     }
 
@@ -257,6 +259,14 @@ impl DevServer {
         self
     }
 
+    /// Tracks the failed sign-ins of at most `max` usernames and `max` clients instead of
+    /// 4096, so that tests can fill the tables with a few requests. Not for anything else.
+    #[doc(hidden)]
+    pub fn tracked_login_failures(mut self, max: usize) -> Self {
+        self.max_tracked_failures = max.max(1);
+        self
+    }
+
     /// Binds 127.0.0.1 and serves until the handle is dropped or shut down.
     pub async fn start(self) -> Result<DevServerHandle, StartError> {
         let mut lifetimes = self.lifetimes;
@@ -315,6 +325,7 @@ impl DevServer {
             scopes: self.scopes,
             lifetimes,
             login_limits: self.login_limits,
+            max_tracked_failures: self.max_tracked_failures,
             fill: self.fill,
             keys: RwLock::new(KeyRing {
                 active: Arc::new(with_thumbprint_kid(key)),
@@ -415,6 +426,8 @@ pub(crate) struct Server {
     pub(crate) scopes: Vec<ScopeInfo>,
     pub(crate) lifetimes: Lifetimes,
     pub(crate) login_limits: LoginLimits,
+    /// Usernames, and clients, whose failed sign-ins are tracked at most (see `store`).
+    pub(crate) max_tracked_failures: usize,
     pub(crate) fill: Fill,
     pub(crate) keys: RwLock<KeyRing>,
     pub(crate) store: Store,
@@ -623,7 +636,13 @@ impl Server {
         let now = Instant::now();
         // Checked and counted under one lock, so that concurrent guesses cannot slip past.
         let mut store = self.store.lock();
-        if store.locked(&user_key, client_id, &self.login_limits, now) {
+        if store.locked(
+            &user_key,
+            client_id,
+            &self.login_limits,
+            self.max_tracked_failures,
+            now,
+        ) {
             return SignIn::Locked;
         }
         match find_user(&self.users, username, password, otp) {
