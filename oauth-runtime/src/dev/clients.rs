@@ -206,7 +206,8 @@ pub(crate) struct Registry {
     /// Whether URL client ids are resolved through their metadata documents.
     pub(crate) metadata_documents: bool,
     maps: Mutex<Maps>,
-    http: OnceLock<reqwest::Client>,
+    /// The client documents are fetched with; `None` if it could not be built.
+    http: OnceLock<Option<reqwest::Client>>,
 }
 
 impl Registry {
@@ -268,8 +269,8 @@ impl Registry {
     }
 
     /// The client a metadata document at `url` describes: from the cache while fresh, else
-    /// fetched with the key-set rules (https or loopback http at every hop, at most
-    /// `MAX_DOCUMENT_BYTES`, a timeout) and checked: its `client_id` must be `url` itself.
+    /// fetched (https or loopback http, no redirects, at most `MAX_DOCUMENT_BYTES`, a timeout)
+    /// and checked: its `client_id` must be `url` itself.
     pub(crate) async fn resolve_document(&self, url: &str) -> Result<Arc<Client>, DocumentRefused> {
         if !self.metadata_documents {
             return Err(DocumentRefused("unknown or missing client_id"));
@@ -307,7 +308,11 @@ impl Registry {
             max_body: MAX_DOCUMENT_BYTES,
             ..JwksSettings::default()
         };
-        let http = self.http.get_or_init(crate::verify::jwks::default_client);
+        let Some(http) = self.http.get_or_init(document_client) else {
+            return Err(DocumentRefused(
+                "the client metadata document could not be fetched",
+            ));
+        };
         let response = http
             .get(url)
             .header(reqwest::header::ACCEPT, "application/json")
@@ -318,6 +323,12 @@ impl Registry {
                 tracing::debug!(%error, url, "client metadata document not fetched");
                 DocumentRefused("the client metadata document could not be fetched")
             })?;
+        if response.status().is_redirection() || response.url().as_str() != url {
+            tracing::debug!(status = %response.status(), url, "client metadata document redirected");
+            return Err(DocumentRefused(
+                "the client metadata document URL answered with a redirect: the document must be served at its client_id URL itself",
+            ));
+        }
         let (min, default, max) = DOCUMENT_TTL;
         let ttl = crate::verify::jwks::max_age(response.headers())
             .unwrap_or(default)
@@ -327,7 +338,7 @@ impl Registry {
             .map_err(|(_, error)| {
                 tracing::debug!(%error, url, "client metadata document refused");
                 DocumentRefused(
-                    "the client metadata document could not be fetched (status, size or redirect)",
+                    "the client metadata document could not be fetched (status or size)",
                 )
             })?;
         let document: Value = serde_json::from_slice(&body)
@@ -345,6 +356,20 @@ impl Registry {
         })?;
         Ok((metadata.into_client(url.to_owned()), ttl))
     }
+}
+
+/// The HTTP client for documents: redirects off. The document must be served at the URL that
+/// is its `client_id` (the OAuth client ID metadata document draft); one reached by a redirect
+/// is another site's, and must not speak for this id. `None` if no client can be built (the
+/// TLS backend failed): a default client would follow redirects.
+fn document_client() -> Option<reqwest::Client> {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .inspect_err(|error| {
+            tracing::error!(%error, "building the HTTP client for client metadata documents failed");
+        })
+        .ok()
 }
 
 /// The RFC 7591 §3.2.1 answer for a registered client.

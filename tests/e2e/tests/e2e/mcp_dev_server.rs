@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use oauth_e2e::support::{Answer, approve_as_alice, browser, get};
+use oauth_e2e::support::{Answer, approve_as_alice, browser, get, serve};
 use oauth_runtime::dev::{Client, DevServer, DevServerHandle, Grant, User};
 use oauth_runtime::{Authenticator, ProtectedResource, requires_scope};
 use oauth2::PkceCodeChallenge;
@@ -683,6 +683,72 @@ async fn client_id_metadata_document_is_fetched_checked_cached_and_used() {
         .unwrap();
     assert_eq!(response.status(), 400);
     assert_eq!(fetches.load(Ordering::SeqCst), 1);
+}
+
+/// `/authorize` with a URL `client_id` and PKCE, opened in a browser that does not follow
+/// redirects.
+async fn open_with_document(
+    server: &DevServerHandle,
+    client_id: &str,
+    redirect_uri: &str,
+) -> reqwest::Response {
+    let (challenge, _) = PkceCodeChallenge::new_random_sha256();
+    let pairs = [
+        ("redirect_uri", redirect_uri),
+        ("code_challenge", challenge.as_str()),
+        ("code_challenge_method", "S256"),
+    ];
+    browser()
+        .get(authorize_url(server, client_id, &pairs))
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The client ID metadata document draft: the document is the one served at the URL that is
+/// the `client_id`. Followed redirects let an open redirect on the client's site hand the id
+/// to a document on another origin, whose redirect URI then got the code.
+#[tokio::test]
+async fn client_id_metadata_document_behind_a_redirect_to_another_origin_is_refused() {
+    let s = setup().await;
+    let evil = "http://127.0.0.1/evil";
+    let attacker_fetches = Arc::new(AtomicUsize::new(0));
+    let (counter, named) = (
+        attacker_fetches.clone(),
+        Arc::new(std::sync::OnceLock::new()),
+    );
+    let document_names = named.clone();
+    let attacker = serve(axum::Router::new().route(
+        "/doc.json",
+        axum::routing::get(move || {
+            counter.fetch_add(1, Ordering::SeqCst);
+            let document = json!({
+                "client_id": document_names.get(),
+                "client_name": "Legit Client",
+                "redirect_uris": [evil],
+                "token_endpoint_auth_method": "none",
+            });
+            async move { axum::Json(document) }
+        }),
+    ))
+    .await;
+    let to = format!("{attacker}/doc.json");
+    let legit = serve(axum::Router::new().route(
+        "/client.json",
+        axum::routing::get(move || async move { axum::response::Redirect::temporary(&to) }),
+    ))
+    .await;
+    let client_id = format!("{legit}/client.json");
+    named.set(client_id.clone()).unwrap();
+
+    let response = open_with_document(&s.server, &client_id, evil).await;
+    assert!(response.headers().get("location").is_none());
+    let status = response.status();
+    let page = response.text().await.unwrap();
+    assert_eq!(status, 400, "{page}");
+    assert!(page.contains("answered with a redirect"), "{page}");
+    assert_eq!(attacker_fetches.load(Ordering::SeqCst), 0, "never followed");
+    assert_eq!(s.server.entry_counts().client_documents, 0);
 }
 
 #[tokio::test]
