@@ -225,9 +225,11 @@ impl DevServer {
 
     /// Accepts as `client_id` the https URL (http on loopback) of a client ID metadata
     /// document, as the MCP authorization specification prefers: the document is fetched
-    /// (8 KiB at most, with the key-set fetch timeout and redirect rules), must name itself as
+    /// (8 KiB at most, with the key-set fetch timeout, redirects refused), must name itself as
     /// `client_id`, list the `redirect_uri` used and ask for no client authentication; it is
-    /// cached by its `Cache-Control` between 1 minute and 1 hour (5 minutes without).
+    /// cached by its `Cache-Control` between 1 minute and 1 hour (5 minutes without). At most
+    /// 4 fetches run at once (beyond that a request is refused at once), one per URL, and a
+    /// URL whose document was refused is refused again without a fetch for a minute.
     pub fn client_id_metadata_documents(mut self, enabled: bool) -> Self {
         self.metadata_documents = enabled;
         self

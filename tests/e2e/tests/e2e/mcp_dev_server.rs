@@ -751,6 +751,90 @@ async fn client_id_metadata_document_behind_a_redirect_to_another_origin_is_refu
     assert_eq!(s.server.entry_counts().client_documents, 0);
 }
 
+/// `/authorize` needs no credentials, and each new URL `client_id` made the server fetch it:
+/// any number at once, and again every time for a URL that had just failed. Now at most a few
+/// fetches run at once (more are refused at once), requests for a URL being fetched wait for
+/// that one fetch, and a failure is remembered for a while.
+#[tokio::test]
+async fn client_id_metadata_document_fetches_are_bounded_shared_and_failures_remembered() {
+    let s = setup().await;
+    let (running, most, total) = (
+        Arc::new(AtomicUsize::new(0)),
+        Arc::new(AtomicUsize::new(0)),
+        Arc::new(AtomicUsize::new(0)),
+    );
+    let (r, m, t) = (running.clone(), most.clone(), total.clone());
+    let target = serve(axum::Router::new().route(
+        "/slow",
+        axum::routing::get(move || {
+            let (r, m, t) = (r.clone(), m.clone(), t.clone());
+            async move {
+                t.fetch_add(1, Ordering::SeqCst);
+                m.fetch_max(r.fetch_add(1, Ordering::SeqCst) + 1, Ordering::SeqCst);
+                // Long enough for the requests below to overlap on a loaded machine.
+                tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
+                r.fetch_sub(1, Ordering::SeqCst);
+                axum::http::StatusCode::NOT_FOUND
+            }
+        }),
+    ))
+    .await;
+    let server = Arc::new(s.server);
+    let at_once = |ids: Vec<String>| {
+        let tasks: Vec<_> = ids
+            .into_iter()
+            .map(|id| {
+                let server = server.clone();
+                tokio::spawn(async move {
+                    let response = open_with_document(&server, &id, NATIVE_REDIRECT).await;
+                    (response.status(), response.text().await.unwrap())
+                })
+            })
+            .collect();
+        async move {
+            let mut pages = Vec::new();
+            for task in tasks {
+                let (status, page) = task.await.unwrap();
+                assert_eq!(status, 400, "{page}");
+                pages.push(page);
+            }
+            pages
+        }
+    };
+    // Distinct URLs (by their query), all at once.
+    let pages = at_once((0..40).map(|i| format!("{target}/slow?{i}")).collect()).await;
+    assert!(
+        most.load(Ordering::SeqCst) <= 4,
+        "fetches at once: {}",
+        most.load(Ordering::SeqCst)
+    );
+    for page in &pages {
+        assert!(
+            page.contains("too many client metadata documents are being fetched")
+                || page.contains("could not be fetched"),
+            "{page}"
+        );
+    }
+    // One URL asked for six times at once is fetched once, and not again while remembered.
+    let before = total.load(Ordering::SeqCst);
+    let same = format!("{target}/slow?same");
+    at_once(vec![same.clone(); 6]).await;
+    assert_eq!(
+        total.load(Ordering::SeqCst),
+        before + 1,
+        "one fetch per URL"
+    );
+    for _ in 0..3 {
+        let response = open_with_document(&server, &same, NATIVE_REDIRECT).await;
+        assert_eq!(response.status(), 400);
+    }
+    assert_eq!(
+        total.load(Ordering::SeqCst),
+        before + 1,
+        "a URL that just failed is not fetched again"
+    );
+}
+
 #[tokio::test]
 async fn rfc9728_metadata_at_both_well_known_urls_and_in_401_and_403_challenges() {
     let s = setup().await;
