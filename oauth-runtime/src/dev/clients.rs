@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use tokio::sync::{Semaphore, watch};
 
 use super::config::{Client, Grant};
 use crate::JwksSettings;
@@ -24,6 +25,13 @@ const MAX_NAME_LEN: usize = 200;
 const MAX_DOCUMENTS: usize = 256;
 /// A metadata document is a few hundred bytes; anything much larger is not one.
 const MAX_DOCUMENT_BYTES: usize = 8 * 1024;
+/// Document fetches running at once, whatever their URLs: `/authorize` needs no credentials,
+/// so without a bound anyone could make this server send as many requests as they send it.
+const MAX_FETCHES_IN_FLIGHT: usize = 4;
+/// How long a document that could not be fetched or used is refused without asking again.
+const FAILURE_MEMORY: Duration = Duration::from_secs(60);
+/// Failed document URLs remembered at most; the one remembered longest gives way.
+const MAX_FAILURES: usize = 256;
 /// How long a fetched document is trusted: its `Cache-Control: max-age` within these bounds.
 const DOCUMENT_TTL: (Duration, Duration, Duration) = (
     Duration::from_secs(60),
@@ -190,12 +198,63 @@ pub(crate) fn metadata_document_url(client_id: &str) -> bool {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct DocumentRefused(pub(crate) &'static str);
 
+/// Every fetch slot is taken: refused at once, as queueing would let waiters pile up.
+const BUSY: DocumentRefused =
+    DocumentRefused("too many client metadata documents are being fetched: try again in a moment");
+
+/// What one fetch of a document ends with; `None` while it runs.
+type Outcome = Option<Result<Arc<Client>, DocumentRefused>>;
+
 #[derive(Debug, Default)]
 struct Maps {
     /// Registered clients with the order of their registration, for oldest-out.
     registered: HashMap<String, (Arc<Client>, u64)>,
     next: u64,
     documents: HashMap<String, (Arc<Client>, Instant)>,
+    /// Documents refused recently, with why and until when: asking again at once would get the
+    /// same answer and make this server a reflector for whoever names the URL.
+    failures: HashMap<String, (DocumentRefused, Instant)>,
+    /// Fetches running, one per URL, which later requests for the same URL wait on. At most
+    /// `MAX_FETCHES_IN_FLIGHT`: an entry exists only while its fetch holds a slot.
+    in_flight: HashMap<String, watch::Receiver<Outcome>>,
+}
+
+impl Maps {
+    /// Keeps the outcome of a fetch: a document until its time to live ends, a refusal for
+    /// `FAILURE_MEMORY`; each map bounded, the entry that ends first giving way.
+    fn remember(
+        &mut self,
+        url: &str,
+        outcome: &Result<(Arc<Client>, Duration), DocumentRefused>,
+        now: Instant,
+    ) {
+        fn make_room<V>(map: &mut HashMap<String, V>, until: impl Fn(&V) -> Instant, max: usize) {
+            if map.len() >= max
+                && let Some(first) = map
+                    .iter()
+                    .min_by_key(|(_, v)| until(v))
+                    .map(|(id, _)| id.clone())
+            {
+                map.remove(&first);
+            }
+        }
+        match outcome {
+            Ok((client, ttl)) => {
+                self.failures.remove(url);
+                self.documents.retain(|_, (_, until)| *until > now);
+                make_room(&mut self.documents, |(_, until)| *until, MAX_DOCUMENTS);
+                let expires = now.checked_add(*ttl).unwrap_or(now);
+                self.documents
+                    .insert(url.to_owned(), (client.clone(), expires));
+            }
+            Err(refused) => {
+                self.failures.retain(|_, (_, until)| *until > now);
+                make_room(&mut self.failures, |(_, until)| *until, MAX_FAILURES);
+                let until = now.checked_add(FAILURE_MEMORY).unwrap_or(now);
+                self.failures.insert(url.to_owned(), (*refused, until));
+            }
+        }
+    }
 }
 
 /// The clients registered at run time and the metadata documents fetched, both bounded.
@@ -205,8 +264,11 @@ pub(crate) struct Registry {
     pub(crate) max_registered: Option<usize>,
     /// Whether URL client ids are resolved through their metadata documents.
     pub(crate) metadata_documents: bool,
-    maps: Mutex<Maps>,
-    http: OnceLock<reqwest::Client>,
+    maps: Arc<Mutex<Maps>>,
+    /// The client documents are fetched with; `None` if it could not be built.
+    http: OnceLock<Option<reqwest::Client>>,
+    /// Fetch slots (`MAX_FETCHES_IN_FLIGHT`).
+    fetches: Arc<Semaphore>,
 }
 
 impl Registry {
@@ -214,13 +276,14 @@ impl Registry {
         Registry {
             max_registered,
             metadata_documents,
-            maps: Mutex::default(),
+            maps: Arc::default(),
             http: OnceLock::new(),
+            fetches: Arc::new(Semaphore::new(MAX_FETCHES_IN_FLIGHT)),
         }
     }
 
     fn maps(&self) -> MutexGuard<'_, Maps> {
-        self.maps.lock().unwrap_or_else(PoisonError::into_inner)
+        lock(&self.maps)
     }
 
     /// A registered client, or one whose document is cached and fresh.
@@ -268,8 +331,10 @@ impl Registry {
     }
 
     /// The client a metadata document at `url` describes: from the cache while fresh, else
-    /// fetched with the key-set rules (https or loopback http at every hop, at most
-    /// `MAX_DOCUMENT_BYTES`, a timeout) and checked: its `client_id` must be `url` itself.
+    /// fetched (https or loopback http, no redirects, at most `MAX_DOCUMENT_BYTES`, a timeout)
+    /// and checked: its `client_id` must be `url` itself. Requests for a URL being fetched wait
+    /// for that fetch; a URL refused within `FAILURE_MEMORY` is refused again without a fetch;
+    /// with every fetch slot taken the answer is an immediate refusal.
     pub(crate) async fn resolve_document(&self, url: &str) -> Result<Arc<Client>, DocumentRefused> {
         if !self.metadata_documents {
             return Err(DocumentRefused("unknown or missing client_id"));
@@ -279,72 +344,119 @@ impl Registry {
                 "a URL client_id must be https (or http on loopback), with a path and without a fragment",
             ));
         }
-        if let Some(client) = self.get(url) {
-            return Ok(client);
-        }
-        let (client, ttl) = self.fetch(url).await?;
-        let client = Arc::new(client);
-        let now = Instant::now();
-        let expires = now.checked_add(ttl).unwrap_or(now);
-        let mut maps = self.maps();
-        maps.documents.retain(|_, (_, until)| *until > now);
-        if maps.documents.len() >= MAX_DOCUMENTS
-            && let Some(first) = maps
-                .documents
-                .iter()
-                .min_by_key(|(_, (_, until))| *until)
-                .map(|(id, _)| id.clone())
-        {
-            maps.documents.remove(&first);
-        }
-        maps.documents
-            .insert(url.to_owned(), (client.clone(), expires));
-        Ok(client)
-    }
-
-    async fn fetch(&self, url: &str) -> Result<(Client, Duration), DocumentRefused> {
-        let settings = JwksSettings {
-            max_body: MAX_DOCUMENT_BYTES,
-            ..JwksSettings::default()
+        let mut outcome = {
+            let now = Instant::now();
+            let mut maps = self.maps();
+            if let Some((client, _)) = maps.documents.get(url).filter(|(_, until)| *until > now) {
+                return Ok(client.clone());
+            }
+            if let Some((refused, _)) = maps.failures.get(url).filter(|(_, until)| *until > now) {
+                return Err(*refused);
+            }
+            match maps.in_flight.get(url) {
+                Some(running) => running.clone(),
+                None => {
+                    let slot = self.fetches.clone().try_acquire_owned().map_err(|_| BUSY)?;
+                    let (done, running) = watch::channel(None);
+                    maps.in_flight.insert(url.to_owned(), running.clone());
+                    let http = self.http.get_or_init(document_client).clone();
+                    let (maps, url) = (self.maps.clone(), url.to_owned());
+                    // A task of its own, so that a request given up on does not leave the URL
+                    // marked as being fetched with nobody fetching it.
+                    tokio::spawn(async move {
+                        let fetched = match http {
+                            Some(http) => fetch(&http, &url)
+                                .await
+                                .map(|(client, ttl)| (Arc::new(client), ttl)),
+                            None => Err(DocumentRefused(
+                                "the client metadata document could not be fetched",
+                            )),
+                        };
+                        {
+                            let mut maps = lock(&maps);
+                            maps.remember(&url, &fetched, Instant::now());
+                            maps.in_flight.remove(&url);
+                        }
+                        drop(slot);
+                        let _ = done.send(Some(fetched.map(|(client, _)| client)));
+                    });
+                    running
+                }
+            }
         };
-        let http = self.http.get_or_init(crate::verify::jwks::default_client);
-        let response = http
-            .get(url)
-            .header(reqwest::header::ACCEPT, "application/json")
-            .timeout(settings.timeout)
-            .send()
-            .await
-            .map_err(|error| {
-                tracing::debug!(%error, url, "client metadata document not fetched");
-                DocumentRefused("the client metadata document could not be fetched")
-            })?;
-        let (min, default, max) = DOCUMENT_TTL;
-        let ttl = crate::verify::jwks::max_age(response.headers())
-            .unwrap_or(default)
-            .clamp(min, max);
-        let body = crate::verify::jwks::read_body(response, &settings)
-            .await
-            .map_err(|(_, error)| {
-                tracing::debug!(%error, url, "client metadata document refused");
-                DocumentRefused(
-                    "the client metadata document could not be fetched (status, size or redirect)",
-                )
-            })?;
-        let document: Value = serde_json::from_slice(&body)
-            .map_err(|_| DocumentRefused("the client metadata document is not JSON"))?;
-        // The document names itself: one served at another URL (or naming another client)
-        // must not lend its redirect URIs to this id.
-        if document.get("client_id").and_then(Value::as_str) != Some(url) {
-            return Err(DocumentRefused(
-                "the client metadata document's client_id differs from its URL",
-            ));
+        match outcome.wait_for(Option::is_some).await {
+            Ok(outcome) => outcome.clone().unwrap_or(Err(BUSY)),
+            // The fetching task ended without an answer: it panicked.
+            Err(_) => Err(DocumentRefused(
+                "the client metadata document could not be fetched",
+            )),
         }
-        let metadata = Metadata::parse(&document).map_err(|(_, description)| {
-            tracing::debug!(description, url, "client metadata document refused");
-            DocumentRefused("the client metadata document is not acceptable")
-        })?;
-        Ok((metadata.into_client(url.to_owned()), ttl))
     }
+}
+
+fn lock(maps: &Mutex<Maps>) -> MutexGuard<'_, Maps> {
+    maps.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The HTTP client for documents: redirects off. The document must be served at the URL that
+/// is its `client_id` (the OAuth client ID metadata document draft); one reached by a redirect
+/// is another site's, and must not speak for this id. `None` if no client can be built (the
+/// TLS backend failed): a default client would follow redirects.
+fn document_client() -> Option<reqwest::Client> {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .inspect_err(|error| {
+            tracing::error!(%error, "building the HTTP client for client metadata documents failed");
+        })
+        .ok()
+}
+
+async fn fetch(http: &reqwest::Client, url: &str) -> Result<(Client, Duration), DocumentRefused> {
+    let settings = JwksSettings {
+        max_body: MAX_DOCUMENT_BYTES,
+        ..JwksSettings::default()
+    };
+    let response = http
+        .get(url)
+        .header(reqwest::header::ACCEPT, "application/json")
+        .timeout(settings.timeout)
+        .send()
+        .await
+        .map_err(|error| {
+            tracing::debug!(%error, url, "client metadata document not fetched");
+            DocumentRefused("the client metadata document could not be fetched")
+        })?;
+    if response.status().is_redirection() || response.url().as_str() != url {
+        tracing::debug!(status = %response.status(), url, "client metadata document redirected");
+        return Err(DocumentRefused(
+            "the client metadata document URL answered with a redirect: the document must be served at its client_id URL itself",
+        ));
+    }
+    let (min, default, max) = DOCUMENT_TTL;
+    let ttl = crate::verify::jwks::max_age(response.headers())
+        .unwrap_or(default)
+        .clamp(min, max);
+    let body = crate::verify::jwks::read_body(response, &settings)
+        .await
+        .map_err(|(_, error)| {
+            tracing::debug!(%error, url, "client metadata document refused");
+            DocumentRefused("the client metadata document could not be fetched (status or size)")
+        })?;
+    let document: Value = serde_json::from_slice(&body)
+        .map_err(|_| DocumentRefused("the client metadata document is not JSON"))?;
+    // The document names itself: one served at another URL (or naming another client)
+    // must not lend its redirect URIs to this id.
+    if document.get("client_id").and_then(Value::as_str) != Some(url) {
+        return Err(DocumentRefused(
+            "the client metadata document's client_id differs from its URL",
+        ));
+    }
+    let metadata = Metadata::parse(&document).map_err(|(_, description)| {
+        tracing::debug!(description, url, "client metadata document refused");
+        DocumentRefused("the client metadata document is not acceptable")
+    })?;
+    Ok((metadata.into_client(url.to_owned()), ttl))
 }
 
 /// The RFC 7591 §3.2.1 answer for a registered client.
@@ -442,6 +554,25 @@ mod tests {
                 "{document}"
             );
         }
+    }
+
+    #[test]
+    fn remembered_document_failures_are_bounded_and_lapse() {
+        let mut maps = Maps::default();
+        let now = Instant::now();
+        let refused = Err(DocumentRefused("no"));
+        for i in 0..MAX_FAILURES + 50 {
+            let at = now + Duration::from_millis(i as u64);
+            maps.remember(&format!("https://a.example/{i}"), &refused, at);
+        }
+        assert_eq!(maps.failures.len(), MAX_FAILURES);
+        assert!(
+            !maps.failures.contains_key("https://a.example/0"),
+            "the oldest gave way"
+        );
+        let later = now + FAILURE_MEMORY + Duration::from_secs(1);
+        maps.remember("https://b.example/x", &refused, later);
+        assert_eq!(maps.failures.len(), 1, "lapsed ones are dropped");
     }
 
     #[test]

@@ -84,6 +84,7 @@ pub struct DevServer {
     max_registered: Option<usize>,
     metadata_documents: bool,
     dpop_nonces: bool,
+    max_tracked_failures: usize,
 }
 
 impl Default for DevServer {
@@ -112,6 +113,7 @@ impl DevServer {
             max_registered: None,
             metadata_documents: false,
             dpop_nonces: false,
+            max_tracked_failures: store::MAX_TRACKED_FAILURES,
         }
     }
 
@@ -223,9 +225,11 @@ impl DevServer {
 
     /// Accepts as `client_id` the https URL (http on loopback) of a client ID metadata
     /// document, as the MCP authorization specification prefers: the document is fetched
-    /// (8 KiB at most, with the key-set fetch timeout and redirect rules), must name itself as
+    /// (8 KiB at most, with the key-set fetch timeout, redirects refused), must name itself as
     /// `client_id`, list the `redirect_uri` used and ask for no client authentication; it is
-    /// cached by its `Cache-Control` between 1 minute and 1 hour (5 minutes without).
+    /// cached by its `Cache-Control` between 1 minute and 1 hour (5 minutes without). At most
+    /// 4 fetches run at once (beyond that a request is refused at once), one per URL, and a
+    /// URL whose document was refused is refused again without a fetch for a minute.
     pub fn client_id_metadata_documents(mut self, enabled: bool) -> Self {
         self.metadata_documents = enabled;
         self
@@ -254,6 +258,14 @@ impl DevServer {
     #[doc(hidden)]
     pub fn random_source(mut self, fill: fn(&mut [u8]) -> std::io::Result<()>) -> Self {
         self.fill = fill;
+        self
+    }
+
+    /// Tracks the failed sign-ins of at most `max` usernames and `max` clients instead of
+    /// 4096, so that tests can fill the tables with a few requests. Not for anything else.
+    #[doc(hidden)]
+    pub fn tracked_login_failures(mut self, max: usize) -> Self {
+        self.max_tracked_failures = max.max(1);
         self
     }
 
@@ -315,6 +327,7 @@ impl DevServer {
             scopes: self.scopes,
             lifetimes,
             login_limits: self.login_limits,
+            max_tracked_failures: self.max_tracked_failures,
             fill: self.fill,
             keys: RwLock::new(KeyRing {
                 active: Arc::new(with_thumbprint_kid(key)),
@@ -415,6 +428,8 @@ pub(crate) struct Server {
     pub(crate) scopes: Vec<ScopeInfo>,
     pub(crate) lifetimes: Lifetimes,
     pub(crate) login_limits: LoginLimits,
+    /// Usernames, and clients, whose failed sign-ins are tracked at most (see `store`).
+    pub(crate) max_tracked_failures: usize,
     pub(crate) fill: Fill,
     pub(crate) keys: RwLock<KeyRing>,
     pub(crate) store: Store,
@@ -623,7 +638,13 @@ impl Server {
         let now = Instant::now();
         // Checked and counted under one lock, so that concurrent guesses cannot slip past.
         let mut store = self.store.lock();
-        if store.locked(&user_key, client_id, &self.login_limits, now) {
+        if store.locked(
+            &user_key,
+            client_id,
+            &self.login_limits,
+            self.max_tracked_failures,
+            now,
+        ) {
             return SignIn::Locked;
         }
         match find_user(&self.users, username, password, otp) {

@@ -143,8 +143,10 @@ pub(crate) struct Failures {
 
 /// Open sign-in pages kept at most; a flood of `/authorize` evicts the oldest.
 pub(crate) const MAX_PENDING: usize = 256;
-/// Usernames whose failures are tracked at most: attackers choose usernames freely.
-pub(crate) const MAX_TRACKED_USERS: usize = 4096;
+/// Usernames, and clients, whose failures are tracked at most: attackers choose usernames
+/// freely, and clients too where registration is open. A full table is never made room in by
+/// forgetting a live record (that would lift a lock): it refuses what it cannot count.
+pub(crate) const MAX_TRACKED_FAILURES: usize = 4096;
 /// How long a used or expired code is remembered, to answer its replay by revoking its grant.
 const CODE_MEMORY: Duration = Duration::from_secs(600);
 /// Sweeping is a pass over every map; once a second is often enough to keep them bounded.
@@ -207,21 +209,51 @@ impl Maps {
         self.pending.insert(csrf, pending);
     }
 
-    /// Whether sign-ins as this user or through this client are locked.
+    /// Whether sign-ins as this user or through this client are refused now: either is locked,
+    /// or a failure of theirs could not be counted because its table holds `max_tracked` live
+    /// records. Failing closed then is the price of a bound that cannot be used to lift a lock
+    /// (evicting the oldest record would free a locked user once enough other names failed);
+    /// the refusal lasts until records lapse, a lockout after their last failure.
     pub(crate) fn locked(
-        &self,
+        &mut self,
         user: &[u8; 32],
         client: &str,
         limits: &LoginLimits,
+        max_tracked: usize,
         now: Instant,
     ) -> bool {
         let over = |f: Option<&Failures>, limit: u32| {
             f.is_some_and(|f| f.count >= limit && f.forget_at > now)
         };
-        over(self.user_failures.get(user), limits.per_user)
+        if over(self.user_failures.get(user), limits.per_user)
             || over(self.client_failures.get(client), limits.per_client)
+        {
+            return true;
+        }
+        let room = |tracked: bool, map_len: usize| tracked || map_len < max_tracked;
+        if room(
+            self.user_failures.contains_key(user),
+            self.user_failures.len(),
+        ) && room(
+            self.client_failures.contains_key(client),
+            self.client_failures.len(),
+        ) {
+            return false;
+        }
+        // Sweeping runs once a second at most: records that lapsed since may make room now.
+        self.user_failures.retain(|_, f| f.forget_at > now);
+        self.client_failures.retain(|_, f| f.forget_at > now);
+        !(room(
+            self.user_failures.contains_key(user),
+            self.user_failures.len(),
+        ) && room(
+            self.client_failures.contains_key(client),
+            self.client_failures.len(),
+        ))
     }
 
+    /// Counts a failed sign-in. Ask [`Maps::locked`] first under the same lock: it is what
+    /// keeps room for this record, so that nothing live is ever dropped here.
     pub(crate) fn record_failure(
         &mut self,
         user: [u8; 32],
@@ -230,16 +262,6 @@ impl Maps {
         now: Instant,
     ) {
         let forget_at = now.checked_add(lockout).unwrap_or(now);
-        if self.user_failures.len() >= MAX_TRACKED_USERS
-            && !self.user_failures.contains_key(&user)
-            && let Some(oldest) = self
-                .user_failures
-                .iter()
-                .min_by_key(|(_, f)| f.forget_at)
-                .map(|(k, _)| *k)
-        {
-            self.user_failures.remove(&oldest);
-        }
         for failures in [
             self.user_failures.entry(user).or_insert(Failures {
                 count: 0,
@@ -319,17 +341,88 @@ impl Store {
 mod tests {
     use super::*;
 
+    fn user(i: usize) -> [u8; 32] {
+        let mut user = [0; 32];
+        user[..8].copy_from_slice(&(i as u64).to_le_bytes());
+        user
+    }
+
+    /// A failed sign-in as `sign_in` counts it: refused when locked, else recorded.
+    fn fail(maps: &mut Maps, user: [u8; 32], client: &str, limits: &LoginLimits, now: Instant) {
+        if !maps.locked(&user, client, limits, MAX_TRACKED_FAILURES, now) {
+            maps.record_failure(user, client, limits.lockout, now);
+        }
+    }
+
     #[test]
     fn failed_sign_ins_of_chosen_usernames_stay_under_the_cap() {
         let mut maps = Maps::default();
+        let limits = LoginLimits {
+            per_user: u32::MAX,
+            per_client: u32::MAX,
+            ..LoginLimits::default()
+        };
         let now = Instant::now();
-        for i in 0..MAX_TRACKED_USERS + 500 {
-            let mut user = [0; 32];
-            user[..8].copy_from_slice(&(i as u64).to_le_bytes());
-            maps.record_failure(user, "client", Duration::from_secs(60), now);
+        for i in 0..MAX_TRACKED_FAILURES + 500 {
+            fail(&mut maps, user(i), "client", &limits, now);
+            fail(&mut maps, user(0), &format!("client{i}"), &limits, now);
         }
-        assert_eq!(maps.user_failures.len(), MAX_TRACKED_USERS);
-        assert_eq!(maps.client_failures.len(), 1);
+        assert_eq!(maps.user_failures.len(), MAX_TRACKED_FAILURES);
+        assert_eq!(maps.client_failures.len(), MAX_TRACKED_FAILURES);
+    }
+
+    /// The attack: lock a user, then fail with as many other usernames as the table holds
+    /// (through fresh registered clients, so that no client's limit stops it). Evicting the
+    /// oldest record to make room freed the locked user long before the lockout ended.
+    #[test]
+    fn a_full_failure_table_keeps_every_lock_and_refuses_names_it_cannot_count() {
+        let mut maps = Maps::default();
+        let limits = LoginLimits::default();
+        let start = Instant::now();
+        let alice = [0xa1; 32];
+        for _ in 0..limits.per_user {
+            fail(&mut maps, alice, "victim", &limits, start);
+        }
+        assert!(maps.locked(&alice, "victim", &limits, MAX_TRACKED_FAILURES, start));
+        let soon = start + Duration::from_secs(1);
+        for i in 0..MAX_TRACKED_FAILURES + 100 {
+            fail(
+                &mut maps,
+                user(i),
+                &format!("fresh{}", i / 18),
+                &limits,
+                soon,
+            );
+        }
+        assert_eq!(maps.user_failures.len(), MAX_TRACKED_FAILURES);
+        assert!(
+            maps.locked(&alice, "another", &limits, MAX_TRACKED_FAILURES, soon),
+            "the lock outlives a flood of other usernames"
+        );
+        // Fails closed: a username the table cannot count is refused, whatever its password.
+        let newcomer = user(MAX_TRACKED_FAILURES + 1000);
+        assert!(maps.locked(&newcomer, "fresh0", &limits, MAX_TRACKED_FAILURES, soon));
+        // A lockout after the flood's last failure the records lapse and sign-ins are open.
+        let later = soon + limits.lockout;
+        assert!(!maps.locked(&newcomer, "fresh0", &limits, MAX_TRACKED_FAILURES, later));
+        assert!(!maps.locked(&alice, "victim", &limits, MAX_TRACKED_FAILURES, later));
+    }
+
+    #[test]
+    fn a_full_client_failure_table_refuses_clients_it_cannot_count() {
+        let mut maps = Maps::default();
+        let limits = LoginLimits::default();
+        let now = Instant::now();
+        let max = 8;
+        for i in 0..max {
+            assert!(!maps.locked(&user(i), &format!("c{i}"), &limits, max, now));
+            maps.record_failure(user(i), &format!("c{i}"), limits.lockout, now);
+        }
+        assert!(maps.locked(&user(0), "c-new", &limits, max, now));
+        // Tracked clients and users still sign in (and have their failures counted).
+        assert!(!maps.locked(&user(0), "c0", &limits, max, now));
+        assert_eq!(maps.client_failures.len(), max);
+        assert_eq!(maps.user_failures.len(), max);
     }
 
     #[test]
@@ -341,12 +434,12 @@ mod tests {
         for _ in 0..limits.per_user {
             maps.record_failure(user, "client", limits.lockout, start);
         }
-        assert!(maps.locked(&user, "client", &limits, start));
+        assert!(maps.locked(&user, "client", &limits, MAX_TRACKED_FAILURES, start));
         let later = start + limits.lockout;
-        assert!(!maps.locked(&user, "client", &limits, later));
+        assert!(!maps.locked(&user, "client", &limits, MAX_TRACKED_FAILURES, later));
         // Not yet swept: one more failure starts a new count instead of locking again.
         maps.record_failure(user, "client", limits.lockout, later);
-        assert!(!maps.locked(&user, "client", &limits, later));
+        assert!(!maps.locked(&user, "client", &limits, MAX_TRACKED_FAILURES, later));
         assert_eq!(maps.user_failures[&user].count, 1);
     }
 

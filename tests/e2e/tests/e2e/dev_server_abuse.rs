@@ -675,6 +675,42 @@ async fn rfc6749_section_5_2_password_grant_guessing_across_users_locks_the_clie
     );
 }
 
+/// Failures are tracked for a bounded number of usernames; once the table was full the oldest
+/// record gave way, and that was the locked user's: failing with enough made-up names lifted the
+/// lock (with open registration no client limit stops that). Now a full table keeps every lock
+/// and refuses the names it cannot count. (The table holds 8 here instead of 4096.)
+#[tokio::test]
+async fn rfc6749_section_5_2_a_lock_is_not_lifted_by_failures_of_other_usernames() {
+    let server = builder().tracked_login_failures(8).start().await.unwrap();
+    let legacy = basic("legacy:legacy-secret");
+    for _ in 0..5 {
+        assert_eq!(
+            password_grant(&server, &legacy, "alice", "guess").await,
+            400
+        );
+    }
+    // Through another client, so that only the usernames' table fills.
+    let other = basic("legacy-2:legacy-secret");
+    for i in 0..8 {
+        assert_eq!(
+            password_grant(&server, &other, &format!("nobody{i}"), "x").await,
+            400
+        );
+    }
+    let (status, answer) = password_grant_answer(&server, &other, "alice", "wonderland").await;
+    assert_eq!(status, 400, "alice is still locked: {answer}");
+    assert!(
+        answer["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("too many failed sign-ins"),
+        "{answer}"
+    );
+    // Failing closed: a username the full table cannot count is refused like a locked one.
+    let (_, newcomer) = password_grant_answer(&server, &other, "bob", "builder").await;
+    assert_eq!(newcomer, answer);
+}
+
 fn consent_fields<'a>(page: &'a ConsentPage, password: &'a str) -> [(&'a str, &'a str); 4] {
     [
         ("csrf_token", page.csrf.as_str()),

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use oauth_e2e::support::{Answer, approve_as_alice, browser, get};
+use oauth_e2e::support::{Answer, approve_as_alice, browser, get, serve};
 use oauth_runtime::dev::{Client, DevServer, DevServerHandle, Grant, User};
 use oauth_runtime::{Authenticator, ProtectedResource, requires_scope};
 use oauth2::PkceCodeChallenge;
@@ -683,6 +683,156 @@ async fn client_id_metadata_document_is_fetched_checked_cached_and_used() {
         .unwrap();
     assert_eq!(response.status(), 400);
     assert_eq!(fetches.load(Ordering::SeqCst), 1);
+}
+
+/// `/authorize` with a URL `client_id` and PKCE, opened in a browser that does not follow
+/// redirects.
+async fn open_with_document(
+    server: &DevServerHandle,
+    client_id: &str,
+    redirect_uri: &str,
+) -> reqwest::Response {
+    let (challenge, _) = PkceCodeChallenge::new_random_sha256();
+    let pairs = [
+        ("redirect_uri", redirect_uri),
+        ("code_challenge", challenge.as_str()),
+        ("code_challenge_method", "S256"),
+    ];
+    browser()
+        .get(authorize_url(server, client_id, &pairs))
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The client ID metadata document draft: the document is the one served at the URL that is
+/// the `client_id`. Followed redirects let an open redirect on the client's site hand the id
+/// to a document on another origin, whose redirect URI then got the code.
+#[tokio::test]
+async fn client_id_metadata_document_behind_a_redirect_to_another_origin_is_refused() {
+    let s = setup().await;
+    let evil = "http://127.0.0.1/evil";
+    let attacker_fetches = Arc::new(AtomicUsize::new(0));
+    let (counter, named) = (
+        attacker_fetches.clone(),
+        Arc::new(std::sync::OnceLock::new()),
+    );
+    let document_names = named.clone();
+    let attacker = serve(axum::Router::new().route(
+        "/doc.json",
+        axum::routing::get(move || {
+            counter.fetch_add(1, Ordering::SeqCst);
+            let document = json!({
+                "client_id": document_names.get(),
+                "client_name": "Legit Client",
+                "redirect_uris": [evil],
+                "token_endpoint_auth_method": "none",
+            });
+            async move { axum::Json(document) }
+        }),
+    ))
+    .await;
+    let to = format!("{attacker}/doc.json");
+    let legit = serve(axum::Router::new().route(
+        "/client.json",
+        axum::routing::get(move || async move { axum::response::Redirect::temporary(&to) }),
+    ))
+    .await;
+    let client_id = format!("{legit}/client.json");
+    named.set(client_id.clone()).unwrap();
+
+    let response = open_with_document(&s.server, &client_id, evil).await;
+    assert!(response.headers().get("location").is_none());
+    let status = response.status();
+    let page = response.text().await.unwrap();
+    assert_eq!(status, 400, "{page}");
+    assert!(page.contains("answered with a redirect"), "{page}");
+    assert_eq!(attacker_fetches.load(Ordering::SeqCst), 0, "never followed");
+    assert_eq!(s.server.entry_counts().client_documents, 0);
+}
+
+/// `/authorize` needs no credentials, and each new URL `client_id` made the server fetch it:
+/// any number at once, and again every time for a URL that had just failed. Now at most a few
+/// fetches run at once (more are refused at once), requests for a URL being fetched wait for
+/// that one fetch, and a failure is remembered for a while.
+#[tokio::test]
+async fn client_id_metadata_document_fetches_are_bounded_shared_and_failures_remembered() {
+    let s = setup().await;
+    let (running, most, total) = (
+        Arc::new(AtomicUsize::new(0)),
+        Arc::new(AtomicUsize::new(0)),
+        Arc::new(AtomicUsize::new(0)),
+    );
+    let (r, m, t) = (running.clone(), most.clone(), total.clone());
+    let target = serve(axum::Router::new().route(
+        "/slow",
+        axum::routing::get(move || {
+            let (r, m, t) = (r.clone(), m.clone(), t.clone());
+            async move {
+                t.fetch_add(1, Ordering::SeqCst);
+                m.fetch_max(r.fetch_add(1, Ordering::SeqCst) + 1, Ordering::SeqCst);
+                // Long enough for the requests below to overlap on a loaded machine.
+                tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
+                r.fetch_sub(1, Ordering::SeqCst);
+                axum::http::StatusCode::NOT_FOUND
+            }
+        }),
+    ))
+    .await;
+    let server = Arc::new(s.server);
+    let at_once = |ids: Vec<String>| {
+        let tasks: Vec<_> = ids
+            .into_iter()
+            .map(|id| {
+                let server = server.clone();
+                tokio::spawn(async move {
+                    let response = open_with_document(&server, &id, NATIVE_REDIRECT).await;
+                    (response.status(), response.text().await.unwrap())
+                })
+            })
+            .collect();
+        async move {
+            let mut pages = Vec::new();
+            for task in tasks {
+                let (status, page) = task.await.unwrap();
+                assert_eq!(status, 400, "{page}");
+                pages.push(page);
+            }
+            pages
+        }
+    };
+    // Distinct URLs (by their query), all at once.
+    let pages = at_once((0..40).map(|i| format!("{target}/slow?{i}")).collect()).await;
+    assert!(
+        most.load(Ordering::SeqCst) <= 4,
+        "fetches at once: {}",
+        most.load(Ordering::SeqCst)
+    );
+    for page in &pages {
+        assert!(
+            page.contains("too many client metadata documents are being fetched")
+                || page.contains("could not be fetched"),
+            "{page}"
+        );
+    }
+    // One URL asked for six times at once is fetched once, and not again while remembered.
+    let before = total.load(Ordering::SeqCst);
+    let same = format!("{target}/slow?same");
+    at_once(vec![same.clone(); 6]).await;
+    assert_eq!(
+        total.load(Ordering::SeqCst),
+        before + 1,
+        "one fetch per URL"
+    );
+    for _ in 0..3 {
+        let response = open_with_document(&server, &same, NATIVE_REDIRECT).await;
+        assert_eq!(response.status(), 400);
+    }
+    assert_eq!(
+        total.load(Ordering::SeqCst),
+        before + 1,
+        "a URL that just failed is not fetched again"
+    );
 }
 
 #[tokio::test]
