@@ -10,7 +10,10 @@
 # the order rotating from round to round so that a change in the machine's load hits all
 # alike. Every contender gets the same token. Prints requests/s per round and contender, the
 # median of each, and the ratios ours / unprotected and ours / each peer (of the medians, and
-# ours / unprotected also per round, as the two ran close together).
+# ours / unprotected also per round, as the two ran close together). Beside requests/s it
+# prints the server's CPU time per request (user + system of its process, from /proc, over the
+# wrk run): on a machine shared with other work, requests/s also measures how much CPU the
+# neighbours left, while CPU per request moves less with them.
 #
 # Contenders: unprotected (axum 0.8, no authorization), ours (#[requires_scope] behind
 # Authenticator::layer(), CachedVerifier), ours-uncached (the README's first example: a
@@ -70,11 +73,12 @@ trap cleanup EXIT
 TOKEN=$(cat "$WORK/keys/token")
 OTHER=$(cat "$WORK/keys/token-other-scope")
 
-declare -A ADDR
+declare -A ADDR PID
 for c in "${CONTENDERS[@]}"; do
     # shellcheck disable=SC2046 # extra_args is empty or one word
     "$BIN/$(binary "$c")" "$WORK/keys" $(extra_args "$c") >"$WORK/$c.out" 2>"$WORK/$c.err" &
     PIDS+=($!)
+    PID[$c]=$!
     for _ in $(seq 100); do
         grep -q '^listening on ' "$WORK/$c.out" 2>/dev/null && break
         sleep 0.1
@@ -108,31 +112,42 @@ echo "machine: $(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/c
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "wrk -t$THREADS -c$CONNECTIONS -d${SECONDS_PER_RUN}s, $ROUNDS rounds, token of $(printf %s "$TOKEN" | wc -c) bytes"
 
-# One wrk run; prints requests/s, or fails if any answer was not a 2xx (a contender that
-# started refusing would otherwise look fast).
+# CPU time (user + system, in clock ticks) that a process has used so far.
+ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+TICK_US=$((1000000 / $(getconf CLK_TCK)))
+
+# One wrk run; prints requests/s and the server's CPU µs per request, or fails if any answer
+# was not a 2xx (a contender that started refusing would otherwise look fast).
 run_wrk() {
-    local c=$1 seconds=$2 out
+    local c=$1 seconds=$2 out before after
+    before=$(ticks "${PID[$c]}")
     out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"${seconds}s" \
         -H "Authorization: Bearer $TOKEN" "http://${ADDR[$c]}/photos")
+    after=$(ticks "${PID[$c]}")
     if grep -q 'Non-2xx' <<<"$out"; then
         echo "== $c answered non-2xx under load:" >&2
         echo "$out" >&2
         return 1
     fi
-    awk '/^Requests\/sec:/ { print $2 }' <<<"$out"
+    awk -v cpu=$(((after - before) * TICK_US)) '
+        /requests in/ { requests = $1 }
+        /^Requests\/sec:/ { rps = $2 }
+        END { printf "%s %.2f\n", rps, cpu / requests }' <<<"$out"
 }
 
 for c in "${CONTENDERS[@]}"; do run_wrk "$c" "$WARMUP" >/dev/null; done
 
-declare -A RESULT
+declare -A RESULT CPU
 n=${#CONTENDERS[@]}
 for r in $(seq "$ROUNDS"); do
     line="round $r:"
     for i in $(seq 0 $((n - 1))); do
         c=${CONTENDERS[$(((i + r - 1) % n))]}
-        rps=$(run_wrk "$c" "$SECONDS_PER_RUN")
+        result=$(run_wrk "$c" "$SECONDS_PER_RUN")
+        read -r rps cpu <<<"$result"
         RESULT[$c]="${RESULT[$c]:-} $rps"
-        line="$line $c=$rps"
+        CPU[$c]="${CPU[$c]:-} $cpu"
+        line="$line $c=$rps (${cpu} µs)"
     done
     echo "$line (load $(cut -d' ' -f1-3 /proc/loadavg))"
 done
@@ -141,26 +156,36 @@ median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ v[NR] = $1 } END { prin
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
 echo
-echo "| contender | requests/s per round | median |"
-echo "|---|---|---:|"
-declare -A MEDIAN
+echo "| contender | requests/s per round | median | server CPU µs per request, per round | median |"
+echo "|---|---|---:|---|---:|"
+declare -A MEDIAN CPU_MEDIAN
+rounds() { sed 's/ / · /g; s/^ · / /' <<<"$1"; }
 for c in "${CONTENDERS[@]}"; do
     MEDIAN[$c]=$(median <<<"${RESULT[$c]}")
-    printf '| %s |%s | %.0f |\n' "$c" "$(sed 's/ / · /g; s/^ · / /' <<<"${RESULT[$c]}")" "${MEDIAN[$c]}"
+    CPU_MEDIAN[$c]=$(median <<<"${CPU[$c]}")
+    printf '| %s |%s | %.0f |%s | %.2f |\n' "$c" "$(rounds "${RESULT[$c]}")" "${MEDIAN[$c]}" \
+        "$(rounds "${CPU[$c]}")" "${CPU_MEDIAN[$c]}"
 done
 
 if [ -n "${MEDIAN[ours]:-}" ]; then
     echo
+    echo "ours / X: requests/s (medians); by CPU: X's CPU per request / ours (medians)"
     for c in "${CONTENDERS[@]}"; do
         [ "$c" = ours ] && continue
-        echo "ours / $c: $(ratio "${MEDIAN[ours]}" "${MEDIAN[$c]}")"
+        echo "ours / $c: $(ratio "${MEDIAN[ours]}" "${MEDIAN[$c]}"); by CPU $(ratio "${CPU_MEDIAN[$c]}" "${CPU_MEDIAN[ours]}")"
     done
     if [ -n "${MEDIAN[unprotected]:-}" ]; then
         read -ra o <<<"${RESULT[ours]}"
         read -ra u <<<"${RESULT[unprotected]}"
+        read -ra oc <<<"${CPU[ours]}"
+        read -ra uc <<<"${CPU[unprotected]}"
         per_round=""
-        for i in "${!o[@]}"; do per_round="$per_round $(ratio "${o[$i]}" "${u[$i]}")"; done
-        echo "ours / unprotected per round:$per_round (median $(median <<<"$per_round"))"
+        per_round_cpu=""
+        for i in "${!o[@]}"; do
+            per_round="$per_round $(ratio "${o[$i]}" "${u[$i]}")"
+            per_round_cpu="$per_round_cpu $(ratio "${uc[$i]}" "${oc[$i]}")"
+        done
+        echo "ours / unprotected per round:$per_round (median $(median <<<"$per_round")); by CPU:$per_round_cpu (median $(median <<<"$per_round_cpu"))"
     fi
 fi
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

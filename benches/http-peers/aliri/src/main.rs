@@ -57,8 +57,8 @@ async fn photos(_: PhotosRead) -> impl IntoResponse {
 #[tokio::main]
 async fn main() {
     let keys = key_files();
-    let jwks: Jwks = serde_json::from_str(&keys.jwks_json)
-        .unwrap_or_else(|e| fail(&format!("JWK Set: {e}")));
+    let jwks: Jwks =
+        serde_json::from_str(&keys.jwks_json).unwrap_or_else(|e| fail(&format!("JWK Set: {e}")));
     let validator = jwt::CoreValidator::default()
         .add_approved_algorithm(jwa::Algorithm::RS256)
         .add_allowed_audience(jwt::Audience::from_static(AUDIENCE))
@@ -73,7 +73,11 @@ async fn main() {
     let listener = tokio::net::TcpListener::bind(listen_addr())
         .await
         .unwrap_or_else(|e| fail(&format!("bind: {e}")));
-    announce(listener.local_addr().unwrap_or_else(|e| fail(&e.to_string())));
+    announce(
+        listener
+            .local_addr()
+            .unwrap_or_else(|e| fail(&e.to_string())),
+    );
     axum::serve(listener, app)
         .await
         .unwrap_or_else(|e| fail(&format!("serve: {e}")));

@@ -42,8 +42,8 @@ async fn photos() -> impl IntoResponse {
 #[tokio::main]
 async fn main() {
     let keys = key_files();
-    let jwks: Jwks = serde_json::from_str(&keys.jwks_json)
-        .unwrap_or_else(|e| fail(&format!("JWK Set: {e}")));
+    let jwks: Jwks =
+        serde_json::from_str(&keys.jwks_json).unwrap_or_else(|e| fail(&format!("JWK Set: {e}")));
     let validator = Rfc9068Validator::builder()
         .issuer(ISSUER)
         .audience(AUDIENCE)
@@ -59,7 +59,11 @@ async fn main() {
     let listener = tokio::net::TcpListener::bind(listen_addr())
         .await
         .unwrap_or_else(|e| fail(&format!("bind: {e}")));
-    announce(listener.local_addr().unwrap_or_else(|e| fail(&e.to_string())));
+    announce(
+        listener
+            .local_addr()
+            .unwrap_or_else(|e| fail(&e.to_string())),
+    );
     axum::serve(listener, app)
         .await
         .unwrap_or_else(|e| fail(&format!("serve: {e}")));

@@ -33,7 +33,11 @@ async fn main() {
     let listener = tokio::net::TcpListener::bind(listen_addr())
         .await
         .unwrap_or_else(|e| fail(&format!("bind: {e}")));
-    announce(listener.local_addr().unwrap_or_else(|e| fail(&e.to_string())));
+    announce(
+        listener
+            .local_addr()
+            .unwrap_or_else(|e| fail(&e.to_string())),
+    );
     axum::serve(listener, app)
         .await
         .unwrap_or_else(|e| fail(&format!("serve: {e}")));
