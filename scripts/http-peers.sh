@@ -20,10 +20,16 @@
 # signature check per request), jwt-authorizer, aliri, huskarl. A contender that does not
 # build is reported and left out.
 #
+# PEERS_INSTRUCTIONS=N counts instead, with valgrind's callgrind, the instructions each server
+# executes in user space for N requests (after 100 unmeasured ones) on one keep-alive
+# connection (curl): the same on every run whatever the machine's load, but blind to the
+# kernel's share of a request (the loopback TCP stack, the system calls), which wrk's figures
+# include.
+#
 # Usage: scripts/http-peers.sh [ROUNDS] [SECONDS]     (default 3 rounds of 10 s)
 # Environment: PEERS_CONTENDERS (a subset, space separated), PEERS_THREADS (wrk -t, 1),
 # PEERS_CONNECTIONS (wrk -c, 32), PEERS_WARMUP (seconds of wrk before the rounds, 2),
-# PEERS_NO_BUILD=1 (use the binaries already built). Needs wrk (Debian: apt-get install wrk)
+# PEERS_NO_BUILD=1 (use the binaries already built), PEERS_INSTRUCTIONS (above). Needs wrk (Debian: apt-get install wrk)
 # and curl. Only loopback is ever contacted.
 set -euo pipefail
 
@@ -72,6 +78,48 @@ trap cleanup EXIT
 "$BIN/mint" "$WORK/keys"
 TOKEN=$(cat "$WORK/keys/token")
 OTHER=$(cat "$WORK/keys/token-other-scope")
+
+# Callgrind mode: each server alone under valgrind; its counters are zeroed after the warm-up
+# and dumped after the N measured requests.
+if [ -n "${PEERS_INSTRUCTIONS:-}" ]; then
+    command -v valgrind >/dev/null || { echo "needs valgrind" >&2; exit 1; }
+    N=$PEERS_INSTRUCTIONS
+    for _ in $(seq 100); do printf 'url = "/photos"\noutput = "/dev/null"\n'; done >"$WORK/warmup.curl"
+    for _ in $(seq "$N"); do printf 'url = "/photos"\noutput = "/dev/null"\n'; done >"$WORK/measured.curl"
+    declare -A PER_REQUEST
+    for c in "${CONTENDERS[@]}"; do
+        # shellcheck disable=SC2046 # extra_args is empty or one word
+        valgrind --tool=callgrind --callgrind-out-file="$WORK/$c.cg" \
+            "$BIN/$(binary "$c")" "$WORK/keys" $(extra_args "$c") >"$WORK/$c.out" 2>"$WORK/$c.err" &
+        pid=$!
+        PIDS+=("$pid")
+        for _ in $(seq 600); do
+            grep -q '^listening on ' "$WORK/$c.out" 2>/dev/null && break
+            sleep 0.1
+        done
+        addr=$(sed -n 's/^listening on //p' "$WORK/$c.out")
+        [ -n "$addr" ] || { echo "== $c did not start under valgrind" >&2; exit 1; }
+        # One connection for all: curl reuses it for every URL of a config file.
+        sed -i "s|\"/photos\"|\"http://$addr/photos\"|" "$WORK/warmup.curl" "$WORK/measured.curl"
+        curl -s -H "Authorization: Bearer $TOKEN" -K "$WORK/warmup.curl"
+        callgrind_control -z "$pid" >/dev/null 2>&1
+        codes=$(curl -s -w '%{http_code}\n' -H "Authorization: Bearer $TOKEN" -K "$WORK/measured.curl" | sort -u | tr '\n' ' ')
+        callgrind_control -d "$pid" >/dev/null 2>&1
+        sed -i "s|http://$addr/photos|/photos|" "$WORK/warmup.curl" "$WORK/measured.curl"
+        [ "$codes" = "200 " ] || { echo "== $c answered $codes" >&2; exit 1; }
+        total=$(awk '/^summary:/ { print $2 }' "$WORK/$c.cg.1")
+        kill "$pid"
+        PER_REQUEST[$c]=$((total / N))
+        printf '%-15s %12d instructions per request (%d requests)\n' "$c" "${PER_REQUEST[$c]}" "$N"
+    done
+    if [ -n "${PER_REQUEST[ours]:-}" ]; then
+        for c in "${CONTENDERS[@]}"; do
+            [ "$c" = ours ] && continue
+            echo "ours / $c (throughput-equivalent, X's instructions / ours): $(awk -v a="${PER_REQUEST[$c]}" -v b="${PER_REQUEST[ours]}" 'BEGIN { printf "%.2f", a / b }')"
+        done
+    fi
+    exit 0
+fi
 
 declare -A ADDR PID
 for c in "${CONTENDERS[@]}"; do
