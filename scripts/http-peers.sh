@@ -29,8 +29,9 @@
 # Usage: scripts/http-peers.sh [ROUNDS] [SECONDS]     (default 3 rounds of 10 s)
 # Environment: PEERS_CONTENDERS (a subset, space separated), PEERS_THREADS (wrk -t, 1),
 # PEERS_CONNECTIONS (wrk -c, 32), PEERS_WARMUP (seconds of wrk before the rounds, 2),
-# PEERS_NO_BUILD=1 (use the binaries already built), PEERS_INSTRUCTIONS (above). Needs wrk (Debian: apt-get install wrk)
-# and curl. Only loopback is ever contacted.
+# PEERS_NO_BUILD=1 (use the binaries already built), PEERS_INSTRUCTIONS (above). Needs wrk
+# (Debian: apt-get install wrk), curl, and for PEERS_INSTRUCTIONS valgrind; huskarl needs
+# rustc 1.92 or later. Only loopback is ever contacted.
 set -euo pipefail
 
 ROUNDS=${1:-3}
@@ -38,7 +39,7 @@ SECONDS_PER_RUN=${2:-10}
 THREADS=${PEERS_THREADS:-1}
 CONNECTIONS=${PEERS_CONNECTIONS:-32}
 WARMUP=${PEERS_WARMUP:-2}
-CONTENDERS=(${PEERS_CONTENDERS:-unprotected ours ours-uncached jwt-authorizer aliri huskarl})
+read -ra CONTENDERS <<<"${PEERS_CONTENDERS:-unprotected ours ours-uncached jwt-authorizer aliri huskarl}"
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 DIR=$ROOT/benches/http-peers
 BIN=$DIR/target/release
