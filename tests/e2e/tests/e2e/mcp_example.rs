@@ -120,6 +120,19 @@ fn call(tool: &str, arguments: Value) -> CallToolRequestParams {
         .with_arguments(arguments.as_object().unwrap().clone())
 }
 
+/// The names of the tools `tools/list` shows this client, sorted.
+async fn tool_names(client: &RunningService<RoleClient, ()>) -> Vec<String> {
+    let mut names: Vec<String> = client
+        .list_all_tools()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.name.into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
 fn text_of(result: &rmcp::model::CallToolResult) -> Value {
     match result.content.first() {
         Some(ContentBlock::Text(text)) => serde_json::from_str(&text.text).unwrap(),
@@ -159,14 +172,7 @@ async fn the_base_scope_lists_every_tool_and_calls_the_read_tools() {
     let example = start().await;
     let read = example.token("photos:read").await;
     let client = example.client(Some(&read)).await;
-    let mut names: Vec<String> = client
-        .list_all_tools()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|t| t.name.into_owned())
-        .collect();
-    names.sort();
+    let names = tool_names(&client).await;
     assert_eq!(
         names,
         ["delete_photo", "get_photo", "list_photos", "upload_photo"]
@@ -286,14 +292,7 @@ async fn tools_list_can_hide_the_tools_a_token_may_not_call() {
     let example = start_with(true).await;
     let read = example.token("photos:read").await;
     let client = example.client(Some(&read)).await;
-    let mut names: Vec<String> = client
-        .list_all_tools()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|t| t.name.into_owned())
-        .collect();
-    names.sort();
+    let names = tool_names(&client).await;
     assert_eq!(names, ["get_photo", "list_photos"]);
 }
 
