@@ -8,7 +8,7 @@ use aliri_clock::UnixTime;
 use aliri_oauth2::{Authority, HasScope, Scope};
 use aliri_tower::Oauth2Authorizer;
 use axum::{Router, http::header::CONTENT_TYPE, response::IntoResponse, routing::get};
-use peers_common::{AUDIENCE, BODY, ISSUER, PATH, announce, fail, key_files, listen_addr};
+use peers_common::{AUDIENCE, BODY, ISSUER, PATH, bind, fail, key_files};
 use serde::Deserialize;
 
 #[derive(Clone, Debug, Deserialize)]
@@ -70,14 +70,8 @@ async fn main() {
     let app = Router::new()
         .route(PATH, get(photos))
         .layer(authorizer.jwt_layer(authority));
-    let listener = tokio::net::TcpListener::bind(listen_addr())
-        .await
-        .unwrap_or_else(|e| fail(&format!("bind: {e}")));
-    announce(
-        listener
-            .local_addr()
-            .unwrap_or_else(|e| fail(&e.to_string())),
-    );
+    let listener =
+        tokio::net::TcpListener::from_std(bind()).unwrap_or_else(|e| fail(&format!("bind: {e}")));
     axum::serve(listener, app)
         .await
         .unwrap_or_else(|e| fail(&format!("serve: {e}")));

@@ -5,7 +5,7 @@
 //! A server is started as `BIN KEY_DIR` and prints `listening on 127.0.0.1:PORT` once it
 //! accepts connections (port 0 unless `PORT` is set), which `scripts/http-peers.sh` waits for.
 
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::path::PathBuf;
 
 /// The `iss` of the token and the issuer every contender requires.
@@ -52,21 +52,28 @@ pub fn key_files() -> KeyFiles {
     }
 }
 
-/// 127.0.0.1 and the port in `PORT` (0, any free port, if unset). Loopback only: the
-/// comparison never leaves the machine.
-pub fn listen_addr() -> SocketAddr {
+/// The listening socket on 127.0.0.1 and the port in `PORT` (0, any free port, if unset), already
+/// announced to the script. Loopback only: the comparison never leaves the machine. A std
+/// listener, non-blocking, so that each server hands it to its own tokio (`TcpListener::from_std`)
+/// whatever axum version it is built on.
+pub fn bind() -> TcpListener {
     let port = match std::env::var("PORT") {
         Ok(p) => p
             .parse()
             .unwrap_or_else(|_| fail(&format!("PORT is not a port: {p}"))),
         Err(_) => 0,
     };
-    SocketAddr::from((Ipv4Addr::LOCALHOST, port))
-}
-
-/// Tells the script where the server listens. Printed only after the bind succeeded.
-pub fn announce(addr: SocketAddr) {
+    let listener = TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port)))
+        .unwrap_or_else(|e| fail(&format!("bind: {e}")));
+    listener
+        .set_nonblocking(true)
+        .unwrap_or_else(|e| fail(&format!("bind: {e}")));
+    let addr = listener
+        .local_addr()
+        .unwrap_or_else(|e| fail(&e.to_string()));
+    // Printed only after the bind succeeded: the script waits for this line.
     println!("listening on {addr}");
+    listener
 }
 
 /// Ends the process with a message: set-up errors of a benchmark server are the operator's.

@@ -16,7 +16,7 @@ use huskarl_axum::resource_server::core::{
     platform::MaybeSendBoxFuture,
 };
 use huskarl_axum::resource_server::validator::rfc9068::Rfc9068Validator;
-use peers_common::{AUDIENCE, BODY, ISSUER, PATH, SCOPE, announce, fail, key_files, listen_addr};
+use peers_common::{AUDIENCE, BODY, ISSUER, PATH, SCOPE, bind, fail, key_files};
 
 /// The run's keys, given to the validator when it is built; nothing is fetched.
 struct StaticKeys(PublicJwks);
@@ -56,14 +56,8 @@ async fn main() {
     let app = Router::new()
         .route(PATH, get(photos))
         .layer(auth.require_scopes([SCOPE]));
-    let listener = tokio::net::TcpListener::bind(listen_addr())
-        .await
-        .unwrap_or_else(|e| fail(&format!("bind: {e}")));
-    announce(
-        listener
-            .local_addr()
-            .unwrap_or_else(|e| fail(&e.to_string())),
-    );
+    let listener =
+        tokio::net::TcpListener::from_std(bind()).unwrap_or_else(|e| fail(&format!("bind: {e}")));
     axum::serve(listener, app)
         .await
         .unwrap_or_else(|e| fail(&format!("serve: {e}")));

@@ -6,7 +6,7 @@
 
 use axum::{Router, http::header::CONTENT_TYPE, response::IntoResponse, routing::get};
 use oauth_runtime::{Authenticator, CachedVerifier, JwtVerifier, Key, requires_scope};
-use peers_common::{AUDIENCE, BODY, ISSUER, PATH, announce, fail, key_files, listen_addr};
+use peers_common::{AUDIENCE, BODY, ISSUER, PATH, bind, fail, key_files};
 
 #[requires_scope("photos:read")]
 async fn photos() -> impl IntoResponse {
@@ -30,14 +30,8 @@ async fn main() {
     let app = Router::new()
         .route(PATH, get(photos))
         .layer(authenticator.layer());
-    let listener = tokio::net::TcpListener::bind(listen_addr())
-        .await
-        .unwrap_or_else(|e| fail(&format!("bind: {e}")));
-    announce(
-        listener
-            .local_addr()
-            .unwrap_or_else(|e| fail(&e.to_string())),
-    );
+    let listener =
+        tokio::net::TcpListener::from_std(bind()).unwrap_or_else(|e| fail(&format!("bind: {e}")));
     axum::serve(listener, app)
         .await
         .unwrap_or_else(|e| fail(&format!("serve: {e}")));
